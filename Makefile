@@ -1,0 +1,35 @@
+# Everyday targets; DATABASE_URL picks the database (default: sqlite:///sqlmig.db here).
+PYTHON ?= python3
+SQLMIG ?= $(PYTHON) -m sqlmig
+
+.PHONY: install demo migrate rollback status validate test lint bench
+
+install:  ## install sqlmig and the test tools into the current Python
+	$(PYTHON) -m pip install -e '.[dev]'
+
+demo:  ## apply the demo set to the embedded SQLite default and show status
+	$(SQLMIG) apply
+	$(SQLMIG) status
+
+migrate:  ## apply pending migrations to $$DATABASE_URL
+	$(SQLMIG) apply
+
+rollback:  ## undo the newest applied migration
+	$(SQLMIG) rollback 1
+
+status:  ## show migrations; exits 1 when anything is pending or wrong
+	$(SQLMIG) status --exit-code
+
+validate:
+	$(SQLMIG) validate
+
+test:  ## the whole suite, against real SQLite files and a throwaway PostgreSQL cluster
+	$(PYTHON) -m pytest -q
+
+lint:
+	ruff check sqlmig tests bench
+	ruff format --check sqlmig tests bench
+	mypy
+
+bench:  ## 1,000 generated migrations on each engine, next to the driver-only floor
+	$(PYTHON) bench/bench.py

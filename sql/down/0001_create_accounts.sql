@@ -1,0 +1,3 @@
+DROP TABLE profiles;
+DROP TABLE accounts;
+DROP TABLE plans;

@@ -1,0 +1,360 @@
+"""The `sqlmig` command: thin typer commands over sqlmig.Migrator.
+
+Each command parses its options, calls one library method and renders the result;
+one handler turns SqlmigError into a message on stderr and its documented exit code.
+"""
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sqlmig import __version__
+from sqlmig.errors import EXIT_CHECK_FAILED, SqlmigError
+
+app = typer.Typer(
+    help="Plain-SQL schema migrations for PostgreSQL and SQLite.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+# Options every database command takes; collected by @command into `opts`.
+_COMMON: dict[str, Any] = {
+    "database_url": Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            "-d",
+            help="Database URL (else DATABASE_URL, sqlmig.toml, sqlite:///sqlmig.db).",
+            show_default=False,
+        ),
+    ],
+    "dir": Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Migration folder holding up/ and down/ [default: sql].",
+            show_default=False,
+        ),
+    ],
+    "table": Annotated[
+        str | None,
+        typer.Option(
+            "--table", help="Version table name [default: schema_version].", show_default=False
+        ),
+    ],
+    "schema": Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="PostgreSQL schema for sqlmig's tables [default: current schema].",
+            show_default=False,
+        ),
+    ],
+    "lock_timeout": Annotated[
+        float | None,
+        typer.Option(
+            "--lock-timeout",
+            help="Seconds to wait for any lock: another runner, a busy SQLite file, a PostgreSQL table lock (0 = forever) [default: 30].",
+            show_default=False,
+        ),
+    ],
+    "statement_timeout": Annotated[
+        float | None,
+        typer.Option(
+            "--statement-timeout",
+            help="Cancel any single statement running longer than this many seconds.",
+            show_default=False,
+        ),
+    ],
+}
+
+
+def command(fn: Callable[..., None]) -> Callable[..., None]:
+    """Register ``fn(opts, ...)`` as a command with the common options appended."""
+    sig = inspect.signature(fn, eval_str=True)
+    own = list(sig.parameters.values())[1:]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=None)
+        for name, ann in _COMMON.items()
+    ]
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> None:
+        opts = {name: kwargs.pop(name) for name in _COMMON}
+        try:
+            fn(opts, **kwargs)
+        except SqlmigError as exc:
+            _fail(exc)
+        except KeyboardInterrupt:
+            from sqlmig import render
+
+            render.err.print(
+                "[red]interrupted[/]: the migration in progress was rolled back (see `sqlmig status`)."
+            )
+            raise typer.Exit(130) from None
+
+    wrapper.__signature__ = sig.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *extra]}
+    app.command(fn.__name__.rstrip("_").replace("_", "-"))(wrapper)
+    return wrapper
+
+
+def _fail(exc: SqlmigError) -> None:
+    from rich.markup import escape
+
+    from sqlmig import render
+
+    render.err.print(f"[bold red]error[/]: {escape(str(exc))}")
+    raise typer.Exit(exc.exit_code)
+
+
+def _migrator(opts: dict[str, Any]) -> Any:
+    from sqlmig.migrator import Migrator
+
+    return Migrator.from_config(**opts)
+
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Print the exact SQL that would run, in order, and change nothing."
+    ),
+]
+
+
+@command
+def status(
+    opts: dict[str, Any],
+    json: Json = False,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code",
+            help="Exit 1 when anything is pending, changed, missing or dirty (CI gate).",
+        ),
+    ] = False,
+) -> None:
+    """Show every migration and its state: applied, pending, changed, missing or dirty."""
+    from sqlmig import render
+
+    with _migrator(opts) as m:
+        st = m.status()
+    if json:
+        render.emit_json(render.status_json(st))
+    else:
+        render.status_table(st)
+    if exit_code and not st.ok:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@command
+def apply(
+    opts: dict[str, Any],
+    to: Annotated[int | None, typer.Option("--to", help="Stop after this version.")] = None,
+    dry_run: DryRun = False,
+    allow_out_of_order: Annotated[
+        bool,
+        typer.Option(
+            "--allow-out-of-order",
+            help="Apply pending migrations numbered below the newest applied one.",
+        ),
+    ] = False,
+    json: Json = False,
+) -> None:
+    """Apply pending migrations in order, each in its own transaction."""
+    from sqlmig import render
+
+    with _migrator(opts) as m:
+        if dry_run:
+            plan = m.plan_apply(to, allow_out_of_order=allow_out_of_order)
+            typer.echo(
+                render.dry_run(plan, "up", m.settings.url.dialect, m.settings.table), nl=False
+            )
+            return
+        result = m.apply(
+            to, allow_out_of_order=allow_out_of_order, on_step=None if json else render.step_line
+        )
+        st = m.status()
+    if json:
+        render.emit_json(render.run_json(result, "up", st))
+    else:
+        render.run_summary(result, "up", st)
+
+
+@command
+def rollback(
+    opts: dict[str, Any],
+    count: Annotated[
+        int, typer.Argument(help="How many applied migrations to undo, newest first.")
+    ] = 1,
+    to: Annotated[
+        int | None, typer.Option("--to", help="Undo every applied migration above this version.")
+    ] = None,
+    dry_run: DryRun = False,
+    json: Json = False,
+) -> None:
+    """Run the down files of the last COUNT applied migrations, newest first."""
+    from sqlmig import render
+
+    with _migrator(opts) as m:
+        if dry_run:
+            plan = m.plan_rollback(count, to=to)
+            typer.echo(
+                render.dry_run(plan, "down", m.settings.url.dialect, m.settings.table), nl=False
+            )
+            return
+        result = m.rollback(count, to=to, on_step=None if json else render.step_line)
+        st = m.status()
+    if json:
+        render.emit_json(render.run_json(result, "down", st))
+    else:
+        render.run_summary(result, "down", st)
+
+
+@command
+def validate(opts: dict[str, Any], json: Json = False) -> None:
+    """Check the migration set and compare checksums with the database; exit 1 on any problem."""
+    from sqlmig import render
+
+    with _migrator(opts) as m:
+        found = m.validate()
+    if json:
+        render.emit_json({"ok": not found, "problems": [str(p) for p in found]})
+    elif found:
+        render.out.print(f"[red]{len(found)} problem(s):[/]")
+        for p in found:
+            render.out.print(f"  - {escape(str(p))}")
+    else:
+        render.out.print("[green]ok[/]: the migration set is well-formed and matches the database.")
+    if found:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@command
+def baseline(
+    opts: dict[str, Any],
+    version: Annotated[int, typer.Argument(help="The version the database is already at.")],
+) -> None:
+    """Mark an existing database as being at VERSION without running anything."""
+    from sqlmig import render
+
+    with _migrator(opts) as m:
+        chosen = m.baseline(version)
+    render.out.print(
+        f"baseline: marked {len(chosen)} migration(s) up to version {version} as applied (nothing was run)."
+    )
+
+
+@command
+def accept(
+    opts: dict[str, Any],
+    versions: Annotated[
+        list[int] | None,
+        typer.Argument(help="Versions whose edited files are right (default: all edited)."),
+    ] = None,
+) -> None:
+    """Record the new checksum of edited applied files, after a human decided the edit is right."""
+    from sqlmig import render
+
+    with _migrator(opts) as m:
+        done = m.accept(versions or None)
+    if done:
+        render.out.print(
+            f"accepted the edited files of version(s) {', '.join(map(str, done))}; logged in the history."
+        )
+    else:
+        render.out.print("nothing to accept: no applied file was edited.")
+
+
+@command
+def resolve(
+    opts: dict[str, Any],
+    version: Annotated[int, typer.Argument(help="The dirty version.")],
+    applied: Annotated[
+        bool, typer.Option("--applied", help="The change is complete: mark it applied.")
+    ] = False,
+    rolled_back: Annotated[
+        bool, typer.Option("--rolled-back", help="The change is undone: remove its row.")
+    ] = False,
+) -> None:
+    """Clear a dirty version after a failed no-transaction migration was fixed by hand."""
+    from sqlmig import render
+    from sqlmig.errors import ConfigError
+
+    if applied == rolled_back:
+        raise ConfigError("say what you found: exactly one of --applied or --rolled-back")
+    with _migrator(opts) as m:
+        m.resolve(version, applied=applied)
+    render.out.print(
+        f"version {version} marked {'applied' if applied else 'rolled back'}; logged in the history."
+    )
+
+
+@command
+def history(
+    opts: dict[str, Any],
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Show at most this many events (0 = all).")
+    ] = 50,
+    json: Json = False,
+) -> None:
+    """Show the event log (applies, rollbacks, failures, manual fixes), newest first."""
+    from sqlmig import render
+
+    with _migrator(opts) as m:
+        events = m.history(limit or None)
+    if json:
+        render.emit_json(render.history_json(events))
+    else:
+        render.history_table(events)
+
+
+@app.command("new")
+def new(
+    name: Annotated[
+        str, typer.Argument(help="What the migration does, e.g. add_accounts_email_index.")
+    ],
+    dir: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Migration folder [default: sql].", show_default=False),
+    ] = None,
+) -> None:
+    """Write the next numbered up/down pair, ready to edit."""
+    from sqlmig.config import load_settings
+    from sqlmig.discovery import new_migration
+
+    try:
+        folder = load_settings({"dir": dir}).dir
+        up, down = new_migration(folder, name)
+    except SqlmigError as exc:
+        _fail(exc)
+    typer.echo(f"created {up}\ncreated {down}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sqlmig {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Plain-SQL schema migrations for PostgreSQL and SQLite."""
+
+
+def main() -> None:
+    app()

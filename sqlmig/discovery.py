@@ -1,0 +1,190 @@
+"""Read a migration folder into validated, immutable Migration values.
+
+Nothing here touches a database: a broken set is reported whole, with file names,
+before any connection is opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmig.errors import ConfigError, Problem, ValidationError
+from sqlmig.models import Migration, SqlFile
+
+FILE_RE = re.compile(r"^(\d+)_([A-Za-z0-9][A-Za-z0-9_\-]*)\.sql$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+DIRECTIVE_RE = re.compile(r"^--\s*sqlmig:\s*(.*?)\s*$")
+DIRECTIVES = ("no-transaction", "irreversible")
+
+
+def normalise(raw: bytes) -> str:
+    """Decode UTF-8, drop a BOM, turn CRLF/CR into LF: one text, so one checksum, per file."""
+    text = raw.decode("utf-8")
+    text = text.removeprefix("\ufeff")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def checksum(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Directives:
+    no_transaction: bool
+    irreversible: str | None
+
+
+def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directives:
+    """Read ``-- sqlmig: ...`` comments in the leading comment block of a file.
+
+    An unknown directive is an error rather than a silent no-op: a misspelt
+    ``no-transaction`` would otherwise run CREATE INDEX CONCURRENTLY in a transaction.
+    """
+    no_tx = False
+    irreversible: str | None = None
+    for lineno, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            break
+        match = DIRECTIVE_RE.match(stripped)
+        if not match:
+            continue
+        word, _, rest = match.group(1).partition(" ")
+        if word == "no-transaction" and not rest:
+            no_tx = True
+        elif word == "irreversible":
+            irreversible = rest.strip()
+        else:
+            problems.append(
+                Problem(
+                    f"line {lineno}: unknown directive '{match.group(1)}' "
+                    f"(known: {', '.join(DIRECTIVES)})",
+                    path,
+                )
+            )
+    return _Directives(no_tx, irreversible)
+
+
+def read_sql_file(path: Path, problems: list[Problem]) -> SqlFile | None:
+    raw = path.read_bytes()
+    try:
+        text = normalise(raw)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        problems.append(Problem(f"not valid UTF-8 (byte {exc.start}, line {line})", path))
+        return None
+    d = parse_directives(text, path, problems)
+    return SqlFile(path, text, checksum(text), d.no_transaction, d.irreversible)
+
+
+def _scan(folder: Path, problems: list[Problem]) -> dict[int, list[Path]]:
+    """Map version -> files in one of up/ or down/, reporting misnamed entries."""
+    found: dict[int, list[Path]] = {}
+    if not folder.is_dir():
+        problems.append(Problem(f"folder {folder} is missing"))
+        return found
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue  # .gitkeep, editor swap files
+        match = FILE_RE.match(path.name)
+        if not match or not path.is_file():
+            problems.append(
+                Problem(
+                    "name does not follow NNNN_name.sql (digits, '_', letters, digits, _ or -)",
+                    path,
+                )
+            )
+            continue
+        found.setdefault(int(match.group(1)), []).append(path)
+    return found
+
+
+def _pair(
+    ups: dict[int, list[Path]], downs: dict[int, list[Path]], problems: list[Problem]
+) -> list[tuple[int, Path, Path]]:
+    pairs = []
+    for version in sorted(ups.keys() | downs.keys()):
+        u, d = ups.get(version, []), downs.get(version, [])
+        if version == 0:
+            problems.append(Problem("version 0 is reserved; number migrations from 1", (u + d)[0]))
+            continue
+        if len(u) > 1 or len(d) > 1:
+            names = ", ".join(str(p) for p in u + d)
+            problems.append(Problem(f"version {version} is used by more than one file: {names}"))
+            continue
+        if not d:
+            problems.append(Problem("up file has no down file of the same name", u[0], version))
+        elif not u:
+            problems.append(Problem("down file has no up file of the same name", d[0], version))
+        elif u[0].name != d[0].name:
+            problems.append(
+                Problem(f"up and down names differ: {u[0].name} vs {d[0].name}", u[0], version)
+            )
+        else:
+            pairs.append((version, u[0], d[0]))
+    return pairs
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    """Read ``directory/up`` and ``directory/down``; raise ValidationError listing every problem."""
+    if not directory.is_dir():
+        raise ConfigError(
+            f"migration folder {directory} not found (set --dir or `dir` in sqlmig.toml)"
+        )
+    problems: list[Problem] = []
+    ups = _scan(directory / "up", problems)
+    downs = _scan(directory / "down", problems)
+    migrations = []
+    for version, up_path, down_path in _pair(ups, downs, problems):
+        up = read_sql_file(up_path, problems)
+        down = read_sql_file(down_path, problems)
+        if up and up.irreversible is not None:
+            problems.append(Problem("'irreversible' belongs in the down file", up_path, version))
+        if up and down:
+            name = FILE_RE.match(up_path.name).group(2)  # type: ignore[union-attr]
+            migrations.append(Migration(version, name, up, down))
+    if problems:
+        raise ValidationError(problems)
+    return migrations
+
+
+def next_version(directory: Path) -> int:
+    versions = [
+        int(m.group(1))
+        for sub in ("up", "down")
+        if (directory / sub).is_dir()
+        for p in (directory / sub).iterdir()
+        if (m := FILE_RE.match(p.name))
+    ]
+    return max(versions, default=0) + 1
+
+
+def new_migration(directory: Path, name: str) -> tuple[Path, Path]:
+    """Write the next up/down pair with a header comment; return their paths."""
+    name = re.sub(r"\s+", "_", name.strip())
+    if not NAME_RE.match(name) or len(name) > 100:
+        raise ConfigError(
+            f"'{name}' is not a usable migration name: use letters, digits, '_' and '-' "
+            "(at most 100 characters), starting with a letter or digit"
+        )
+    version = next_version(directory)
+    filename = f"{version:04d}_{name}.sql"
+    created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    hints = {
+        "up": "-- First line '-- sqlmig: no-transaction' for CREATE INDEX CONCURRENTLY, VACUUM...",
+        "down": "-- Undo the up file; if it cannot be undone: '-- sqlmig: irreversible <why>'",
+    }
+    paths = {sub: directory / sub / filename for sub in hints}
+    for path in paths.values():
+        if path.exists():
+            raise ConfigError(f"{path} already exists")
+    for sub, path in paths.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"-- {filename} ({sub}), created {created}\n{hints[sub]}\n\n", "utf-8")
+    return paths["up"], paths["down"]

@@ -1,0 +1,86 @@
+"""The interface between the engine-free core and a database.
+
+Engines stay dumb: they run SQL, read and write bookkeeping rows, and lock. Ordering,
+checksums, validation and planning live in the core.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+from sqlmig.config import DatabaseUrl, Dialect
+from sqlmig.models import AppliedRow, HistoryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class DbFailure(Exception):
+    """A statement failed: the database's own message, code and error position."""
+
+    message: str
+    code: str | None = None
+    position: int | None = None  # 1-based character offset into the statement, if known
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@cache
+def os_identity() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class Engine(Protocol):
+    """What the runner needs from a database. One connection per run."""
+
+    dialect: Dialect
+    url: DatabaseUrl
+
+    def open(self, *, write: bool) -> None:
+        """Connect; with ``write`` also prepare the session (journal mode, timeouts)."""
+
+    def close(self) -> None: ...
+
+    def db_user(self) -> str: ...
+
+    def ensure_tables(self) -> None:
+        """Create the version and history tables if they do not exist (safe to race)."""
+
+    def read_applied(self) -> list[AppliedRow]:
+        """All version rows, ordered by version; [] when the table does not exist yet."""
+
+    def read_history(self, limit: int | None) -> list[HistoryEvent]: ...
+
+    def lock(self, timeout: float) -> None:
+        """Take the run lock (PostgreSQL advisory lock); raise LockTimeout after ``timeout``."""
+
+    def unlock(self) -> None: ...
+
+    def begin(self) -> None:
+        """Start a transaction that excludes other runners until commit (SQLite: IMMEDIATE)."""
+
+    def commit(self) -> None:
+        """Check what the engine must check (SQLite foreign keys), then commit."""
+
+    def rollback(self) -> None: ...
+
+    def changed_by_others(self) -> bool:
+        """True if another connection may have changed the version table since we read it."""
+
+    def execute(self, sql: str) -> None:
+        """Run one statement; raise DbFailure with the database's message."""
+
+    def insert_row(self, row: AppliedRow) -> None: ...
+
+    def update_row(self, row: AppliedRow) -> None: ...
+
+    def delete_row(self, version: int) -> None: ...
+
+    def insert_history(self, event: HistoryEvent) -> None: ...

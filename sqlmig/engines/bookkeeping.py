@@ -1,0 +1,110 @@
+"""SQL for sqlmig's own two tables, written once for both dialects.
+
+The version table holds one row per applied version; the history table is append-only
+and records every event, including failures that left no version row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields
+
+from sqlmig.config import Dialect
+from sqlmig.models import AppliedRow, HistoryEvent
+
+ROW_COLUMNS = tuple(f.name for f in fields(AppliedRow))
+HISTORY_COLUMNS = tuple(f.name for f in fields(HistoryEvent) if f.name != "id")
+
+_TYPES = {
+    "sqlite": {
+        "bigint": "INTEGER",
+        "ts": "TEXT",
+        "bool": "INTEGER",
+        "id": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    },
+    "postgres": {
+        "bigint": "BIGINT",
+        "ts": "TIMESTAMPTZ",
+        "bool": "BOOLEAN",
+        "id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    },
+}
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class BookkeepingSql:
+    create_versions: str
+    create_history: str
+    select_rows: str
+    insert_row: str
+    update_row: str
+    delete_row: str
+    insert_history: str
+    select_history: str
+
+
+def bookkeeping_sql(dialect: Dialect, versions: str, history: str) -> BookkeepingSql:
+    """Build the statements; ``versions`` and ``history`` are already-quoted table names."""
+    t = _TYPES[dialect]
+    p = "?" if dialect == "sqlite" else "%s"
+    create_versions = f"""CREATE TABLE IF NOT EXISTS {versions} (
+    version        {t["bigint"]} PRIMARY KEY,
+    name           TEXT NOT NULL,
+    checksum       TEXT NOT NULL,
+    down_checksum  TEXT,
+    status         TEXT NOT NULL CHECK (status IN ('applied', 'dirty')),
+    kind           TEXT NOT NULL CHECK (kind IN ('migration', 'baseline')),
+    applied_at     {t["ts"]} NOT NULL,
+    applied_by     TEXT NOT NULL,
+    db_user        TEXT NOT NULL,
+    execution_ms   {t["bigint"]},
+    sqlmig_version TEXT NOT NULL
+)"""
+    create_history = f"""CREATE TABLE IF NOT EXISTS {history} (
+    id             {t["id"]},
+    event          TEXT NOT NULL,
+    version        {t["bigint"]},
+    name           TEXT NOT NULL,
+    checksum       TEXT,
+    success        {t["bool"]} NOT NULL,
+    duration_ms    {t["bigint"]} NOT NULL,
+    direction      TEXT,
+    error          TEXT,
+    detail         TEXT,
+    run_id         TEXT NOT NULL,
+    at             {t["ts"]} NOT NULL,
+    applied_by     TEXT NOT NULL,
+    db_user        TEXT NOT NULL,
+    sqlmig_version TEXT NOT NULL
+)"""
+    row_cols = ", ".join(ROW_COLUMNS)
+    hist_cols = ", ".join(HISTORY_COLUMNS)
+    sets = ", ".join(f"{c} = {p}" for c in ROW_COLUMNS[1:])
+    return BookkeepingSql(
+        create_versions=create_versions,
+        create_history=create_history,
+        select_rows=f"SELECT {row_cols} FROM {versions} ORDER BY version",
+        insert_row=f"INSERT INTO {versions} ({row_cols}) VALUES ({', '.join([p] * len(ROW_COLUMNS))})",
+        update_row=f"UPDATE {versions} SET {sets} WHERE version = {p}",
+        delete_row=f"DELETE FROM {versions} WHERE version = {p}",
+        insert_history=(
+            f"INSERT INTO {history} ({hist_cols}) VALUES ({', '.join([p] * len(HISTORY_COLUMNS))})"
+        ),
+        select_history=f"SELECT {hist_cols}, id FROM {history} ORDER BY id DESC",
+    )
+
+
+def row_params(row: AppliedRow) -> tuple[object, ...]:
+    return astuple(row)
+
+
+def update_params(row: AppliedRow) -> tuple[object, ...]:
+    values = astuple(row)
+    return (*values[1:], values[0])
+
+
+def history_params(event: HistoryEvent) -> tuple[object, ...]:
+    return tuple(getattr(event, c) for c in HISTORY_COLUMNS)

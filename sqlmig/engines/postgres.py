@@ -1,0 +1,223 @@
+"""PostgreSQL through psycopg 3: one autocommit session, explicit BEGIN/COMMIT per step.
+
+A session-level advisory lock serialises runners for the whole run; if the process
+dies, the server drops the session and the lock with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from sqlmig.config import Dialect, Settings
+from sqlmig.engines.base import DbFailure
+from sqlmig.engines.bookkeeping import (
+    bookkeeping_sql,
+    history_params,
+    quote_ident,
+    row_params,
+    update_params,
+)
+from sqlmig.errors import BackendError, ConnectError, LockTimeout
+from sqlmig.models import AppliedRow, HistoryEvent
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+
+class PostgresEngine:
+    dialect: Dialect = "postgres"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.url
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self.schema = settings.schema or ""
+        self._user = ""
+
+    @property
+    def conn(self) -> psycopg.Connection[tuple[Any, ...]]:
+        assert self._conn is not None, "engine used before open()"
+        return self._conn
+
+    def open(self, *, write: bool) -> None:
+        try:
+            self._conn = psycopg.connect(
+                self.url.conninfo, autocommit=True, application_name="sqlmig", connect_timeout=10
+            )
+            schema, self._user = self.conn.execute(
+                "SELECT current_schema(), current_user"
+            ).fetchone()  # type: ignore[misc]
+        except psycopg.Error as exc:
+            self.close()
+            raise ConnectError(
+                self.url.redact(f"cannot connect to {self.url.masked}: {_first_line(exc)}")
+            ) from None
+        if not self.schema:
+            if schema is None:
+                raise ConnectError(
+                    "no current schema (empty search_path): set --schema or `schema` in sqlmig.toml"
+                )
+            self.schema = schema
+        versions = f"{quote_ident(self.schema)}.{quote_ident(self.settings.table)}"
+        history = f"{quote_ident(self.schema)}.{quote_ident(self.settings.history_table)}"
+        self.sql = bookkeeping_sql("postgres", versions, history)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def db_user(self) -> str:
+        return str(self._user)
+
+    def _run(self, sql: str, params: tuple[object, ...] | None = None) -> list[tuple[Any, ...]]:
+        """Bookkeeping queries: failures here are sqlmig's problem, not a migration's."""
+        try:
+            cur = self.conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+        except pg_errors.LockNotAvailable:
+            raise self._lock_error() from None
+        except psycopg.Error as exc:
+            raise BackendError(
+                self.url.redact(f"{self.url.masked}: sqlmig's own tables: {_first_line(exc)}")
+            ) from None
+
+    def _exists(self, table: str) -> bool:
+        found = self._run(
+            "SELECT to_regclass(%s) IS NOT NULL",
+            (f"{quote_ident(self.schema)}.{quote_ident(table)}",),
+        )
+        return bool(found[0][0])
+
+    def ensure_tables(self) -> None:
+        if self._exists(self.settings.table) and self._exists(self.settings.history_table):
+            return
+        self._run(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+        self._run(self.sql.create_versions)
+        self._run(self.sql.create_history)
+
+    def read_applied(self) -> list[AppliedRow]:
+        if not self._exists(self.settings.table):
+            return []
+        return [AppliedRow(*_iso(r, 6)) for r in self._run(self.sql.select_rows)]
+
+    def read_history(self, limit: int | None) -> list[HistoryEvent]:
+        if not self._exists(self.settings.history_table):
+            return []
+        sql = self.sql.select_history + (f" LIMIT {int(limit)}" if limit else "")
+        return [HistoryEvent(*_iso(r, 10)) for r in self._run(sql)]
+
+    @property
+    def lock_key(self) -> int:
+        digest = hashlib.sha256(f"sqlmig:{self.schema}.{self.settings.table}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    def lock(self, timeout: float) -> None:
+        self._run(f"SET lock_timeout = {int(timeout * 1000)}")
+        self._run("SELECT pg_advisory_lock(%s)", (self.lock_key,))
+        # Set after the lock: the wait for another runner must not count as a slow statement.
+        if self.settings.statement_timeout:
+            self._run(f"SET statement_timeout = {int(self.settings.statement_timeout * 1000)}")
+
+    def _lock_error(self) -> LockTimeout:
+        holder = ""
+        try:
+            key = self.lock_key & 0xFFFFFFFFFFFFFFFF
+            rows = self.conn.execute(
+                "SELECT l.pid, a.application_name, a.client_addr::text, a.state, a.query_start "
+                "FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' "
+                "AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
+                ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+            ).fetchall()
+            if rows:
+                pid, app, addr, _, since = rows[0]
+                holder = f" It is held by pid {pid} ({app or 'no application_name'}, {addr or 'local'}, since {since:%Y-%m-%d %H:%M:%S %Z})."
+        except psycopg.Error:
+            pass  # the message is still right without the holder
+        return LockTimeout(
+            f"could not get the migration lock within {self.settings.lock_timeout:g}s: another "
+            f"sqlmig run is migrating {self.schema}.{self.settings.table}.{holder} Wait for it to "
+            "finish, or raise --lock-timeout."
+        )
+
+    def unlock(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._run("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
+
+    def begin(self) -> None:
+        self._run("BEGIN")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if (
+            self._conn is not None
+            and not self._conn.closed
+            and self._conn.info.transaction_status != 0
+        ):
+            self.conn.execute("ROLLBACK")
+
+    def changed_by_others(self) -> bool:
+        return False  # the advisory lock is held for the whole run
+
+    def execute(self, sql: str) -> None:
+        try:
+            self.conn.execute(sql)
+        except pg_errors.LockNotAvailable as exc:
+            raise DbFailure(
+                f"{_first_line(exc)} (waited --lock-timeout {self.settings.lock_timeout:g}s for a "
+                "table lock: a long query or transaction holds it; retry when it is done)",
+                exc.sqlstate,
+                _position(exc),
+            ) from None
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError) and self.conn.closed:
+                raise BackendError(
+                    self.url.redact(f"lost the connection to {self.url.masked}: {_first_line(exc)}")
+                ) from None
+            raise DbFailure(_describe(exc), exc.sqlstate, _position(exc)) from None
+
+    def insert_row(self, row: AppliedRow) -> None:
+        self._run(self.sql.insert_row, row_params(row))
+
+    def update_row(self, row: AppliedRow) -> None:
+        self._run(self.sql.update_row, update_params(row))
+
+    def delete_row(self, version: int) -> None:
+        self._run(self.sql.delete_row, (version,))
+
+    def insert_history(self, event: HistoryEvent) -> None:
+        self._run(self.sql.insert_history, history_params(event))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _describe(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    parts = [diag.message_primary or _first_line(exc)]
+    if diag.message_detail:
+        parts.append(f"DETAIL: {diag.message_detail}")
+    if diag.message_hint:
+        parts.append(f"HINT: {diag.message_hint}")
+    return "\n".join(parts)
+
+
+def _position(exc: psycopg.Error) -> int | None:
+    pos = exc.diag.statement_position
+    return int(pos) if pos else None
+
+
+def _iso(row: tuple[Any, ...], index: int) -> list[Any]:
+    """Timestamps come back as datetimes; the models carry ISO strings on both engines."""
+    values = list(row)
+    stamp: datetime | None = values[index]
+    if stamp is not None:
+        values[index] = stamp.isoformat()
+    return values

@@ -1,0 +1,216 @@
+"""SQLite through the standard library's sqlite3, with explicit transactions.
+
+sqlite3's implicit transaction handling is switched off (``isolation_level=None``) and
+BEGIN IMMEDIATE / COMMIT are sent by hand: ``executescript`` would commit on its own and
+cannot give one transaction per migration.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from sqlmig.config import Dialect, Settings
+from sqlmig.engines.base import DbFailure
+from sqlmig.engines.bookkeeping import (
+    bookkeeping_sql,
+    history_params,
+    quote_ident,
+    row_params,
+    update_params,
+)
+from sqlmig.errors import BackendError, ConnectError, LockTimeout
+from sqlmig.models import AppliedRow, HistoryEvent
+
+# busy_timeout is an int of milliseconds inside SQLite; 0 on our side means "wait forever".
+_FOREVER = 2**31 // 1000 - 1
+
+
+class SqliteEngine:
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.url
+        self.path = self.url.sqlite_path
+        self.sql = bookkeeping_sql(
+            "sqlite", quote_ident(settings.table), quote_ident(settings.history_table)
+        )
+        self._conn: sqlite3.Connection | None = None
+        self._data_version: int | None = None
+        self._deadline: float | None = None
+        self.timeout = settings.lock_timeout or _FOREVER
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self._conn is not None, "engine used before open()"
+        return self._conn
+
+    def open(self, *, write: bool) -> None:
+        target = self.path
+        if not write and target != ":memory:" and not Path(target).exists():
+            # Reading a database that does not exist yet must not create the file.
+            target = ":memory:"
+        elif write and target != ":memory:" and not Path(target).parent.is_dir():
+            raise ConnectError(
+                f"cannot create {self.url.masked}: folder {Path(target).parent} does not exist"
+            )
+        try:
+            self._conn = sqlite3.connect(
+                target, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            # Reads the header now, so a corrupt or non-SQLite file fails here, named.
+            self.conn.execute("PRAGMA schema_version").fetchone()
+            # Migrations run with enforcement off, as SQLite's 12-step ALTER TABLE procedure
+            # requires; commit() runs foreign_key_check instead. It must be set outside a
+            # transaction, so once per connection.
+            self.conn.execute("PRAGMA foreign_keys = OFF")
+            if write:
+                self._set_journal_mode()
+        except sqlite3.Error as exc:
+            self.close()
+            if _is_busy(exc):
+                raise self._locked() from None
+            raise ConnectError(f"cannot open {self.url.masked}: {exc}") from None
+        if self.settings.statement_timeout:
+            self.conn.set_progress_handler(self._past_deadline, 10_000)
+
+    def _set_journal_mode(self) -> None:
+        wanted = self.settings.sqlite_journal_mode.lower()
+        if self.path == ":memory:":
+            return
+        current = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if current != wanted:
+            got = self.conn.execute(f"PRAGMA journal_mode = {wanted}").fetchone()[0]
+            if got != wanted:
+                raise ConnectError(
+                    f"{self.url.masked}: could not switch journal_mode to {wanted} (still {got})"
+                )
+
+    def _past_deadline(self) -> int:
+        return int(self._deadline is not None and time.monotonic() > self._deadline)
+
+    def _locked(self) -> LockTimeout:
+        return LockTimeout(
+            f"database is locked: waited {self.settings.lock_timeout:g}s for another connection "
+            f"to finish writing to {self.path}. Stop the application or close its connections "
+            "(a long transaction or an open write), keep WAL journal mode on so readers do not "
+            "block writers, or raise --lock-timeout."
+        )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def db_user(self) -> str:
+        return ""
+
+    def _table_exists(self, name: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
+
+    def ensure_tables(self) -> None:
+        if self._table_exists(self.settings.table) and self._table_exists(
+            self.settings.history_table
+        ):
+            return
+        self._bookkeeping(self.sql.create_versions)
+        self._bookkeeping(self.sql.create_history)
+
+    def read_applied(self) -> list[AppliedRow]:
+        self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if not self._table_exists(self.settings.table):
+            return []
+        return [AppliedRow(*r) for r in self._bookkeeping(self.sql.select_rows)]
+
+    def read_history(self, limit: int | None) -> list[HistoryEvent]:
+        if not self._table_exists(self.settings.history_table):
+            return []
+        sql = self.sql.select_history + (f" LIMIT {int(limit)}" if limit else "")
+        return [_event(r) for r in self._bookkeeping(sql)]
+
+    def lock(self, timeout: float) -> None:
+        # Exclusion comes from BEGIN IMMEDIATE in each step plus the data_version re-check.
+        return
+
+    def unlock(self) -> None:
+        return
+
+    def begin(self) -> None:
+        self._bookkeeping("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        violations = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+        if violations:
+            shown = "; ".join(
+                f"{table} rowid {rowid} references {parent} (no matching row)"
+                for table, rowid, parent, _ in violations[:10]
+            )
+            more = f" and {len(violations) - 10} more" if len(violations) > 10 else ""
+            raise DbFailure(
+                f"foreign key check failed before commit: {shown}{more}",
+                "SQLITE_CONSTRAINT_FOREIGNKEY",
+            )
+        self._guarded("COMMIT")
+
+    def rollback(self) -> None:
+        if self._conn is not None and self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def changed_by_others(self) -> bool:
+        return bool(self.conn.execute("PRAGMA data_version").fetchone()[0] != self._data_version)
+
+    def execute(self, sql: str) -> None:
+        self._guarded(sql)
+
+    def _guarded(self, sql: str, params: tuple[object, ...] = ()) -> None:
+        if self.settings.statement_timeout:
+            self._deadline = time.monotonic() + self.settings.statement_timeout
+        try:
+            for _ in self.conn.execute(sql, params):
+                pass  # step to the end: sqlite3 only runs a row-returning statement as far as read
+        except sqlite3.Error as exc:
+            if _is_busy(exc):
+                raise self._locked() from None
+            message = str(exc)
+            if message == "interrupted" and self._deadline is not None:
+                message = f"statement cancelled after --statement-timeout {self.settings.statement_timeout:g}s"
+            raise DbFailure(message, getattr(exc, "sqlite_errorname", None)) from None
+        finally:
+            self._deadline = None
+
+    def _bookkeeping(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            if _is_busy(exc):
+                raise self._locked() from None
+            raise BackendError(f"{self.url.masked}: sqlmig's own tables: {exc}") from None
+
+    def insert_row(self, row: AppliedRow) -> None:
+        self._bookkeeping(self.sql.insert_row, row_params(row))
+
+    def update_row(self, row: AppliedRow) -> None:
+        self._bookkeeping(self.sql.update_row, update_params(row))
+
+    def delete_row(self, version: int) -> None:
+        self._bookkeeping(self.sql.delete_row, (version,))
+
+    def insert_history(self, event: HistoryEvent) -> None:
+        self._bookkeeping(self.sql.insert_history, history_params(event))
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorname", "").startswith(
+        "SQLITE_BUSY"
+    ) or "database is locked" in str(exc)
+
+
+def _event(r: tuple[object, ...]) -> HistoryEvent:
+    values = list(r)
+    values[4] = bool(values[4])  # success is stored as 0/1
+    return HistoryEvent(*values)  # type: ignore[arg-type]

@@ -1,0 +1,132 @@
+"""Every error sqlmig raises, each carrying the process exit code the CLI uses for it.
+
+Exit codes are part of the public contract (README, "Exit codes"): scripts and CI
+jobs branch on them, so a code never changes meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CONNECT = 3
+EXIT_LOCK = 4
+EXIT_MIGRATION_FAILED = 5
+
+
+class SqlmigError(Exception):
+    """Base class: a message for people and the exit code for machines."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class ConfigError(SqlmigError):
+    """Bad URL, option, config file or command arguments."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConnectError(SqlmigError):
+    """The database could not be opened or reached."""
+
+    exit_code = EXIT_CONNECT
+
+
+class LockTimeout(SqlmigError):
+    """Another runner (or a long transaction) held the lock longer than --lock-timeout."""
+
+    exit_code = EXIT_LOCK
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the migration set or its agreement with the database."""
+
+    message: str
+    path: Path | None = None
+    version: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ValidationError(SqlmigError):
+    """The set is malformed or disagrees with the database; nothing was run."""
+
+    def __init__(self, problems: list[Problem], hint: str = "") -> None:
+        self.problems = problems
+        self.hint = hint
+        lines = [f"{len(problems)} problem(s) found, nothing was run:"]
+        lines += [f"  - {p}" for p in problems]
+        if hint:
+            lines.append(hint)
+        super().__init__("\n".join(lines))
+
+
+class DirtyError(SqlmigError):
+    """A non-transactional migration failed part-way; a human has to look first."""
+
+    def __init__(self, version: int, name: str) -> None:
+        self.version = version
+        super().__init__(
+            f"version {version} ({name}) is dirty: a no-transaction migration failed part-way, "
+            "so the schema may be half-changed. Inspect the database, finish or undo the "
+            f"change by hand, then run `sqlmig resolve {version} --applied` (the change is "
+            f"complete) or `sqlmig resolve {version} --rolled-back` (it is undone)."
+        )
+
+
+class IrreversibleError(SqlmigError):
+    """Rollback reached a migration whose down file declares it cannot be undone."""
+
+
+class VersionMismatch(SqlmigError):
+    """The database is behind or ahead of the migration files (used at application start-up)."""
+
+    def __init__(self, message: str, pending: list[int], unknown: list[int]) -> None:
+        self.pending = pending
+        self.unknown = unknown
+        super().__init__(message)
+
+
+class StatementError(SqlmigError):
+    """A statement in a migration file failed; its transaction was rolled back."""
+
+    exit_code = EXIT_MIGRATION_FAILED
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        line: int,
+        statement: str,
+        db_message: str,
+        code: str | None,
+        rolled_back: bool,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.statement = statement
+        self.db_message = db_message
+        self.code = code
+        self.rolled_back = rolled_back
+        short = " ".join(statement.split())
+        if len(short) > 120:
+            short = short[:117] + "..."
+        code_part = f" [{code}]" if code else ""
+        outcome = (
+            "The migration was rolled back; the database is as it was before it."
+            if rolled_back
+            else "This migration runs outside a transaction: statements before this one stay "
+            "applied and the version is marked dirty."
+        )
+        super().__init__(f"{path}:{line}: {db_message}{code_part}\n  statement: {short}\n{outcome}")
+
+
+class BackendError(SqlmigError):
+    """A database error outside any migration file (bookkeeping, introspection)."""
+
+    exit_code = EXIT_MIGRATION_FAILED

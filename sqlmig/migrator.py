@@ -1,0 +1,302 @@
+"""The library API: everything the CLI does, callable from application code.
+
+The Migrator never prints. It returns values (Status, RunResult, plans) and raises
+SqlmigError subclasses; rendering is the CLI's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlmig.config import Settings, load_settings
+from sqlmig.discovery import load_migrations
+from sqlmig.engines import open_engine
+from sqlmig.engines.base import Engine
+from sqlmig.errors import ConfigError, Problem, ValidationError, VersionMismatch
+from sqlmig.models import AppliedRow, HistoryEvent, Migration, RunResult, State, Status
+from sqlmig.planner import plan_apply, plan_rollback, problems, statuses
+from sqlmig.runner import OnStep, Runner
+
+
+class Migrator:
+    """Migrations in ``directory`` (with up/ and down/) against the database at ``database_url``.
+
+    Use as a context manager, or call ``close()``: one connection serves every call.
+    """
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        directory: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        **options: Any,
+    ) -> None:
+        base = settings or Settings()
+        if database_url is not None:
+            options["database_url"] = database_url
+        if directory is not None:
+            options["dir"] = Path(directory)
+        try:
+            self.settings = replace(base, **options).checked()
+        except TypeError as exc:
+            raise ConfigError(f"unknown Migrator option: {exc}") from None
+        self._engine: Engine | None = None
+        self._writable = False
+
+    @classmethod
+    def from_config(cls, cwd: Path | None = None, **overrides: Any) -> Migrator:
+        """Settings from flags-like ``overrides``, DATABASE_URL, sqlmig.toml/pyproject.toml."""
+        return cls(settings=load_settings(overrides, cwd))
+
+    def __enter__(self) -> Migrator:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    # -- internals -------------------------------------------------------------------
+
+    def migrations(self) -> list[Migration]:
+        return load_migrations(self.settings.dir)
+
+    def engine(self, *, write: bool = False) -> Engine:
+        if self._engine is not None and (self._writable or not write):
+            return self._engine
+        self.close()
+        self._engine = open_engine(self.settings, write=write)
+        self._writable = write
+        return self._engine
+
+    def _locked_run(self, work: Any) -> Any:
+        """Run ``work(engine, rows)`` holding the run lock, with sqlmig's tables in place."""
+        engine = self.engine(write=True)
+        engine.lock(self.settings.lock_timeout)
+        try:
+            engine.ensure_tables()
+            return work(engine, engine.read_applied())
+        finally:
+            engine.unlock()
+
+    # -- reading -------------------------------------------------------------------
+
+    def applied(self) -> list[AppliedRow]:
+        return self.engine().read_applied()
+
+    def status(self) -> Status:
+        migrations = self.migrations()
+        return Status(statuses(migrations, self.applied()), self.settings.url.masked)
+
+    def validate(self) -> list[Problem]:
+        """Every disagreement between files and database (the set itself raises if broken)."""
+        entries = self.status().entries
+        found = problems(entries, allow_out_of_order=False)
+        found += [
+            Problem(f"version {e.version} ({e.name}) is dirty: {e.detail}", version=e.version)
+            for e in entries
+            if e.state is State.DIRTY
+        ]
+        return sorted(found, key=lambda p: p.version or 0)
+
+    def history(self, limit: int | None = None) -> list[HistoryEvent]:
+        return self.engine().read_history(limit)
+
+    def ensure_current(self) -> None:
+        """Raise VersionMismatch unless the database is exactly at the files' newest version."""
+        status = self.status()
+        pending = [e.version for e in status.entries if e.state is State.PENDING]
+        unknown = [e.version for e in status.entries if e.state is State.MISSING]
+        wrong = [e for e in status.entries if e.state in (State.CHANGED, State.DIRTY)]
+        if not (pending or unknown or wrong):
+            return
+        parts = []
+        if pending:
+            parts.append(
+                f"behind the code: {len(pending)} pending migration(s) {_versions(pending)}"
+            )
+        if unknown:
+            parts.append(
+                f"ahead of the code: version(s) {_versions(unknown)} applied but not in {self.settings.dir}"
+            )
+        parts += [f"version {e.version} is {e.state.value}: {e.detail}" for e in wrong]
+        raise VersionMismatch(
+            f"version mismatch for {status.database}: " + "; ".join(parts), pending, unknown
+        )
+
+    # -- planning (dry runs) -------------------------------------------------------
+
+    def plan_apply(
+        self, target: int | None = None, *, allow_out_of_order: bool = False
+    ) -> list[Migration]:
+        migrations = self.migrations()
+        return plan_apply(
+            migrations, self.applied(), target=target, allow_out_of_order=allow_out_of_order
+        )
+
+    def plan_rollback(self, count: int = 1, *, to: int | None = None) -> list[Migration]:
+        migrations = self.migrations()
+        return plan_rollback(migrations, self.applied(), count=count, to=to)
+
+    # -- changing ------------------------------------------------------------------
+
+    def apply(
+        self,
+        target: int | None = None,
+        *,
+        allow_out_of_order: bool = False,
+        on_step: OnStep | None = None,
+    ) -> RunResult:
+        """Apply pending migrations (up to ``target``), each in its own transaction."""
+        migrations = self.migrations()
+
+        def replan(rows: list[AppliedRow], _: list[Migration]) -> list[Migration]:
+            return plan_apply(
+                migrations, rows, target=target, allow_out_of_order=allow_out_of_order
+            )
+
+        def work(engine: Engine, rows: list[AppliedRow]) -> RunResult:
+            return Runner(engine, on_step).run(replan(rows, []), "up", replan)
+
+        result: RunResult = self._locked_run(work)
+        return result
+
+    def rollback(
+        self, count: int = 1, *, to: int | None = None, on_step: OnStep | None = None
+    ) -> RunResult:
+        """Run the down files of the last ``count`` applied migrations (or all above ``to``)."""
+        migrations = self.migrations()
+
+        def replan(rows: list[AppliedRow], steps: list[Migration]) -> list[Migration]:
+            still = {r.version for r in rows}
+            plan_rollback(migrations, rows, count=0)  # raises if the database became unsafe
+            return [m for m in steps if m.version in still]
+
+        def work(engine: Engine, rows: list[AppliedRow]) -> RunResult:
+            steps = plan_rollback(migrations, rows, count=count, to=to)
+            return Runner(engine, on_step).run(steps, "down", replan)
+
+        result: RunResult = self._locked_run(work)
+        return result
+
+    def baseline(self, version: int) -> list[Migration]:
+        """Record migrations up to ``version`` as applied without running them."""
+        migrations = self.migrations()
+        if version not in {m.version for m in migrations}:
+            raise ConfigError(f"baseline {version}: there is no migration with version {version}")
+
+        def work(engine: Engine, rows: list[AppliedRow]) -> list[Migration]:
+            if rows:
+                raise ValidationError(
+                    [
+                        Problem(
+                            f"the version table already has {len(rows)} row(s) (newest {rows[-1].version})"
+                        )
+                    ],
+                    "baseline is for adopting sqlmig on a database it has never migrated.",
+                )
+            chosen = [m for m in migrations if m.version <= version]
+
+            def record(r: Runner) -> None:
+                for m in chosen:
+                    engine.insert_row(r.row(m, "applied", kind="baseline"))
+                detail = f"versions {chosen[0].version}..{version} marked applied without running"
+                engine.insert_history(r.event("baseline", chosen[-1], detail=detail))
+
+            self._bookkeeping_step(engine, record)
+            return chosen
+
+        return self._locked_run(work)  # type: ignore[no-any-return]
+
+    def accept(self, versions: list[int] | None = None) -> list[int]:
+        """Record the current checksums of edited applied files (all edited ones if None)."""
+        migrations = self.migrations()
+
+        def work(engine: Engine, rows: list[AppliedRow]) -> list[int]:
+            entries = {e.version: e for e in statuses(migrations, rows)}
+            for v in versions or []:
+                if v not in entries or entries[v].state is not State.CHANGED:
+                    state = entries[v].state.value if v in entries else "unknown"
+                    raise ConfigError(
+                        f"accept {v}: version {v} is {state}, not changed; nothing to accept"
+                    )
+            chosen = [
+                e
+                for e in entries.values()
+                if e.state is State.CHANGED and (versions is None or e.version in versions)
+            ]
+
+            def record(r: Runner) -> None:
+                for e in chosen:
+                    assert e.migration and e.row
+                    engine.update_row(
+                        replace(
+                            e.row,
+                            checksum=e.migration.up.checksum,
+                            down_checksum=e.migration.down.checksum,
+                        )
+                    )
+                    engine.insert_history(
+                        r.event(
+                            "accept",
+                            e.migration,
+                            detail=f"{e.detail}; checksum was {e.row.checksum[:12]}",
+                        )
+                    )
+
+            self._bookkeeping_step(engine, record)
+            return [e.version for e in chosen]
+
+        return self._locked_run(work)  # type: ignore[no-any-return]
+
+    def resolve(self, version: int, *, applied: bool) -> None:
+        """After a human repaired a dirty version: mark it applied, or remove it (rolled back)."""
+        migrations = {m.version: m for m in self.migrations()}
+
+        def work(engine: Engine, rows: list[AppliedRow]) -> None:
+            row = next((r for r in rows if r.version == version), None)
+            if row is None or row.status != "dirty":
+                raise ConfigError(
+                    f"resolve {version}: version {version} is not dirty; nothing to resolve"
+                )
+            m = migrations.get(version)
+            if m is None:
+                raise ConfigError(f"resolve {version}: its files are not in {self.settings.dir}")
+
+            def record(r: Runner) -> None:
+                if applied:
+                    engine.update_row(r.row(m, "applied", kind=row.kind))
+                else:
+                    engine.delete_row(version)
+                engine.insert_history(
+                    r.event(
+                        "resolve", m, detail="marked applied" if applied else "marked rolled back"
+                    )
+                )
+
+            self._bookkeeping_step(engine, record)
+
+        self._locked_run(work)
+
+    @staticmethod
+    def _bookkeeping_step(engine: Engine, record: Callable[[Runner], None]) -> None:
+        """Change only sqlmig's tables, in one transaction."""
+        engine.begin()
+        try:
+            record(Runner(engine))
+            engine.commit()
+        except BaseException:
+            engine.rollback()
+            raise
+
+
+def _versions(vs: list[int]) -> str:
+    return ", ".join(str(v) for v in vs[:10]) + (" ..." if len(vs) > 10 else "")

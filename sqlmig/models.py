@@ -1,0 +1,130 @@
+"""Immutable values passed between discovery, planning, engines and rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class SqlFile:
+    """One migration file as read from disk, normalised (no BOM, LF line endings)."""
+
+    path: Path
+    text: str
+    checksum: str
+    no_transaction: bool = False
+    irreversible: str | None = None  # the reason given, "" when none; None when reversible
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """A paired up/down migration; ``version`` orders migrations numerically."""
+
+    version: int
+    name: str
+    up: SqlFile
+    down: SqlFile
+
+    @property
+    def label(self) -> str:
+        return self.up.path.name
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedRow:
+    """One row of the version table."""
+
+    version: int
+    name: str
+    checksum: str
+    down_checksum: str | None
+    status: str  # "applied" or "dirty"
+    kind: str  # "migration" or "baseline"
+    applied_at: str
+    applied_by: str
+    db_user: str
+    execution_ms: int | None
+    sqlmig_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One row of the history table: every apply, rollback, failure and manual fix."""
+
+    event: str  # apply, rollback, fail, baseline, accept, resolve
+    version: int | None
+    name: str
+    checksum: str | None
+    success: bool
+    duration_ms: int
+    direction: str | None = None  # up/down for apply, rollback and fail
+    error: str | None = None
+    detail: str | None = None
+    run_id: str = ""
+    at: str = ""
+    applied_by: str = ""
+    db_user: str = ""
+    sqlmig_version: str = ""
+    id: int | None = None
+
+
+class State(StrEnum):
+    APPLIED = "applied"
+    PENDING = "pending"
+    CHANGED = "changed"
+    MISSING = "missing"
+    DIRTY = "dirty"
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationStatus:
+    """Where one version stands: its files, its version-table row, and what that means."""
+
+    version: int
+    name: str
+    state: State
+    migration: Migration | None
+    row: AppliedRow | None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The whole picture ``sqlmig status`` shows."""
+
+    entries: list[MigrationStatus]
+    database: str  # masked URL
+
+    def count(self, state: State) -> int:
+        return sum(1 for e in self.entries if e.state is state)
+
+    @property
+    def current_version(self) -> int | None:
+        applied = [e.version for e in self.entries if e.row is not None]
+        return max(applied) if applied else None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is pending, changed, missing or dirty."""
+        return all(e.state is State.APPLIED for e in self.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What happened to one migration in a run."""
+
+    version: int
+    name: str
+    direction: str  # "up" or "down"
+    duration_ms: int
+    statements: int
+
+
+@dataclass(slots=True)
+class RunResult:
+    """The steps a run carried out, in order; empty when there was nothing to do."""
+
+    steps: list[StepResult] = field(default_factory=list)
+    duration_ms: int = 0

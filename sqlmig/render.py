@@ -1,0 +1,174 @@
+"""Turn library results into rich output for people and JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sqlmig.config import Dialect
+from sqlmig.models import (
+    HistoryEvent,
+    Migration,
+    MigrationStatus,
+    RunResult,
+    State,
+    Status,
+    StepResult,
+)
+from sqlmig.splitter import split
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+STYLE = {
+    State.APPLIED: "green",
+    State.PENDING: "yellow",
+    State.CHANGED: "bold red",
+    State.MISSING: "bold red",
+    State.DIRTY: "bold red",
+}
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def status_json(status: Status) -> dict[str, Any]:
+    return {
+        "database": status.database,
+        "current_version": status.current_version,
+        "ok": status.ok,
+        "counts": {s.value: status.count(s) for s in State},
+        "migrations": [_entry_json(e) for e in status.entries],
+    }
+
+
+def _entry_json(e: MigrationStatus) -> dict[str, Any]:
+    return {
+        "version": e.version,
+        "name": e.name,
+        "state": e.state.value,
+        "detail": e.detail,
+        "file": str(e.migration.up.path) if e.migration else None,
+        "applied_at": e.row.applied_at if e.row else None,
+        "execution_ms": e.row.execution_ms if e.row else None,
+        "applied_by": e.row.applied_by if e.row else None,
+    }
+
+
+def summary(status: Status) -> str:
+    counts = [f"{status.count(s)} {s.value}" for s in State if status.count(s)]
+    at = status.current_version
+    where = f"database at version {at}" if at is not None else "database has no migrations applied"
+    return f"{len(status.entries)} migration(s): {', '.join(counts) or 'none'}; {where}."
+
+
+def status_table(status: Status) -> None:
+    table = Table(title=f"sqlmig status: {escape(status.database)}", title_justify="left")
+    for col in ("version", "name", "state", "applied at (UTC)", "took", "note"):
+        table.add_column(col, justify="right" if col in ("version", "took") else "left")
+    for e in status.entries:
+        row = e.row
+        took = f"{row.execution_ms} ms" if row and row.execution_ms is not None else ""
+        table.add_row(
+            str(e.version),
+            escape(e.name),
+            f"[{STYLE[e.state]}]{e.state.value}[/]",
+            row.applied_at[:19].replace("T", " ") if row else "",
+            took,
+            escape(e.detail),
+        )
+    out.print(table)
+    style = "green" if status.ok else "yellow"
+    out.print(f"[{style}]{escape(summary(status))}[/]")
+
+
+def step_line(m: Migration, direction: str, result: StepResult | None) -> None:
+    """Progress: one line when a migration starts and one when it is done."""
+    verb = "applying" if direction == "up" else "rolling back"
+    if result is None:
+        out.print(f"  {verb} {escape(m.label)} ...", end="" if out.is_terminal else "\n")
+        return
+    done = f" done in {result.duration_ms} ms ({result.statements} statement(s))"
+    out.print(done if out.is_terminal else f"  {escape(m.label)}{done}")
+
+
+def run_summary(result: RunResult, direction: str, status: Status | None) -> None:
+    if not result.steps:
+        out.print("Nothing to do: " + (summary(status) if status else "no migrations to run."))
+        return
+    verb = "applied" if direction == "up" else "rolled back"
+    out.print(f"[green]{verb} {len(result.steps)} migration(s) in {result.duration_ms} ms.[/]")
+    if status is not None:
+        out.print(escape(summary(status)))
+
+
+def run_json(result: RunResult, direction: str, status: Status | None) -> dict[str, Any]:
+    return {
+        "direction": direction,
+        "duration_ms": result.duration_ms,
+        "steps": [asdict(s) for s in result.steps],
+        "status": status_json(status) if status else None,
+    }
+
+
+def dry_run(plan: list[Migration], direction: str, dialect: Dialect, table: str) -> str:
+    """The exact statements a run would send, in order, annotated with file and line."""
+    if not plan:
+        return "-- nothing to do\n"
+    lines = []
+    for m in plan:
+        file = m.up if direction == "up" else m.down
+        mode = (
+            "no transaction: statements commit one by one"
+            if file.no_transaction
+            else "one transaction"
+        )
+        lines.append(f"-- {file.path} (version {m.version}, {direction}, {mode})")
+        if not file.no_transaction:
+            lines.append("BEGIN;")
+        for st in split(file.text, dialect):
+            lines.append(f"-- {file.path.name}:{st.line}")
+            lines.append(st.text + ";")
+        action = "insert" if direction == "up" else "delete"
+        lines.append(
+            f"-- sqlmig: {action} version {m.version} in {table} and append to {table}_history"
+        )
+        if not file.no_transaction:
+            lines.append("COMMIT;")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def history_table(events: list[HistoryEvent]) -> None:
+    table = Table(title="sqlmig history (newest first)", title_justify="left")
+    for col in ("at (UTC)", "event", "version", "name", "took", "by", "result"):
+        table.add_column(col, justify="right" if col in ("version", "took") else "left")
+    for ev in events:
+        result = (
+            "[green]ok[/]"
+            if ev.success
+            else f"[red]{escape((ev.error or 'failed').splitlines()[0])}[/]"
+        )
+        if ev.success and ev.detail:
+            result = escape(ev.detail)
+        table.add_row(
+            ev.at[:19].replace("T", " "),
+            ev.event + (f" ({ev.direction})" if ev.direction and ev.event == "fail" else ""),
+            "" if ev.version is None else str(ev.version),
+            escape(ev.name),
+            f"{ev.duration_ms} ms",
+            escape(ev.applied_by),
+            result,
+        )
+    out.print(table)
+
+
+def history_json(events: list[HistoryEvent]) -> list[dict[str, Any]]:
+    return [asdict(e) for e in events]

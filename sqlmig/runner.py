@@ -1,0 +1,234 @@
+"""Execute a plan: one transaction per migration with its version row, dirty marks for
+the rest, a history event for every outcome.
+
+The runner owns policy (what is recorded when), the engine only how it is done.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmig import __version__
+from sqlmig.engines.base import DbFailure, Engine, os_identity
+from sqlmig.errors import StatementError
+from sqlmig.models import AppliedRow, HistoryEvent, Migration, RunResult, SqlFile, StepResult
+from sqlmig.splitter import Statement, split
+
+Replan = Callable[[list[AppliedRow], list[Migration]], list[Migration]]
+OnStep = Callable[[Migration, str, StepResult | None], None]
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def ms_since(start: float) -> int:
+    return round((time.perf_counter() - start) * 1000)
+
+
+@dataclass
+class Runner:
+    engine: Engine
+    on_step: OnStep | None = None
+    run_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.run_id = self.run_id or uuid.uuid4().hex[:12]
+        self.who = os_identity()
+        self.db_user = self.engine.db_user()
+
+    def event(self, event: str, m: Migration | None, **fields: object) -> HistoryEvent:
+        return HistoryEvent(
+            event=event,
+            version=m.version if m else None,
+            name=m.name if m else "",
+            checksum=fields.pop("checksum", m.up.checksum if m else None),  # type: ignore[arg-type]
+            success=fields.pop("success", True),  # type: ignore[arg-type]
+            duration_ms=fields.pop("duration_ms", 0),  # type: ignore[arg-type]
+            run_id=self.run_id,
+            at=now_utc(),
+            applied_by=self.who,
+            db_user=self.db_user,
+            sqlmig_version=__version__,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def row(
+        self, m: Migration, status: str, kind: str = "migration", ms: int | None = None
+    ) -> AppliedRow:
+        return AppliedRow(
+            version=m.version,
+            name=m.name,
+            checksum=m.up.checksum,
+            down_checksum=m.down.checksum,
+            status=status,
+            kind=kind,
+            applied_at=now_utc(),
+            applied_by=self.who,
+            db_user=self.db_user,
+            execution_ms=ms,
+            sqlmig_version=__version__,
+        )
+
+    def run(self, steps: list[Migration], direction: str, replan: Replan) -> RunResult:
+        """Run ``steps`` in order; ``replan`` re-derives them if another runner got in first."""
+        result = RunResult()
+        start = time.perf_counter()
+        while steps:
+            m = steps[0]
+            file = m.up if direction == "up" else m.down
+            if self.on_step:
+                self.on_step(m, direction, None)
+            if file.no_transaction:
+                done = self._step_outside_transaction(m, file, direction, replan, steps)
+            else:
+                done = self._step_in_transaction(m, file, direction, replan, steps)
+            if isinstance(done, list):  # someone else changed the version table: new plan
+                steps = done
+                continue
+            result.steps.append(done)
+            if self.on_step:
+                self.on_step(m, direction, done)
+            steps = steps[1:]
+        result.duration_ms = ms_since(start)
+        return result
+
+    def _claim(
+        self, m: Migration, replan: Replan, steps: list[Migration]
+    ) -> list[Migration] | None:
+        """Inside BEGIN: if others committed since we planned, re-plan; None means go ahead."""
+        if not self.engine.changed_by_others():
+            return None
+        fresh = replan(self.engine.read_applied(), steps)
+        return None if fresh and fresh[0].version == m.version else fresh
+
+    def _step_in_transaction(
+        self, m: Migration, file: SqlFile, direction: str, replan: Replan, steps: list[Migration]
+    ) -> StepResult | list[Migration]:
+        engine = self.engine
+        engine.begin()
+        start = time.perf_counter()
+        try:
+            fresh = self._claim(m, replan, steps)
+            if fresh is not None:
+                engine.rollback()
+                return fresh
+            count = self._execute(file, rolled_back=True)
+            ms = ms_since(start)
+            if direction == "up":
+                engine.insert_row(self.row(m, "applied", ms=ms))
+            else:
+                engine.delete_row(m.version)
+            engine.insert_history(
+                self.event(
+                    "apply" if direction == "up" else "rollback",
+                    m,
+                    direction=direction,
+                    duration_ms=ms,
+                )
+            )
+            try:
+                engine.commit()
+            except DbFailure as exc:
+                raise self._statement_error(file, None, exc, rolled_back=True) from None
+        except BaseException as exc:
+            engine.rollback()
+            self._record_failure(m, file, direction, start, exc)
+            raise
+        return StepResult(m.version, m.name, direction, ms, count)
+
+    def _step_outside_transaction(
+        self, m: Migration, file: SqlFile, direction: str, replan: Replan, steps: list[Migration]
+    ) -> StepResult | list[Migration]:
+        engine = self.engine
+        engine.begin()
+        try:
+            fresh = self._claim(m, replan, steps)
+            if fresh is not None:
+                engine.rollback()
+                return fresh
+            # Mark dirty first and commit: if we die part-way, the mark survives us.
+            if direction == "up":
+                engine.insert_row(self.row(m, "dirty"))
+            else:
+                engine.update_row(self.row(m, "dirty"))
+            engine.commit()
+        except BaseException:
+            engine.rollback()
+            raise
+        start = time.perf_counter()
+        try:
+            count = self._execute(file, rolled_back=False)
+        except BaseException as exc:
+            self._record_failure(m, file, direction, start, exc)
+            raise
+        ms = ms_since(start)
+        engine.begin()
+        if direction == "up":
+            engine.update_row(self.row(m, "applied", ms=ms))
+        else:
+            engine.delete_row(m.version)
+        engine.insert_history(
+            self.event(
+                "apply" if direction == "up" else "rollback", m, direction=direction, duration_ms=ms
+            )
+        )
+        engine.commit()
+        return StepResult(m.version, m.name, direction, ms, count)
+
+    def _execute(self, file: SqlFile, *, rolled_back: bool) -> int:
+        statements = split(file.text, self.engine.dialect)
+        for st in statements:
+            try:
+                self.engine.execute(st.text)
+            except DbFailure as exc:
+                raise self._statement_error(file, st, exc, rolled_back=rolled_back) from None
+        return len(statements)
+
+    def _statement_error(
+        self, file: SqlFile, st: Statement | None, exc: DbFailure, *, rolled_back: bool
+    ) -> StatementError:
+        if st is not None:
+            line = st.line
+            if exc.position:
+                line += st.text.count("\n", 0, exc.position - 1)
+            text = st.text
+        else:  # failed at commit: deferred constraints, SQLite's foreign key check
+            line, text = file.text.count("\n") + 1, "COMMIT"
+        return StatementError(
+            path=file.path,
+            line=line,
+            statement=text,
+            db_message=self.engine.url.redact(exc.message),
+            code=exc.code,
+            rolled_back=rolled_back,
+        )
+
+    def _record_failure(
+        self, m: Migration, file: SqlFile, direction: str, start: float, exc: BaseException
+    ) -> None:
+        """Append the failure to the history in its own transaction; never mask ``exc``."""
+        if isinstance(exc, KeyboardInterrupt):
+            error = "interrupted"
+        elif isinstance(exc, StatementError):
+            error = str(exc)
+        else:
+            return  # lock and connection errors: there is no database to write to
+        try:
+            self.engine.insert_history(
+                self.event(
+                    "fail",
+                    m,
+                    success=False,
+                    direction=direction,
+                    duration_ms=ms_since(start),
+                    error=error,
+                    checksum=file.checksum,
+                )
+            )
+        except Exception:
+            pass

@@ -1,0 +1,42 @@
+"""Small helpers shared by tests: look at a database without going through sqlmig."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+
+def query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as pg:
+        cur = pg.execute(sql)
+        return cur.fetchall() if cur.description else []
+
+
+def tables(url: str) -> set[str]:
+    if url.startswith("sqlite"):
+        rows = query(url, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    else:
+        rows = query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    return {r[0] for r in rows}
+
+
+def versions(url: str, table: str = "schema_version") -> list[int]:
+    if table not in tables(url) and not url.startswith("postgres"):
+        return []
+    if url.startswith("postgres") and query(url, f"SELECT to_regclass('{table}')") == [(None,)]:
+        return []
+    return [r[0] for r in query(url, f"SELECT version FROM {table} ORDER BY version")]
+
+
+def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table with its rows except the history, which records failures by design."""
+    names = sorted(t for t in tables(url) if not t.endswith("_history"))
+    return {t: sorted(query(url, f'SELECT * FROM "{t}"'), key=repr) for t in names}

@@ -1,0 +1,139 @@
+"""The command line as users run it: a real `sqlmig` process, its output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.helpers import versions
+from tests.pgcluster import PASSWORD, PASSWORD_USER
+
+
+def sqlmig(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    full_env.update({"COLUMNS": "200", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "sqlmig", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "sql", tmp_path / "sql")
+    return tmp_path
+
+
+def test_newcomer_flow_on_the_embedded_default(project):
+    first = sqlmig("status", "--exit-code", cwd=project)
+    assert first.returncode == 1, first.stderr
+    assert "5 pending" in first.stdout
+    assert not (project / "sqlmig.db").exists()
+    done = sqlmig("apply", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "0001_create_accounts.sql" in done.stdout and "applied 5 migration(s)" in done.stdout
+    st = sqlmig("status", "--exit-code", cwd=project)
+    assert st.returncode == 0 and "5 applied" in st.stdout and "database at version 5" in st.stdout
+    assert versions(f"sqlite:///{project / 'sqlmig.db'}") == [1, 2, 3, 4, 5]
+
+
+def test_status_json(project):
+    sqlmig("apply", "--to", "2", cwd=project)
+    data = json.loads(sqlmig("status", "--json", cwd=project).stdout)
+    assert data["current_version"] == 2 and data["counts"]["pending"] == 3
+    assert [m["state"] for m in data["migrations"]] == ["applied"] * 2 + ["pending"] * 3
+
+
+def test_dry_run_prints_sql_and_touches_nothing(project):
+    out = sqlmig("apply", "--dry-run", cwd=project)
+    assert out.returncode == 0, out.stderr
+    assert "-- " + str(Path("sql/up/0001_create_accounts.sql")) in out.stdout.replace(str(project) + "/", "")
+    assert "CREATE TABLE plans (" in out.stdout and "BEGIN;" in out.stdout and "COMMIT;" in out.stdout
+    assert out.stdout.index("0001_create") < out.stdout.index("0005_rebuild")
+    assert not (project / "sqlmig.db").exists()
+    sqlmig("apply", cwd=project)
+    back = sqlmig("rollback", "2", "--dry-run", cwd=project)
+    assert "DROP TABLE profiles;" in back.stdout and back.stdout.index("0005") < back.stdout.index("0004")
+    assert versions(f"sqlite:///{project / 'sqlmig.db'}") == [1, 2, 3, 4, 5]
+
+
+def test_rollback_and_history(project):
+    sqlmig("apply", cwd=project)
+    out = sqlmig("rollback", cwd=project)
+    assert out.returncode == 0 and "rolled back 1 migration(s)" in out.stdout
+    hist = json.loads(sqlmig("history", "--json", cwd=project).stdout)
+    assert [h["event"] for h in hist[:2]] == ["rollback", "apply"]
+    assert hist[0]["version"] == 5
+
+
+def test_exit_codes(project, tmp_path):
+    (project / "sql" / "up" / "0006_broken.sql").write_text("CREATE TABLE x (a int);\nSELEC 1;\n")
+    (project / "sql" / "down" / "0006_broken.sql").write_text("DROP TABLE x;\n")
+    failed = sqlmig("apply", cwd=project)
+    assert failed.returncode == 5
+    assert "0006_broken.sql:2" in failed.stderr and "syntax error" in failed.stderr
+    assert "rolled back" in failed.stderr
+    (project / "sql" / "down" / "0006_broken.sql").unlink()
+    invalid = sqlmig("validate", cwd=project)
+    assert invalid.returncode == 1 and "has no down file" in invalid.stderr
+    assert sqlmig("apply", "-d", "mysql://u:pw@h/db", cwd=project).returncode == 2
+    assert sqlmig("apply", "--no-such-flag", cwd=project).returncode == 2
+    unreachable = sqlmig("status", "-d", "postgresql://u:hunter2@127.0.0.1:1/db", cwd=project)
+    assert unreachable.returncode == 3
+    assert "hunter2" not in unreachable.stderr + unreachable.stdout
+    assert "postgresql://u:***@127.0.0.1:1/db" in unreachable.stderr
+
+
+def test_wrong_password_is_masked_everywhere(project, pg_cluster):
+    if isinstance(pg_cluster, str):
+        pytest.skip("needs the fixture's cluster with a password user")
+    url = pg_cluster.url("postgres", user=PASSWORD_USER, password="wrong-Secret")
+    out = sqlmig("apply", "-d", url, cwd=project)
+    assert out.returncode == 3
+    assert "wrong-Secret" not in out.stderr + out.stdout
+    assert "password authentication failed" in out.stderr
+
+
+def test_password_never_reaches_output_or_history(project, pg_url, pg_cluster):
+    if isinstance(pg_cluster, str):
+        pytest.skip("needs the fixture's cluster with a password user")
+    dbname = pg_url.rsplit("/", 1)[1]
+    url = pg_cluster.url(dbname, user=PASSWORD_USER, password=PASSWORD)
+    (project / "sql" / "up" / "0006_leak.sql").write_text(f"SELECT '{PASSWORD}'::int;\n")
+    (project / "sql" / "down" / "0006_leak.sql").write_text("SELECT 1;\n")
+    out = sqlmig("apply", "-d", url, cwd=project)
+    assert out.returncode == 5
+    assert PASSWORD not in out.stdout + out.stderr
+    hist = sqlmig("history", "--json", "-d", url, cwd=project)
+    assert PASSWORD not in hist.stdout and "***" in hist.stdout
+
+
+def test_database_url_from_env_and_config(project):
+    env_db = project / "env.db"
+    sqlmig("apply", "--to", "1", cwd=project, env={"DATABASE_URL": f"sqlite:///{env_db}"})
+    assert versions(f"sqlite:///{env_db}") == [1]
+    (project / "sqlmig.toml").write_text('database_url = "sqlite:///from_config.db"\ntable = "migs"\n')
+    sqlmig("apply", "--to", "2", cwd=project)
+    assert versions(f"sqlite:///{project / 'from_config.db'}", table="migs") == [1, 2]
+    (project / "sqlmig.toml").write_text('database_url = "sqlite:///x.db"\ntabel = "typo"\n')
+    bad = sqlmig("status", cwd=project)
+    assert bad.returncode == 2 and "unknown setting(s) tabel" in bad.stderr
+
+
+def test_new_command(project):
+    out = sqlmig("new", "add plan limits", cwd=project)
+    assert out.returncode == 0
+    assert (project / "sql" / "up" / "0006_add_plan_limits.sql").exists()
+    assert sqlmig("new", "bad/name", cwd=project).returncode == 2
+
+
+def test_help_lists_every_command(project):
+    out = sqlmig("--help", cwd=project).stdout
+    for name in ("status", "apply", "rollback", "validate", "baseline", "accept", "resolve", "history", "new"):
+        assert name in out

@@ -1,0 +1,96 @@
+"""Several runners at once, and runners killed with SIGKILL at any moment."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import query, tables, versions
+
+# Imports sqlmig first, then waits for a shared start time, so the processes really
+# start migrating at the same moment rather than staggered by interpreter start-up.
+LAUNCH = (
+    "import os, sys, time\n"
+    "from sqlmig.cli import main\n"
+    "time.sleep(max(0.0, float(os.environ['START_AT']) - time.time()))\n"
+    "sys.argv = ['sqlmig', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def slow_sql(db_url: str) -> str:
+    if db_url.startswith("sqlite"):
+        return "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) FROM c;"
+    return "SELECT pg_sleep(0.1);"
+
+
+def write_set(write_migration, db_url: str, count: int) -> Path:
+    folder = None
+    for v in range(1, count + 1):
+        folder = write_migration(
+            v, f"t{v}", f"CREATE TABLE t{v} (a int);\n{slow_sql(db_url)}\nINSERT INTO t{v} VALUES ({v});\n", f"DROP TABLE t{v};"
+        )
+    assert folder is not None
+    return folder
+
+
+def launch(args: list[str], start_at: float) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"START_AT": str(start_at)}
+    return subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+@pytest.mark.slow
+def test_many_runners_apply_each_migration_exactly_once(db_url, write_migration):
+    folder = write_set(write_migration, db_url, 6)
+    start_at = time.time() + 2.0
+    procs = [launch(["apply", "-d", db_url, "--dir", str(folder), "--lock-timeout", "60"], start_at) for _ in range(5)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, f"{out}\n{err}"
+    assert versions(db_url) == [1, 2, 3, 4, 5, 6]
+    applies = query(db_url, "SELECT version FROM schema_version_history WHERE event = 'apply' ORDER BY version")
+    assert [r[0] for r in applies] == [1, 2, 3, 4, 5, 6]
+    for v in range(1, 7):
+        assert query(db_url, f"SELECT a FROM t{v}") == [(v,)]
+    ran = sum("applied" in out and "Nothing to do" not in out for out, _ in outputs)
+    assert ran >= 1
+
+
+def consistent(db_url: str, count: int) -> list[int]:
+    """The version table agrees with the schema: every applied version, and only those, exists."""
+    applied = versions(db_url) if "schema_version" in tables(db_url) else []
+    present = sorted(int(t[1:]) for t in tables(db_url) if t[0] == "t" and t[1:].isdigit())
+    assert applied == present == list(range(1, len(applied) + 1))
+    for v in applied:
+        assert query(db_url, f"SELECT a FROM t{v}") == [(v,)]
+    assert len(applied) <= count
+    return applied
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_moment_leaves_before_or_after(db_url, write_migration):
+    count = 8
+    folder = write_set(write_migration, db_url, count)
+    rng = random.Random(20261124)
+    args = ["apply", "-d", db_url, "--dir", str(folder), "--lock-timeout", "60"]
+    seen = []
+    for _ in range(4):
+        proc = launch(args, 0)
+        time.sleep(rng.uniform(0.8, 1.6))  # interpreter start-up is ~0.3 s; then somewhere mid-run
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        seen.append(consistent(db_url, count))
+    assert seen[-1] != list(range(1, count + 1)), "every kill came too late to test anything"
+    final = launch(args, 0)
+    out, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    assert consistent(db_url, count) == list(range(1, count + 1))

@@ -1,0 +1,70 @@
+"""Settings precedence and URL handling, including masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sqlmig.config import load_settings, mask_url, parse_url
+from sqlmig.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("url", "dialect", "path"),
+    [
+        ("sqlite:///relative.db", "sqlite", "relative.db"),
+        ("sqlite:////abs/path.db", "sqlite", "/abs/path.db"),
+        ("postgresql://u:p@h:5432/db", "postgres", ""),
+        ("postgres://u@h/db", "postgres", ""),
+        ("postgresql+psycopg://u@h/db", "postgres", ""),
+    ],
+)
+def test_parse_url(url, dialect, path):
+    parsed = parse_url(url)
+    assert parsed.dialect == dialect and parsed.sqlite_path == path
+
+
+@pytest.mark.parametrize("url", ["mysql://u:pw@h/db", "sqlite://host/db", "sqlite://", "nothing", "postgresql://h:notaport/db"])
+def test_bad_urls(url):
+    with pytest.raises(ConfigError) as info:
+        parse_url(url)
+    assert "pw" not in str(info.value).replace("://", "")
+
+
+def test_masking():
+    assert mask_url("postgresql://app:s%40cret@db:5432/app?sslmode=require") == "postgresql://app:***@db:5432/app?sslmode=require"
+    assert mask_url("postgresql://db/app?user=a&password=zzz") == "postgresql://db/app?user=a&password=***"
+    parsed = parse_url("postgresql://app:s%40cret@db/app")
+    assert parsed.redact("auth failed for s@cret and s%40cret") == "auth failed for *** and ***"
+    assert "s@cret" not in repr(parsed)
+
+
+def test_conninfo_drops_driver_suffix():
+    assert parse_url("postgresql+psycopg://u@h/db").conninfo == "postgresql://u@h/db"
+
+
+def test_precedence(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert load_settings({}, tmp_path).database_url == "sqlite:///sqlmig.db"
+    (tmp_path / "pyproject.toml").write_text('[tool.sqlmig]\ndatabase_url = "sqlite:///py.db"\ndir = "db"\nlock_timeout = 5\n')
+    s = load_settings({}, tmp_path)
+    assert (s.database_url, s.dir, s.lock_timeout) == ("sqlite:///py.db", tmp_path / "db", 5)
+    (tmp_path / "sqlmig.toml").write_text('database_url = "sqlite:///toml.db"\n')
+    assert load_settings({}, tmp_path).database_url == "sqlite:///toml.db"
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///env.db")
+    assert load_settings({}, tmp_path).database_url == "sqlite:///env.db"
+    assert load_settings({"database_url": "sqlite:///flag.db", "dir": None}, tmp_path).database_url == "sqlite:///flag.db"
+
+
+def test_bad_config_values(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    (tmp_path / "sqlmig.toml").write_text('lock_timeout = "soon"\n')
+    with pytest.raises(ConfigError, match="lock_timeout"):
+        load_settings({}, tmp_path)
+    (tmp_path / "sqlmig.toml").write_text("not toml [")
+    with pytest.raises(ConfigError, match="sqlmig.toml"):
+        load_settings({}, tmp_path)
+    (tmp_path / "sqlmig.toml").write_text('sqlite_journal_mode = "yolo"\n')
+    with pytest.raises(ConfigError, match="journal_mode"):
+        load_settings({}, tmp_path)

@@ -1,0 +1,112 @@
+"""Reading the migration folder: every malformed set is reported whole, before any database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sqlmig.discovery import checksum, load_migrations, new_migration, normalise
+from sqlmig.errors import ConfigError, ValidationError
+
+
+def problems_of(folder: Path) -> list[str]:
+    with pytest.raises(ValidationError) as info:
+        load_migrations(folder)
+    return [str(p) for p in info.value.problems]
+
+
+def test_orders_numerically_not_as_text(write_migration):
+    folder = write_migration(10, "ten", "SELECT 10;")
+    write_migration(9, "nine", "SELECT 9;")
+    write_migration(100, "hundred", "SELECT 100;")
+    assert [m.version for m in load_migrations(folder)] == [9, 10, 100]
+
+
+def test_every_problem_is_reported_at_once(write_migration):
+    folder = write_migration(1, "ok", "SELECT 1;")
+    (folder / "up" / "0002_lonely_up.sql").write_text("SELECT 2;")
+    (folder / "down" / "0003_lonely_down.sql").write_text("SELECT 3;")
+    write_migration(4, "first", "SELECT 4;")
+    write_migration(4, "second", "SELECT 4;")
+    (folder / "up" / "notes.txt").write_text("hello")
+    (folder / "up" / "0005_bad.sql").write_bytes(b"SELECT 1;\n-- caf\xe9\n")
+    (folder / "down" / "0005_bad.sql").write_text("SELECT 1;")
+    found = problems_of(folder)
+    text = "\n".join(found)
+    assert "0002_lonely_up.sql: up file has no down file" in text
+    assert "0003_lonely_down.sql: down file has no up file" in text
+    assert "version 4 is used by more than one file" in text
+    assert "0004_first.sql" in text and "0004_second.sql" in text
+    assert "notes.txt: name does not follow" in text
+    assert "0005_bad.sql: not valid UTF-8 (byte 16, line 2)" in text
+    assert len(found) == 5
+
+
+def test_up_and_down_names_must_match(write_migration):
+    folder = write_migration(1, "a", "SELECT 1;")
+    (folder / "down" / "0001_a.sql").rename(folder / "down" / "0001_b.sql")
+    assert any("up and down names differ: 0001_a.sql vs 0001_b.sql" in p for p in problems_of(folder))
+
+
+def test_missing_folder_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_migrations(tmp_path / "nope")
+
+
+def test_hidden_files_are_ignored(write_migration):
+    folder = write_migration(1, "a", "SELECT 1;")
+    (folder / "up" / ".gitkeep").write_text("")
+    assert len(load_migrations(folder)) == 1
+
+
+def test_checksum_is_the_same_for_crlf_cr_lf_and_bom():
+    lf = normalise(b"CREATE TABLE t (a int);\nSELECT 1;\n")
+    assert normalise(b"\xef\xbb\xbfCREATE TABLE t (a int);\r\nSELECT 1;\r\n") == lf
+    assert normalise(b"CREATE TABLE t (a int);\rSELECT 1;\r") == lf
+    assert checksum(lf) == checksum(normalise(b"\xef\xbb\xbfCREATE TABLE t (a int);\r\nSELECT 1;\r\n"))
+    assert checksum(lf) != checksum(normalise(b"CREATE TABLE t (a int);\nSELECT 2;\n"))
+
+
+def test_directives(write_migration):
+    folder = write_migration(
+        1, "idx", "-- sqlmig: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);",
+        "-- why this exists\n-- sqlmig: irreversible data is deleted for good\nSELECT 1;",
+    )
+    (m,) = load_migrations(folder)
+    assert m.up.no_transaction and not m.down.no_transaction
+    assert m.down.irreversible == "data is deleted for good"
+    assert m.up.irreversible is None
+
+
+def test_directive_below_the_first_statement_is_plain_comment(write_migration):
+    folder = write_migration(1, "a", "SELECT 1;\n-- sqlmig: no-transaction\n")
+    assert not load_migrations(folder)[0].up.no_transaction
+
+
+def test_misspelt_directive_is_an_error(write_migration):
+    folder = write_migration(1, "a", "-- sqlmig: no-transacton\nSELECT 1;")
+    assert any("unknown directive 'no-transacton'" in p for p in problems_of(folder))
+
+
+def test_irreversible_in_up_file_is_an_error(write_migration):
+    folder = write_migration(1, "a", "-- sqlmig: irreversible\nSELECT 1;")
+    assert any("belongs in the down file" in p for p in problems_of(folder))
+
+
+def test_new_writes_the_next_pair(tmp_path, write_migration):
+    folder = write_migration(7, "seven", "SELECT 7;")
+    up, down = new_migration(folder, "add users index")
+    assert up == folder / "up" / "0008_add_users_index.sql"
+    assert down == folder / "down" / "0008_add_users_index.sql"
+    assert up.read_text().startswith("-- 0008_add_users_index.sql (up)")
+    assert [m.version for m in load_migrations(folder)] == [7, 8]
+    first, _ = new_migration(tmp_path / "fresh", "init")
+    assert first.name == "0001_init.sql"
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", "bad:name", "x" * 101, "-leading"])
+def test_new_refuses_unusable_names(tmp_path, name):
+    with pytest.raises(ConfigError, match="not a usable migration name"):
+        new_migration(tmp_path, name)
+    assert not (tmp_path / "up").exists()

@@ -1,0 +1,99 @@
+"""PostgreSQL specifics: advisory lock, lock_timeout, statement_timeout, bodies with semicolons."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+
+from sqlmig import LockTimeout, Migrator, StatementError
+from sqlmig.engines import open_engine
+from tests.helpers import query, versions
+
+
+def test_advisory_lock_held_by_another_runner(pg_url, write_migration):
+    folder = write_migration(1, "a", "CREATE TABLE a (x int);")
+    with Migrator(pg_url, folder) as holder:
+        engine = holder.engine(write=True)
+        engine.lock(1)
+        start = time.monotonic()
+        with Migrator(pg_url, folder, lock_timeout=0.5) as other, pytest.raises(LockTimeout) as info:
+            other.apply()
+        assert 0.4 < time.monotonic() - start < 5
+        assert "another sqlmig run" in str(info.value) and "held by pid" in str(info.value)
+        assert info.value.exit_code == 4
+        engine.unlock()
+    assert versions(pg_url) == []
+
+
+def test_lock_timeout_fails_fast_behind_a_long_transaction(pg_url, write_migration):
+    query(pg_url, "CREATE TABLE busy (a int)")
+    folder = write_migration(1, "alter", "ALTER TABLE busy ADD COLUMN b int;")
+    with psycopg.connect(pg_url) as blocker:
+        blocker.execute("SELECT * FROM busy")  # holds ACCESS SHARE until the transaction ends
+        start = time.monotonic()
+        with Migrator(pg_url, folder, lock_timeout=0.5) as m, pytest.raises(StatementError) as info:
+            m.apply()
+        assert time.monotonic() - start < 5
+        blocker.rollback()
+    assert info.value.code == "55P03"
+    assert "lock timeout" in info.value.db_message and "--lock-timeout 0.5s" in info.value.db_message
+    assert versions(pg_url) == []
+
+
+def test_statement_timeout(pg_url, write_migration):
+    folder = write_migration(1, "slow", "CREATE TABLE t (a int);\nSELECT pg_sleep(5);\n")
+    with Migrator(pg_url, folder, statement_timeout=0.3) as m, pytest.raises(StatementError) as info:
+        m.apply()
+    assert info.value.code == "57014" and info.value.line == 2
+    assert query(pg_url, "SELECT to_regclass('t')") == [(None,)]
+
+
+def test_function_bodies_and_begin_atomic(pg_url, write_migration):
+    folder = write_migration(
+        1,
+        "functions",
+        """\
+        CREATE TABLE t (a int);
+        CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $body$
+        BEGIN
+            NEW.a := NEW.a + 1;  -- a semicolon; and a 'quote'
+            RETURN NEW;
+        END;
+        $body$;
+        CREATE TRIGGER t_bump BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION bump();
+        CREATE FUNCTION sign_of(x int) RETURNS text LANGUAGE sql
+        BEGIN ATOMIC
+            SELECT CASE WHEN x > 0 THEN 'pos' ELSE 'neg' END;
+        END;
+        INSERT INTO t VALUES (1);
+        """,
+    )
+    with Migrator(pg_url, folder) as m:
+        m.apply()
+    assert query(pg_url, "SELECT a, sign_of(a) FROM t") == [(2, "pos")]
+
+
+def test_session_settings(pg_url, write_migration):
+    folder = write_migration(1, "a", "SELECT 1;")
+    with Migrator(pg_url, folder, lock_timeout=2, statement_timeout=3) as m:
+        engine = m.engine(write=True)
+        engine.lock(2)
+        assert query_engine(engine, "SHOW lock_timeout") == "2s"
+        assert query_engine(engine, "SHOW statement_timeout") == "3s"
+        engine.unlock()
+
+
+def query_engine(engine, sql):
+    return engine.conn.execute(sql).fetchone()[0]
+
+
+def test_open_engine_reports_the_schema(pg_url, write_migration):
+    from sqlmig.config import Settings
+
+    engine = open_engine(Settings(database_url=pg_url), write=False)
+    try:
+        assert engine.schema == "public"  # type: ignore[attr-defined]
+    finally:
+        engine.close()
