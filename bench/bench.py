@@ -24,11 +24,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from sqlmig.splitter import split  # noqa: E402
+
 from sqlmig import Migrator  # noqa: E402
 from sqlmig.discovery import load_migrations  # noqa: E402
 from sqlmig.engines.bookkeeping import bookkeeping_sql, quote_ident  # noqa: E402
 from sqlmig.models import Migration  # noqa: E402
-from sqlmig.splitter import split  # noqa: E402
 
 COUNT = int(os.environ.get("SQLMIG_BENCH_COUNT", "1000"))
 ROUNDS = int(os.environ.get("SQLMIG_BENCH_ROUNDS", "3"))
@@ -50,14 +51,27 @@ def generate(folder: Path, count: int) -> Path:
 
 
 def row_values(m: Migration) -> tuple[object, ...]:
-    return (m.version, m.name, m.up.checksum, m.down.checksum, "applied", "migration",
-            "2026-01-01T00:00:00+00:00", "bench@host", "", 1, "bench")
+    return (
+        m.version,
+        m.name,
+        m.up.checksum,
+        m.down.checksum,
+        "applied",
+        "migration",
+        "2026-01-01T00:00:00+00:00",
+        "bench@host",
+        "",
+        1,
+        "bench",
+    )
 
 
 def floor_sqlite(path: Path, folder: Path) -> float:
     migrations = load_migrations(folder)
     statements = [[s.text for s in split(m.up.text, "sqlite")] for m in migrations]
-    sql = bookkeeping_sql("sqlite", quote_ident("schema_version"), quote_ident("schema_version_history"))
+    sql = bookkeeping_sql(
+        "sqlite", quote_ident("schema_version"), quote_ident("schema_version_history")
+    )
     start = time.perf_counter()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = wal")
@@ -77,7 +91,9 @@ def floor_postgres(url: str, folder: Path) -> float:
 
     migrations = load_migrations(folder)
     statements = [[s.text for s in split(m.up.text, "postgres")] for m in migrations]
-    sql = bookkeeping_sql("postgres", '"public"."schema_version"', '"public"."schema_version_history"')
+    sql = bookkeeping_sql(
+        "postgres", '"public"."schema_version"', '"public"."schema_version_history"'
+    )
     start = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.create_versions)
@@ -106,7 +122,13 @@ def status_ms(url: str, folder: Path, cwd: Path) -> float:
     times = []
     for _ in range(7):
         start = time.perf_counter()
-        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        subprocess.run(
+            cmd,
+            cwd=cwd,
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
@@ -114,13 +136,17 @@ def status_ms(url: str, folder: Path, cwd: Path) -> float:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sqlmig-bench-"))
     folder = generate(work / "sql", COUNT)
-    print(f"{COUNT} generated migrations (CREATE TABLE, CREATE INDEX, INSERT each); best of {ROUNDS} rounds\n")
+    print(
+        f"{COUNT} generated migrations (CREATE TABLE, CREATE INDEX, INSERT each); best of {ROUNDS} rounds\n"
+    )
     print(f"{'engine':<10} {'floor':>9} {'sqlmig':>9} {'ratio':>7}")
 
     def sqlite_target() -> str:
         return f"sqlite:///{work / (uuid.uuid4().hex + '.db')}"
 
-    floor = best_of(sqlite_target, lambda u: floor_sqlite(Path(u.removeprefix("sqlite:///")), folder))
+    floor = best_of(
+        sqlite_target, lambda u: floor_sqlite(Path(u.removeprefix("sqlite:///")), folder)
+    )
     ours = best_of(sqlite_target, lambda u: sqlmig_run(u, folder))
     print(f"{'sqlite':<10} {floor:>8.2f}s {ours:>8.2f}s {ours / floor:>6.2f}x")
 
@@ -149,8 +175,10 @@ def main() -> None:
 
     url = sqlite_target()
     sqlmig_run(url, folder)
-    print(f"\n`sqlmig status` on {COUNT} applied migrations (SQLite, whole process, median of 7): "
-          f"{status_ms(url, folder, work):.0f} ms")
+    print(
+        f"\n`sqlmig status` on {COUNT} applied migrations (SQLite, whole process, median of 7): "
+        f"{status_ms(url, folder, work):.0f} ms"
+    )
     print(f"(python -c pass on this machine: {status_ms_baseline():.0f} ms)")
 
 

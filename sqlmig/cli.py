@@ -60,7 +60,8 @@ _COMMON: dict[str, Any] = {
         float | None,
         typer.Option(
             "--lock-timeout",
-            help="Seconds to wait for any lock: another runner, a busy SQLite file, a PostgreSQL table lock (0 = forever) [default: 30].",
+            help="Seconds to wait for any lock: another runner, a busy SQLite file, "
+            "a PostgreSQL table lock (0 = forever) [default: 30].",
             show_default=False,
         ),
     ],
@@ -95,7 +96,8 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
             from sqlmig import render
 
             render.err.print(
-                "[red]interrupted[/]: the migration in progress was rolled back (see `sqlmig status`)."
+                "[red]interrupted[/]: the migration in progress was rolled back "
+                "(see `sqlmig status`)."
             )
             raise typer.Exit(130) from None
 
@@ -221,6 +223,8 @@ def rollback(
 @command
 def validate(opts: dict[str, Any], json: Json = False) -> None:
     """Check the migration set and compare checksums with the database; exit 1 on any problem."""
+    from rich.markup import escape
+
     from sqlmig import render
 
     with _migrator(opts) as m:
@@ -232,7 +236,7 @@ def validate(opts: dict[str, Any], json: Json = False) -> None:
         for p in found:
             render.out.print(f"  - {escape(str(p))}")
     else:
-        render.out.print("[green]ok[/]: the migration set is well-formed and matches the database.")
+        render.out.print("[green]ok[/]: the set is well-formed and matches the database.")
     if found:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -248,7 +252,8 @@ def baseline(
     with _migrator(opts) as m:
         chosen = m.baseline(version)
     render.out.print(
-        f"baseline: marked {len(chosen)} migration(s) up to version {version} as applied (nothing was run)."
+        f"baseline: marked {len(chosen)} migration(s) up to version {version} as applied "
+        "(nothing was run)."
     )
 
 
@@ -267,7 +272,8 @@ def accept(
         done = m.accept(versions or None)
     if done:
         render.out.print(
-            f"accepted the edited files of version(s) {', '.join(map(str, done))}; logged in the history."
+            f"accepted the edited files of version(s) {', '.join(map(str, done))}; "
+            "logged in the history."
         )
     else:
         render.out.print("nothing to accept: no applied file was edited.")
@@ -293,7 +299,8 @@ def resolve(
     with _migrator(opts) as m:
         m.resolve(version, applied=applied)
     render.out.print(
-        f"version {version} marked {'applied' if applied else 'rolled back'}; logged in the history."
+        f"version {version} marked {'applied' if applied else 'rolled back'}; "
+        "logged in the history."
     )
 
 

@@ -125,7 +125,8 @@ class Migrator:
             )
         if unknown:
             parts.append(
-                f"ahead of the code: version(s) {_versions(unknown)} applied but not in {self.settings.dir}"
+                f"ahead of the code: version(s) {_versions(unknown)} applied "
+                f"but not in {self.settings.dir}"
             )
         parts += [f"version {e.version} is {e.state.value}: {e.detail}" for e in wrong]
         raise VersionMismatch(
@@ -198,7 +199,8 @@ class Migrator:
                 raise ValidationError(
                     [
                         Problem(
-                            f"the version table already has {len(rows)} row(s) (newest {rows[-1].version})"
+                            f"the version table already has {len(rows)} row(s) "
+                            f"(newest {rows[-1].version})"
                         )
                     ],
                     "baseline is for adopting sqlmig on a database it has never migrated.",

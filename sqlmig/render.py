@@ -135,7 +135,9 @@ def dry_run(plan: list[Migration], direction: str, dialect: Dialect, table: str)
             lines.append("BEGIN;")
         for st in split(file.text, dialect):
             lines.append(f"-- {file.path.name}:{st.line}")
-            lines.append(st.text + ";")
+            # A trailing `-- comment` would swallow a `;` written on the same line.
+            ends_in_comment = "--" in st.text.rsplit("\n", 1)[-1]
+            lines.append(st.text + ("\n;" if ends_in_comment else ";"))
         action = "insert" if direction == "up" else "delete"
         lines.append(
             f"-- sqlmig: {action} version {m.version} in {table} and append to {table}_history"

@@ -6,6 +6,7 @@ The runner owns policy (what is recorded when), the engine only how it is done.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlmig import __version__
 from sqlmig.engines.base import DbFailure, Engine, os_identity
-from sqlmig.errors import StatementError
+from sqlmig.errors import SqlmigError, StatementError
 from sqlmig.models import AppliedRow, HistoryEvent, Migration, RunResult, SqlFile, StepResult
 from sqlmig.splitter import Statement, split
 
@@ -202,7 +203,7 @@ class Runner:
         return StatementError(
             path=file.path,
             line=line,
-            statement=text,
+            statement=self.engine.url.redact(text),
             db_message=self.engine.url.redact(exc.message),
             code=exc.code,
             rolled_back=rolled_back,
@@ -218,17 +219,15 @@ class Runner:
             error = str(exc)
         else:
             return  # lock and connection errors: there is no database to write to
-        try:
-            self.engine.insert_history(
-                self.event(
-                    "fail",
-                    m,
-                    success=False,
-                    direction=direction,
-                    duration_ms=ms_since(start),
-                    error=error,
-                    checksum=file.checksum,
-                )
-            )
-        except Exception:
-            pass
+        event = self.event(
+            "fail",
+            m,
+            success=False,
+            direction=direction,
+            duration_ms=ms_since(start),
+            error=error,
+            checksum=file.checksum,
+        )
+        # If even this write fails, the original error is still the one the user must see.
+        with contextlib.suppress(SqlmigError):
+            self.engine.insert_history(event)

@@ -22,7 +22,9 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 def tables(url: str) -> set[str]:
     if url.startswith("sqlite"):
-        rows = query(url, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        rows = query(
+            url, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
     else:
         rows = query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
     return {r[0] for r in rows}

@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 PASSWORD_USER = "sqlmig_pw"
 PASSWORD = "s3cr3t-P@ss"
@@ -50,7 +51,7 @@ class Cluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def url(self, dbname: str, *, user: str = "postgres", password: str | None = None) -> str:
-        auth = f"{user}:{password}" if password else user
+        auth = f"{user}:{quote(password, safe='')}" if password else user
         return f"postgresql://{auth}@127.0.0.1:{self.port}/{dbname}"
 
     def stop(self) -> None:

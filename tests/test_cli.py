@@ -16,11 +16,19 @@ from tests.helpers import versions
 from tests.pgcluster import PASSWORD, PASSWORD_USER
 
 
-def sqlmig(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def sqlmig(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     full_env.update({"COLUMNS": "200", **(env or {})})
     return subprocess.run(
-        [sys.executable, "-m", "sqlmig", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "sqlmig", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -53,13 +61,19 @@ def test_status_json(project):
 def test_dry_run_prints_sql_and_touches_nothing(project):
     out = sqlmig("apply", "--dry-run", cwd=project)
     assert out.returncode == 0, out.stderr
-    assert "-- " + str(Path("sql/up/0001_create_accounts.sql")) in out.stdout.replace(str(project) + "/", "")
-    assert "CREATE TABLE plans (" in out.stdout and "BEGIN;" in out.stdout and "COMMIT;" in out.stdout
+    assert "-- " + str(Path("sql/up/0001_create_accounts.sql")) in out.stdout.replace(
+        str(project) + "/", ""
+    )
+    assert (
+        "CREATE TABLE plans (" in out.stdout and "BEGIN;" in out.stdout and "COMMIT;" in out.stdout
+    )
     assert out.stdout.index("0001_create") < out.stdout.index("0005_rebuild")
     assert not (project / "sqlmig.db").exists()
     sqlmig("apply", cwd=project)
     back = sqlmig("rollback", "2", "--dry-run", cwd=project)
-    assert "DROP TABLE profiles;" in back.stdout and back.stdout.index("0005") < back.stdout.index("0004")
+    assert "DROP TABLE profiles;" in back.stdout and back.stdout.index("0005") < back.stdout.index(
+        "0004"
+    )
     assert versions(f"sqlite:///{project / 'sqlmig.db'}") == [1, 2, 3, 4, 5]
 
 
@@ -82,6 +96,7 @@ def test_exit_codes(project, tmp_path):
     (project / "sql" / "down" / "0006_broken.sql").unlink()
     invalid = sqlmig("validate", cwd=project)
     assert invalid.returncode == 1 and "has no down file" in invalid.stderr
+    (project / "sql" / "up" / "0006_broken.sql").unlink()
     assert sqlmig("apply", "-d", "mysql://u:pw@h/db", cwd=project).returncode == 2
     assert sqlmig("apply", "--no-such-flag", cwd=project).returncode == 2
     unreachable = sqlmig("status", "-d", "postgresql://u:hunter2@127.0.0.1:1/db", cwd=project)
@@ -118,7 +133,9 @@ def test_database_url_from_env_and_config(project):
     env_db = project / "env.db"
     sqlmig("apply", "--to", "1", cwd=project, env={"DATABASE_URL": f"sqlite:///{env_db}"})
     assert versions(f"sqlite:///{env_db}") == [1]
-    (project / "sqlmig.toml").write_text('database_url = "sqlite:///from_config.db"\ntable = "migs"\n')
+    (project / "sqlmig.toml").write_text(
+        'database_url = "sqlite:///from_config.db"\ntable = "migs"\n'
+    )
     sqlmig("apply", "--to", "2", cwd=project)
     assert versions(f"sqlite:///{project / 'from_config.db'}", table="migs") == [1, 2]
     (project / "sqlmig.toml").write_text('database_url = "sqlite:///x.db"\ntabel = "typo"\n')
@@ -135,5 +152,15 @@ def test_new_command(project):
 
 def test_help_lists_every_command(project):
     out = sqlmig("--help", cwd=project).stdout
-    for name in ("status", "apply", "rollback", "validate", "baseline", "accept", "resolve", "history", "new"):
+    for name in (
+        "status",
+        "apply",
+        "rollback",
+        "validate",
+        "baseline",
+        "accept",
+        "resolve",
+        "history",
+        "new",
+    ):
         assert name in out

@@ -27,15 +27,18 @@ LAUNCH = (
 
 def slow_sql(db_url: str) -> str:
     if db_url.startswith("sqlite"):
-        return "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) FROM c;"
-    return "SELECT pg_sleep(0.1);"
+        return "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c;"
+    return "SELECT pg_sleep(0.25);"
 
 
 def write_set(write_migration, db_url: str, count: int) -> Path:
     folder = None
     for v in range(1, count + 1):
         folder = write_migration(
-            v, f"t{v}", f"CREATE TABLE t{v} (a int);\n{slow_sql(db_url)}\nINSERT INTO t{v} VALUES ({v});\n", f"DROP TABLE t{v};"
+            v,
+            f"t{v}",
+            f"CREATE TABLE t{v} (a int);\n{slow_sql(db_url)}\nINSERT INTO t{v} VALUES ({v});\n",
+            f"DROP TABLE t{v};",
         )
     assert folder is not None
     return folder
@@ -44,7 +47,11 @@ def write_set(write_migration, db_url: str, count: int) -> Path:
 def launch(args: list[str], start_at: float) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"START_AT": str(start_at)}
     return subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", LAUNCH, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -52,12 +59,17 @@ def launch(args: list[str], start_at: float) -> subprocess.Popen[str]:
 def test_many_runners_apply_each_migration_exactly_once(db_url, write_migration):
     folder = write_set(write_migration, db_url, 6)
     start_at = time.time() + 2.0
-    procs = [launch(["apply", "-d", db_url, "--dir", str(folder), "--lock-timeout", "60"], start_at) for _ in range(5)]
+    procs = [
+        launch(["apply", "-d", db_url, "--dir", str(folder), "--lock-timeout", "60"], start_at)
+        for _ in range(5)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, f"{out}\n{err}"
     assert versions(db_url) == [1, 2, 3, 4, 5, 6]
-    applies = query(db_url, "SELECT version FROM schema_version_history WHERE event = 'apply' ORDER BY version")
+    applies = query(
+        db_url, "SELECT version FROM schema_version_history WHERE event = 'apply' ORDER BY version"
+    )
     assert [r[0] for r in applies] == [1, 2, 3, 4, 5, 6]
     for v in range(1, 7):
         assert query(db_url, f"SELECT a FROM t{v}") == [(v,)]
@@ -78,19 +90,19 @@ def consistent(db_url: str, count: int) -> list[int]:
 
 @pytest.mark.slow
 def test_sigkill_at_any_moment_leaves_before_or_after(db_url, write_migration):
-    count = 8
+    count = 12
     folder = write_set(write_migration, db_url, count)
     rng = random.Random(20261124)
     args = ["apply", "-d", db_url, "--dir", str(folder), "--lock-timeout", "60"]
     seen = []
     for _ in range(4):
         proc = launch(args, 0)
-        time.sleep(rng.uniform(0.8, 1.6))  # interpreter start-up is ~0.3 s; then somewhere mid-run
+        time.sleep(rng.uniform(0.6, 1.2))  # start-up takes ~0.3 s, each migration ~0.25 s
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         seen.append(consistent(db_url, count))
     assert seen[-1] != list(range(1, count + 1)), "every kill came too late to test anything"
     final = launch(args, 0)
-    out, err = final.communicate(timeout=120)
+    _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
     assert consistent(db_url, count) == list(range(1, count + 1))

@@ -25,7 +25,10 @@ def test_parse_url(url, dialect, path):
     assert parsed.dialect == dialect and parsed.sqlite_path == path
 
 
-@pytest.mark.parametrize("url", ["mysql://u:pw@h/db", "sqlite://host/db", "sqlite://", "nothing", "postgresql://h:notaport/db"])
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://u:pw@h/db", "sqlite://host/db", "sqlite://", "nothing", "postgresql://h:notaport/db"],
+)
 def test_bad_urls(url):
     with pytest.raises(ConfigError) as info:
         parse_url(url)
@@ -33,8 +36,14 @@ def test_bad_urls(url):
 
 
 def test_masking():
-    assert mask_url("postgresql://app:s%40cret@db:5432/app?sslmode=require") == "postgresql://app:***@db:5432/app?sslmode=require"
-    assert mask_url("postgresql://db/app?user=a&password=zzz") == "postgresql://db/app?user=a&password=***"
+    assert (
+        mask_url("postgresql://app:s%40cret@db:5432/app?sslmode=require")
+        == "postgresql://app:***@db:5432/app?sslmode=require"
+    )
+    assert (
+        mask_url("postgresql://db/app?user=a&password=zzz")
+        == "postgresql://db/app?user=a&password=***"
+    )
     parsed = parse_url("postgresql://app:s%40cret@db/app")
     assert parsed.redact("auth failed for s@cret and s%40cret") == "auth failed for *** and ***"
     assert "s@cret" not in repr(parsed)
@@ -47,14 +56,19 @@ def test_conninfo_drops_driver_suffix():
 def test_precedence(tmp_path: Path, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert load_settings({}, tmp_path).database_url == "sqlite:///sqlmig.db"
-    (tmp_path / "pyproject.toml").write_text('[tool.sqlmig]\ndatabase_url = "sqlite:///py.db"\ndir = "db"\nlock_timeout = 5\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.sqlmig]\ndatabase_url = "sqlite:///py.db"\ndir = "db"\nlock_timeout = 5\n'
+    )
     s = load_settings({}, tmp_path)
     assert (s.database_url, s.dir, s.lock_timeout) == ("sqlite:///py.db", tmp_path / "db", 5)
     (tmp_path / "sqlmig.toml").write_text('database_url = "sqlite:///toml.db"\n')
     assert load_settings({}, tmp_path).database_url == "sqlite:///toml.db"
     monkeypatch.setenv("DATABASE_URL", "sqlite:///env.db")
     assert load_settings({}, tmp_path).database_url == "sqlite:///env.db"
-    assert load_settings({"database_url": "sqlite:///flag.db", "dir": None}, tmp_path).database_url == "sqlite:///flag.db"
+    assert (
+        load_settings({"database_url": "sqlite:///flag.db", "dir": None}, tmp_path).database_url
+        == "sqlite:///flag.db"
+    )
 
 
 def test_bad_config_values(tmp_path: Path, monkeypatch):

@@ -46,7 +46,9 @@ def test_every_problem_is_reported_at_once(write_migration):
 def test_up_and_down_names_must_match(write_migration):
     folder = write_migration(1, "a", "SELECT 1;")
     (folder / "down" / "0001_a.sql").rename(folder / "down" / "0001_b.sql")
-    assert any("up and down names differ: 0001_a.sql vs 0001_b.sql" in p for p in problems_of(folder))
+    assert any(
+        "up and down names differ: 0001_a.sql vs 0001_b.sql" in p for p in problems_of(folder)
+    )
 
 
 def test_missing_folder_is_a_config_error(tmp_path):
@@ -64,13 +66,17 @@ def test_checksum_is_the_same_for_crlf_cr_lf_and_bom():
     lf = normalise(b"CREATE TABLE t (a int);\nSELECT 1;\n")
     assert normalise(b"\xef\xbb\xbfCREATE TABLE t (a int);\r\nSELECT 1;\r\n") == lf
     assert normalise(b"CREATE TABLE t (a int);\rSELECT 1;\r") == lf
-    assert checksum(lf) == checksum(normalise(b"\xef\xbb\xbfCREATE TABLE t (a int);\r\nSELECT 1;\r\n"))
+    assert checksum(lf) == checksum(
+        normalise(b"\xef\xbb\xbfCREATE TABLE t (a int);\r\nSELECT 1;\r\n")
+    )
     assert checksum(lf) != checksum(normalise(b"CREATE TABLE t (a int);\nSELECT 2;\n"))
 
 
 def test_directives(write_migration):
     folder = write_migration(
-        1, "idx", "-- sqlmig: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);",
+        1,
+        "idx",
+        "-- sqlmig: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);",
         "-- why this exists\n-- sqlmig: irreversible data is deleted for good\nSELECT 1;",
     )
     (m,) = load_migrations(folder)

@@ -93,7 +93,9 @@ def test_bad_sql_in_the_middle_names_file_line_and_leaves_db_as_it_was(db_url, w
 
 
 def test_postgres_error_position_gives_the_exact_line(pg_url, write_migration):
-    folder = write_migration(1, "syntax", "SELECT 1;\n\nCREATE TABLE t (\n  a int,\n  b nosuchtype\n);\n")
+    folder = write_migration(
+        1, "syntax", "SELECT 1;\n\nCREATE TABLE t (\n  a int,\n  b nosuchtype\n);\n"
+    )
     with Migrator(pg_url, folder) as m, pytest.raises(StatementError) as info:
         m.apply()
     assert info.value.line == 5
@@ -172,12 +174,20 @@ def test_ensure_current(db_url, write_migration):
 
 def test_target_must_exist(db_url, write_migration):
     folder = write_migration(1, "a", "SELECT 1;")
-    with Migrator(db_url, folder) as m, pytest.raises(ConfigError, match="no migration with version 7"):
+    with (
+        Migrator(db_url, folder) as m,
+        pytest.raises(ConfigError, match="no migration with version 7"),
+    ):
         m.apply(7)
 
 
 def test_irreversible_stops_rollback_before_running_anything(db_url, write_migration):
-    folder = write_migration(1, "a", "CREATE TABLE a (x int);", "-- sqlmig: irreversible drops customer data\nDROP TABLE a;")
+    folder = write_migration(
+        1,
+        "a",
+        "CREATE TABLE a (x int);",
+        "-- sqlmig: irreversible drops customer data\nDROP TABLE a;",
+    )
     write_migration(2, "b", "CREATE TABLE b (x int);", "DROP TABLE b;")
     with Migrator(db_url, folder) as m:
         m.apply()
@@ -200,7 +210,12 @@ def test_failed_down_file_rolls_back_and_keeps_the_row(db_url, write_migration):
 
 def test_no_transaction_failure_marks_dirty_until_resolved(db_url, write_migration):
     folder = write_migration(1, "a", "CREATE TABLE a (x int);")
-    write_migration(2, "outside", "-- sqlmig: no-transaction\nCREATE TABLE half (x int);\nSELECT * FROM nosuch;\n", "DROP TABLE half;")
+    write_migration(
+        2,
+        "outside",
+        "-- sqlmig: no-transaction\nCREATE TABLE half (x int);\nSELECT * FROM nosuch;\n",
+        "DROP TABLE half;",
+    )
     with Migrator(db_url, folder) as m:
         with pytest.raises(StatementError) as info:
             m.apply()

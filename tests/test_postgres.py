@@ -18,7 +18,10 @@ def test_advisory_lock_held_by_another_runner(pg_url, write_migration):
         engine = holder.engine(write=True)
         engine.lock(1)
         start = time.monotonic()
-        with Migrator(pg_url, folder, lock_timeout=0.5) as other, pytest.raises(LockTimeout) as info:
+        with (
+            Migrator(pg_url, folder, lock_timeout=0.5) as other,
+            pytest.raises(LockTimeout) as info,
+        ):
             other.apply()
         assert 0.4 < time.monotonic() - start < 5
         assert "another sqlmig run" in str(info.value) and "held by pid" in str(info.value)
@@ -38,13 +41,18 @@ def test_lock_timeout_fails_fast_behind_a_long_transaction(pg_url, write_migrati
         assert time.monotonic() - start < 5
         blocker.rollback()
     assert info.value.code == "55P03"
-    assert "lock timeout" in info.value.db_message and "--lock-timeout 0.5s" in info.value.db_message
+    assert (
+        "lock timeout" in info.value.db_message and "--lock-timeout 0.5s" in info.value.db_message
+    )
     assert versions(pg_url) == []
 
 
 def test_statement_timeout(pg_url, write_migration):
     folder = write_migration(1, "slow", "CREATE TABLE t (a int);\nSELECT pg_sleep(5);\n")
-    with Migrator(pg_url, folder, statement_timeout=0.3) as m, pytest.raises(StatementError) as info:
+    with (
+        Migrator(pg_url, folder, statement_timeout=0.3) as m,
+        pytest.raises(StatementError) as info,
+    ):
         m.apply()
     assert info.value.code == "57014" and info.value.line == 2
     assert query(pg_url, "SELECT to_regclass('t')") == [(None,)]

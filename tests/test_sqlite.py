@@ -45,7 +45,10 @@ def test_rebuilding_a_parent_table_keeps_children(sqlite_url, write_migration):
     conn.execute("PRAGMA foreign_keys = ON")  # an application connection that enforces them
     with Migrator(sqlite_url, folder) as m:
         m.apply()
-    assert query(sqlite_url, "SELECT account_id, bio FROM profiles ORDER BY 1") == [(1, "one"), (2, "two")]
+    assert query(sqlite_url, "SELECT account_id, bio FROM profiles ORDER BY 1") == [
+        (1, "one"),
+        (2, "two"),
+    ]
     assert query(sqlite_url, "PRAGMA foreign_key_check") == []
     conn.close()
 
@@ -62,10 +65,17 @@ def test_foreign_key_violation_is_caught_before_commit_and_named(sqlite_url, wri
         """,
     )
     # The rebuild's CHECK drops account 2 on copy... no: it fails. Copy only valid rows instead:
-    write_migration(2, "lossy", PARENT_REBUILD.replace("FROM accounts;", "FROM accounts WHERE email LIKE '%@%';"))
+    write_migration(
+        2,
+        "lossy",
+        PARENT_REBUILD.replace("FROM accounts;", "FROM accounts WHERE email LIKE '%@%';"),
+    )
     with Migrator(sqlite_url, folder) as m:
         m.apply(1)
-        with pytest.raises(StatementError, match="foreign key check failed before commit: profiles rowid 2 references accounts") as info:
+        with pytest.raises(
+            StatementError,
+            match="foreign key check failed before commit: profiles rowid 2 references accounts",
+        ) as info:
             m.apply()
         assert info.value.rolled_back
     assert versions(sqlite_url) == [1]
@@ -81,7 +91,10 @@ def test_database_is_locked_names_the_wait_and_the_remedy(sqlite_url, write_migr
     holder.execute("BEGIN IMMEDIATE")
     start = time.monotonic()
     try:
-        with Migrator(sqlite_url, folder, lock_timeout=0.5) as m, pytest.raises(LockTimeout) as info:
+        with (
+            Migrator(sqlite_url, folder, lock_timeout=0.5) as m,
+            pytest.raises(LockTimeout) as info,
+        ):
             m.apply()
     finally:
         holder.execute("ROLLBACK")
@@ -98,7 +111,10 @@ def test_statement_timeout_interrupts_a_long_statement(sqlite_url, write_migrati
     slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) SELECT count(*) FROM c;"
     folder = write_migration(1, "slow", f"CREATE TABLE t (a int);\n{slow}\n")
     start = time.monotonic()
-    with Migrator(sqlite_url, folder, statement_timeout=0.3) as m, pytest.raises(StatementError, match="statement-timeout 0.3s") as info:
+    with (
+        Migrator(sqlite_url, folder, statement_timeout=0.3) as m,
+        pytest.raises(StatementError, match="statement-timeout 0.3s") as info,
+    ):
         m.apply()
     assert time.monotonic() - start < 5
     assert info.value.line == 2
@@ -109,13 +125,19 @@ def test_corrupt_file_is_a_clear_connect_error(tmp_path, write_migration):
     folder = write_migration(1, "a", "SELECT 1;")
     db = tmp_path / "corrupt.db"
     db.write_bytes(b"this is not a database" * 100)
-    with Migrator(f"sqlite:///{db}", folder) as m, pytest.raises(ConnectError, match="file is not a database"):
+    with (
+        Migrator(f"sqlite:///{db}", folder) as m,
+        pytest.raises(ConnectError, match="file is not a database"),
+    ):
         m.apply()
 
 
 def test_folder_that_does_not_exist(tmp_path, write_migration):
     folder = write_migration(1, "a", "SELECT 1;")
-    with Migrator(f"sqlite:///{tmp_path}/no/such/dir/x.db", folder) as m, pytest.raises(ConnectError, match="does not exist"):
+    with (
+        Migrator(f"sqlite:///{tmp_path}/no/such/dir/x.db", folder) as m,
+        pytest.raises(ConnectError, match="does not exist"),
+    ):
         m.apply()
 
 

@@ -81,18 +81,18 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str) -> Bookkeepin
     sqlmig_version TEXT NOT NULL
 )"""
     row_cols = ", ".join(ROW_COLUMNS)
+    row_marks = ", ".join([p] * len(ROW_COLUMNS))
+    hist_marks = ", ".join([p] * len(HISTORY_COLUMNS))
     hist_cols = ", ".join(HISTORY_COLUMNS)
     sets = ", ".join(f"{c} = {p}" for c in ROW_COLUMNS[1:])
     return BookkeepingSql(
         create_versions=create_versions,
         create_history=create_history,
         select_rows=f"SELECT {row_cols} FROM {versions} ORDER BY version",
-        insert_row=f"INSERT INTO {versions} ({row_cols}) VALUES ({', '.join([p] * len(ROW_COLUMNS))})",
+        insert_row=f"INSERT INTO {versions} ({row_cols}) VALUES ({row_marks})",
         update_row=f"UPDATE {versions} SET {sets} WHERE version = {p}",
         delete_row=f"DELETE FROM {versions} WHERE version = {p}",
-        insert_history=(
-            f"INSERT INTO {history} ({hist_cols}) VALUES ({', '.join([p] * len(HISTORY_COLUMNS))})"
-        ),
+        insert_history=(f"INSERT INTO {history} ({hist_cols}) VALUES ({hist_marks})"),
         select_history=f"SELECT {hist_cols}, id FROM {history} ORDER BY id DESC",
     )
 

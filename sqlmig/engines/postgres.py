@@ -128,14 +128,17 @@ class PostgresEngine:
         try:
             key = self.lock_key & 0xFFFFFFFFFFFFFFFF
             rows = self.conn.execute(
-                "SELECT l.pid, a.application_name, a.client_addr::text, a.state, a.query_start "
+                "SELECT l.pid, a.application_name, a.client_addr::text, a.backend_start "
                 "FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' "
                 "AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
                 ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
             ).fetchall()
             if rows:
-                pid, app, addr, _, since = rows[0]
-                holder = f" It is held by pid {pid} ({app or 'no application_name'}, {addr or 'local'}, since {since:%Y-%m-%d %H:%M:%S %Z})."
+                pid, app, addr, since = rows[0]
+                holder = (
+                    f" It is held by pid {pid} ({app or 'no application_name'}, "
+                    f"{addr or 'local'}, since {since:%Y-%m-%d %H:%M:%S %Z})."
+                )
         except psycopg.Error:
             pass  # the message is still right without the holder
         return LockTimeout(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines.base import DbFailure
@@ -178,12 +179,13 @@ class SqliteEngine:
                 raise self._locked() from None
             message = str(exc)
             if message == "interrupted" and self._deadline is not None:
-                message = f"statement cancelled after --statement-timeout {self.settings.statement_timeout:g}s"
+                limit = self.settings.statement_timeout
+                message = f"statement cancelled after --statement-timeout {limit:g}s"
             raise DbFailure(message, getattr(exc, "sqlite_errorname", None)) from None
         finally:
             self._deadline = None
 
-    def _bookkeeping(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def _bookkeeping(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
@@ -210,7 +212,7 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     ) or "database is locked" in str(exc)
 
 
-def _event(r: tuple[object, ...]) -> HistoryEvent:
+def _event(r: tuple[Any, ...]) -> HistoryEvent:
     values = list(r)
     values[4] = bool(values[4])  # success is stored as 0/1
-    return HistoryEvent(*values)  # type: ignore[arg-type]
+    return HistoryEvent(*values)
