@@ -24,12 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlmig.splitter import split  # noqa: E402
-
 from sqlmig import Migrator  # noqa: E402
 from sqlmig.discovery import load_migrations  # noqa: E402
 from sqlmig.engines.bookkeeping import bookkeeping_sql, quote_ident  # noqa: E402
 from sqlmig.models import Migration  # noqa: E402
+from sqlmig.splitter import split  # noqa: E402
 
 COUNT = int(os.environ.get("SQLMIG_BENCH_COUNT", "1000"))
 ROUNDS = int(os.environ.get("SQLMIG_BENCH_ROUNDS", "3"))
@@ -113,12 +112,22 @@ def sqlmig_run(url: str, folder: Path) -> float:
     return time.perf_counter() - start
 
 
-def best_of(make_target: Callable[[], str], run: Callable[[str], float]) -> float:
-    return min(run(make_target()) for _ in range(ROUNDS))
+def compare(
+    make_target: Callable[[], str], floor: Callable[[str], float], ours: Callable[[str], float]
+) -> tuple[float, float]:
+    """Median of each over ROUNDS, alternating so that drift on the machine hits both alike."""
+    floors, ourss = [], []
+    for _ in range(ROUNDS):
+        floors.append(floor(make_target()))
+        ourss.append(ours(make_target()))
+    return statistics.median(floors), statistics.median(ourss)
 
 
 def status_ms(url: str, folder: Path, cwd: Path) -> float:
     cmd = [sys.executable, "-m", "sqlmig", "status", "-d", url, "--dir", str(folder)]
+    # As installed by pip: with bytecode caches (this machine sets PYTHONDONTWRITEBYTECODE).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(REPO)
     times = []
     for _ in range(7):
         start = time.perf_counter()
@@ -137,17 +146,18 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sqlmig-bench-"))
     folder = generate(work / "sql", COUNT)
     print(
-        f"{COUNT} generated migrations (CREATE TABLE, CREATE INDEX, INSERT each); best of {ROUNDS} rounds\n"
+        f"{COUNT} generated migrations (CREATE TABLE, CREATE INDEX, INSERT each); median of {ROUNDS} rounds\n"
     )
     print(f"{'engine':<10} {'floor':>9} {'sqlmig':>9} {'ratio':>7}")
 
     def sqlite_target() -> str:
         return f"sqlite:///{work / (uuid.uuid4().hex + '.db')}"
 
-    floor = best_of(
-        sqlite_target, lambda u: floor_sqlite(Path(u.removeprefix("sqlite:///")), folder)
+    floor, ours = compare(
+        sqlite_target,
+        lambda u: floor_sqlite(Path(u.removeprefix("sqlite:///")), folder),
+        lambda u: sqlmig_run(u, folder),
     )
-    ours = best_of(sqlite_target, lambda u: sqlmig_run(u, folder))
     print(f"{'sqlite':<10} {floor:>8.2f}s {ours:>8.2f}s {ours / floor:>6.2f}x")
 
     cluster = None
@@ -166,8 +176,9 @@ def main() -> None:
                 conn.execute(f"CREATE DATABASE {name}")
             return pg_url.rsplit("/", 1)[0] + "/" + name
 
-        floor = best_of(pg_target, lambda u: floor_postgres(u, folder))
-        ours = best_of(pg_target, lambda u: sqlmig_run(u, folder))
+        floor, ours = compare(
+            pg_target, lambda u: floor_postgres(u, folder), lambda u: sqlmig_run(u, folder)
+        )
         print(f"{'postgres':<10} {floor:>8.2f}s {ours:>8.2f}s {ours / floor:>6.2f}x")
     finally:
         if cluster:

@@ -49,10 +49,13 @@ class DatabaseUrl:
 
 
 def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***; unchanged when it has none."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable URL>"
+    if not parts.password and "password" not in parts.query.lower():
+        return url
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)

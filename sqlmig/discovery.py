@@ -7,6 +7,7 @@ before any connection is opened.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -89,11 +90,15 @@ def _scan(folder: Path, problems: list[Problem]) -> dict[int, list[Path]]:
     if not folder.is_dir():
         problems.append(Problem(f"folder {folder} is missing"))
         return found
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith("."):
+    # scandir and plain-string sorting: Path objects cost ~10 ms per 1,000 files here.
+    with os.scandir(folder) as it:
+        entries = sorted((e.name, e.is_file()) for e in it)
+    for name, is_file in entries:
+        if name.startswith("."):
             continue  # .gitkeep, editor swap files
-        match = FILE_RE.match(path.name)
-        if not match or not path.is_file():
+        path = folder / name
+        match = FILE_RE.match(name)
+        if not match or not is_file:
             problems.append(
                 Problem(
                     "name does not follow NNNN_name.sql (digits, '_', letters, digits, _ or -)",

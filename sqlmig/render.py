@@ -9,7 +9,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from sqlmig.config import Dialect
 from sqlmig.models import (
@@ -70,23 +69,31 @@ def summary(status: Status) -> str:
 
 
 def status_table(status: Status) -> None:
-    table = Table(title=f"sqlmig status: {escape(status.database)}", title_justify="left")
-    for col in ("version", "name", "state", "applied at (UTC)", "took", "note"):
-        table.add_column(col, justify="right" if col in ("version", "took") else "left")
-    for e in status.entries:
-        row = e.row
-        took = f"{row.execution_ms} ms" if row and row.execution_ms is not None else ""
-        table.add_row(
-            str(e.version),
-            escape(e.name),
-            f"[{STYLE[e.state]}]{e.state.value}[/]",
-            row.applied_at[:19].replace("T", " ") if row else "",
-            took,
-            escape(e.detail),
-        )
-    out.print(table)
-    style = "green" if status.ok else "yellow"
-    out.print(f"[{style}]{escape(summary(status))}[/]")
+    """Aligned columns built by hand: rich's Table takes ~0.5 s for 1,000 rows."""
+    from rich.text import Text
+
+    header = ("version", "name", "state", "applied at (UTC)", "took", "note")
+    rows = [header] + [_status_cells(e) for e in status.entries]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+    text = Text(f"sqlmig status: {status.database}\n", style="bold")
+    for index, row in enumerate(rows):
+        style = "bold" if index == 0 else STYLE[status.entries[index - 1].state]
+        text.append(row[0].rjust(widths[0]) + "  " + row[1].ljust(widths[1]) + "  ")
+        text.append(row[2].ljust(widths[2]), style=style)
+        took = row[4].rjust(widths[4])
+        text.append(f"  {row[3].ljust(widths[3])}  {took}  {row[5]}".rstrip() + "\n")
+    text.append(summary(status), style="green" if status.ok else "yellow")
+    if out.is_terminal:
+        out.print(text, soft_wrap=True)
+    else:  # piped or captured: no styles to show, and rich's rendering is the slow part
+        sys.stdout.write(text.plain + "\n")
+
+
+def _status_cells(e: MigrationStatus) -> tuple[str, str, str, str, str, str]:
+    row = e.row
+    took = f"{row.execution_ms} ms" if row and row.execution_ms is not None else ""
+    applied_at = row.applied_at[:19].replace("T", " ") if row else ""
+    return (str(e.version), e.name, e.state.value, applied_at, took, e.detail)
 
 
 def step_line(m: Migration, direction: str, result: StepResult | None) -> None:
@@ -149,6 +156,8 @@ def dry_run(plan: list[Migration], direction: str, dialect: Dialect, table: str)
 
 
 def history_table(events: list[HistoryEvent]) -> None:
+    from rich.table import Table
+
     table = Table(title="sqlmig history (newest first)", title_justify="left")
     for col in ("at (UTC)", "event", "version", "name", "took", "by", "result"):
         table.add_column(col, justify="right" if col in ("version", "took") else "left")

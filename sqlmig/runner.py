@@ -7,8 +7,8 @@ The runner owns policy (what is recorded when), the engine only how it is done.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +38,7 @@ class Runner:
     run_id: str = ""
 
     def __post_init__(self) -> None:
-        self.run_id = self.run_id or uuid.uuid4().hex[:12]
+        self.run_id = self.run_id or os.urandom(6).hex()
         self.who = os_identity()
         self.db_user = self.engine.db_user()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -31,15 +32,30 @@ class Statement:
     offset: int  # 0-based offset of text[0] in the file
 
 
-_WORD = r"[^\W\d][\w$]*"
-_PG = re.compile(
-    r"(?P<comment>--)|(?P<block>/\*)|(?P<estr>[eE]')|(?P<str>')|(?P<ident>\")"
-    rf"|(?P<dollar>\$(?:[^\W\d]\w*)?\$)|(?P<word>{_WORD})|(?P<punct>[();])"
+# Words matter only in routine/trigger bodies; elsewhere the scanners jump straight from
+# one quote, comment, bracket or `;` to the next, which is most of the speed.
+_NOT_AFTER_WORD = r"(?<![\w$])"
+_PG_PLAIN = (
+    rf"(?P<comment>--)|(?P<block>/\*)|(?P<estr>{_NOT_AFTER_WORD}[eE]')|(?P<str>')|(?P<ident>\")"
+    rf"|(?P<dollar>{_NOT_AFTER_WORD}\$(?:[^\W\d]\w*)?\$)|(?P<punct>[();])"
 )
-_LITE = re.compile(
+_LITE_PLAIN = (
     r"(?P<comment>--)|(?P<block>/\*)|(?P<str>')|(?P<ident>\")|(?P<bquote>`)|(?P<bracket>\[)"
-    rf"|(?P<word>{_WORD})|(?P<punct>;)|(?P<other>\S)"  # other: so `END = 1;` is not `END;`
+    r"|(?P<punct>;)"
 )
+_WORD = r"|(?P<word>[^\W\d][\w$]*)"
+_SCANNERS = {
+    # (postgres, in a body) -> scanner
+    (True, False): re.compile(_PG_PLAIN),
+    (True, True): re.compile(_PG_PLAIN + _WORD),
+    (False, False): re.compile(_LITE_PLAIN),
+    # other: any further token, so that `END = 1;` is not taken for `END;`
+    (False, True): re.compile(_LITE_PLAIN + _WORD + r"|(?P<other>\S)"),
+}
+_BODY_HEAD = {
+    True: re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\b", re.IGNORECASE),
+    False: re.compile(r"CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TRIGGER\b", re.IGNORECASE),
+}
 _PG_STR = re.compile(r"'(?:[^']|'')*'")
 _PG_ESTR = re.compile(r"'(?:[^'\\]|\\.|'')*'", re.DOTALL)
 _IDENT = re.compile(r'"(?:[^"]|"")*"')
@@ -95,73 +111,64 @@ def _quoted_end(pattern: re.Pattern[str], sql: str, pos: int) -> int:
     return m.end() if m else len(sql)  # unterminated: the database will say so
 
 
+def _find_end(sql: str, needle: str, pos: int) -> int:
+    found = sql.find(needle, pos)
+    return len(sql) if found < 0 else found + len(needle)
+
+
+# Where each quoted or commented construct ends, given the match that opened it.
+_SKIP: dict[str, Callable[[str, re.Match[str], bool], int]] = {
+    "comment": lambda sql, m, pg: _find_end(sql, "\n", m.end()),
+    "block": lambda sql, m, pg: _block_comment_end(sql, m.start(), pg),
+    "dollar": lambda sql, m, pg: _find_end(sql, m.group(), m.end()),
+    "estr": lambda sql, m, pg: _quoted_end(_PG_ESTR, sql, m.start() + 1),
+    "str": lambda sql, m, pg: _quoted_end(_PG_STR, sql, m.start()),
+    "ident": lambda sql, m, pg: _quoted_end(_IDENT, sql, m.start()),
+    "bquote": lambda sql, m, pg: _quoted_end(_BQUOTE, sql, m.start()),
+    "bracket": lambda sql, m, pg: _find_end(sql, "]", m.end()),
+}
+_TRANSPARENT = ("comment", "block")  # a comment between END and ; does not break the pair
+
+
 def _statement_end(sql: str, pos: int, pg: bool) -> int:
     """Index of the `;` that ends the statement starting at ``pos`` (or len(sql))."""
-    scanner = _PG if pg else _LITE
-    head: list[str] = []  # leading keywords, to recognise routines and triggers
-    in_body = False  # inside CREATE FUNCTION/PROCEDURE (pg) or CREATE TRIGGER (sqlite)
+    in_body = _BODY_HEAD[pg].match(sql, pos) is not None
+    scanner = _SCANNERS[(pg, in_body)]
     depth = parens = 0
     last_word = ""
-    n = len(sql)
     while (m := scanner.search(sql, pos)) is not None:
-        kind, start = m.lastgroup, m.start()
+        kind = m.lastgroup or ""
         pos = m.end()
         if kind == "word":
             word = m.group().upper()
-            if len(head) < 4:
-                head.append(word)
-                in_body = _starts_body(head, pg)
-            if in_body and pg and parens == 0:
-                if word == "BEGIN" or (word == "CASE" and depth > 0):
-                    depth += 1
-                elif word == "END" and depth > 0:
-                    depth -= 1
+            if pg and parens == 0:
+                depth = _body_depth(word, depth)
             last_word = word
             continue
-        if kind == "punct":
-            char = m.group()
-            if char == "(":
-                parens += 1
-            elif char == ")":
-                parens = max(0, parens - 1)
-            elif (pg and parens == 0 and depth == 0) or (
-                not pg and (not in_body or last_word == "END")
-            ):
-                return start
-        elif kind == "comment":
-            newline = sql.find("\n", pos)
-            pos = n if newline < 0 else newline + 1
-            continue  # a comment between END and ; does not break the pair
-        elif kind == "block":
-            pos = _block_comment_end(sql, start, pg)
-            continue
-        elif kind == "dollar":
-            close = sql.find(m.group(), pos)
-            pos = n if close < 0 else close + len(m.group())
-        elif kind == "estr":
-            pos = _quoted_end(_PG_ESTR, sql, start + 1)
-        elif kind == "str":
-            pos = _quoted_end(_PG_STR, sql, start)
-        elif kind == "ident":
-            pos = _quoted_end(_IDENT, sql, start)
-        elif kind == "bquote":
-            pos = _quoted_end(_BQUOTE, sql, start)
-        elif kind == "bracket":
-            close = sql.find("]", pos)
-            pos = n if close < 0 else close + 1
+        if kind in _SKIP:
+            pos = _SKIP[kind](sql, m, pg)
+            if kind in _TRANSPARENT:
+                continue
+        elif m.group() == "(":
+            parens += 1
+        elif m.group() == ")":
+            parens = max(0, parens - 1)
+        elif m.group() == ";" and _ends(pg, parens, depth, in_body, last_word):
+            return m.start()
         last_word = ""
-    return n
+    return len(sql)
 
 
-def _starts_body(head: list[str], pg: bool) -> bool:
-    if not head or head[0] != "CREATE":
-        return False
+def _body_depth(word: str, depth: int) -> int:
+    """psql's rule: BEGIN opens a block, CASE too once inside one, END closes one."""
+    if word == "BEGIN" or (word == "CASE" and depth > 0):
+        return depth + 1
+    if word == "END" and depth > 0:
+        return depth - 1
+    return depth
+
+
+def _ends(pg: bool, parens: int, depth: int, in_body: bool, last_word: str) -> bool:
     if pg:
-        rest = head[1:]
-        if rest[:2] == ["OR", "REPLACE"]:
-            rest = rest[2:]
-        return bool(rest) and rest[0] in ("FUNCTION", "PROCEDURE")
-    rest = head[1:]
-    if rest and rest[0] in ("TEMP", "TEMPORARY"):
-        rest = rest[1:]
-    return bool(rest) and rest[0] == "TRIGGER"
+        return parens == 0 and depth == 0
+    return not in_body or last_word == "END"

@@ -6,8 +6,6 @@ checksums, validation and planning live in the core.
 
 from __future__ import annotations
 
-import getpass
-import socket
 from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
@@ -30,6 +28,9 @@ class DbFailure(Exception):
 
 @cache
 def os_identity() -> str:
+    import getpass  # lazily: only runs that write need it
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
