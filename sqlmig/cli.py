@@ -363,5 +363,9 @@ def _root(
     """Plain-SQL schema migrations for PostgreSQL and SQLite."""
 
 
+# Command groups that live in their own modules register themselves on `app` on import.
+from sqlmig import cli_ops, cli_schema  # noqa: E402, F401
+
+
 def main() -> None:
     app()

@@ -1,0 +1,1 @@
+"""Release operations commands (backup, restore, seeds, metrics, wait): see issue 4."""

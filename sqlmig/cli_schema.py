@@ -1,0 +1,1 @@
+"""Schema commands (dump, diff, round-trip test): see issue 3."""
