@@ -58,3 +58,14 @@ def test_version_table_definition_matches_bookkeeping():
         assert f"\n    {column} " in README, (
             f"column {column} missing from the README's table definition"
         )
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
+    import re
+    import shutil
+
+    (block,) = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+    shutil.copytree(REPO / "sql", tmp_path / "sql")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    assert capsys.readouterr().out == "applied [1, 2, 3, 4, 5]\nat version 5 ok\n"
