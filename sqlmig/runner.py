@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ from sqlmig.errors import SqlmigError, StatementError
 from sqlmig.models import AppliedRow, HistoryEvent, Migration, RunResult, SqlFile, StepResult
 from sqlmig.splitter import Statement, split
 
+# Savepoints (SAVEPOINT, RELEASE, ROLLBACK TO) are fine inside our transaction.
+TRANSACTION_CONTROL = re.compile(
+    r"(BEGIN|START\s+TRANSACTION|COMMIT|END|ABORT|ROLLBACK(?!\s+(?:TRANSACTION\s+)?TO\b))\b",
+    re.IGNORECASE,
+)
 Replan = Callable[[list[AppliedRow], list[Migration]], list[Migration]]
 OnStep = Callable[[Migration, str, StepResult | None], None]
 
@@ -183,12 +189,25 @@ class Runner:
 
     def _execute(self, file: SqlFile, *, rolled_back: bool) -> int:
         statements = split(file.text, self.engine.dialect)
+        if not file.no_transaction:
+            self._refuse_transaction_control(file, statements)
         for st in statements:
             try:
                 self.engine.execute(st.text)
             except DbFailure as exc:
                 raise self._statement_error(file, st, exc, rolled_back=rolled_back) from None
         return len(statements)
+
+    def _refuse_transaction_control(self, file: SqlFile, statements: list[Statement]) -> None:
+        """A COMMIT inside a file would commit half a migration without its version row."""
+        for st in statements:
+            if TRANSACTION_CONTROL.match(st.text):
+                failure = DbFailure(
+                    "transaction control inside a migration that sqlmig already runs in one "
+                    "transaction: remove it, or put '-- sqlmig: no-transaction' at the top of "
+                    "the file if it must manage its own transactions"
+                )
+                raise self._statement_error(file, st, failure, rolled_back=True)
 
     def _statement_error(
         self, file: SqlFile, st: Statement | None, exc: DbFailure, *, rolled_back: bool

@@ -301,3 +301,36 @@ def test_quoted_strings_with_percent_and_semicolons(db_url, write_migration):
         ("50%; off -- not a comment /* nor this */",),
         ("it's; fine",),
     ]
+
+
+@pytest.mark.parametrize("control", ["COMMIT", "BEGIN", "END", "rollback", "START TRANSACTION"])
+def test_transaction_control_in_a_transactional_file_is_refused(db_url, write_migration, control):
+    if control == "START TRANSACTION" and db_url.startswith("sqlite"):
+        pytest.skip("not SQLite syntax")
+    folder = write_migration(
+        1, "tx", f"CREATE TABLE a (x int);\n{control};\nCREATE TABLE b (x int);\n"
+    )
+    with (
+        Migrator(db_url, folder) as m,
+        pytest.raises(StatementError, match="transaction control") as info,
+    ):
+        m.apply()
+    assert info.value.line == 2
+    assert tables(db_url) <= {"schema_version", "schema_version_history"}
+
+
+def test_savepoints_are_allowed(db_url, write_migration):
+    folder = write_migration(
+        1,
+        "sp",
+        """\
+        CREATE TABLE a (x int);
+        SAVEPOINT before_insert;
+        INSERT INTO a VALUES (1);
+        ROLLBACK TO SAVEPOINT before_insert;
+        RELEASE SAVEPOINT before_insert;
+        """,
+    )
+    with Migrator(db_url, folder) as m:
+        m.apply()
+    assert query(db_url, "SELECT count(*) FROM a") == [(0,)]
