@@ -16,7 +16,10 @@ PG = [
     ("SELECT 1 -- trailing; comment\n; SELECT 2", ["SELECT 1 -- trailing; comment", "SELECT 2"]),
     (
         "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN; RETURN 1; $$ ; END $body$ LANGUAGE plpgsql; SELECT 2",
-        ["CREATE FUNCTION f() RETURNS int AS $body$ BEGIN; RETURN 1; $$ ; END $body$ LANGUAGE plpgsql", "SELECT 2"],
+        [
+            "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN; RETURN 1; $$ ; END $body$ LANGUAGE plpgsql",
+            "SELECT 2",
+        ],
     ),
     ("SELECT $1, a$b$c FROM t; SELECT 2", ["SELECT $1, a$b$c FROM t", "SELECT 2"]),
     (
@@ -28,26 +31,44 @@ PG = [
     ),
     (
         "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END; CALL p()",
-        ["CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END", "CALL p()"],
+        [
+            "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END",
+            "CALL p()",
+        ],
     ),
     (
         "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2)); SELECT 1",
-        ["CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2))", "SELECT 1"],
+        [
+            "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2))",
+            "SELECT 1",
+        ],
     ),
-    ("BEGIN; SELECT 1; COMMIT;", ["BEGIN", "SELECT 1", "COMMIT"]),  # transaction control is not a body
-    ("CREATE TABLE t (begin_date date, backend text); SELECT 1", ["CREATE TABLE t (begin_date date, backend text)", "SELECT 1"]),
+    (
+        "BEGIN; SELECT 1; COMMIT;",
+        ["BEGIN", "SELECT 1", "COMMIT"],
+    ),  # transaction control is not a body
+    (
+        "CREATE TABLE t (begin_date date, backend text); SELECT 1",
+        ["CREATE TABLE t (begin_date date, backend text)", "SELECT 1"],
+    ),
     (";;  ; -- only comments\n/* and this */", []),
     ("SELECT 'unterminated; SELECT 2", ["SELECT 'unterminated; SELECT 2"]),
 ]
 
 SQLITE = [
     ("SELECT 1; SELECT 2", ["SELECT 1", "SELECT 2"]),
-    ("SELECT [a;b], `c;d`, \"e;f\" FROM t; SELECT 2", ["SELECT [a;b], `c;d`, \"e;f\" FROM t", "SELECT 2"]),
+    (
+        'SELECT [a;b], `c;d`, "e;f" FROM t; SELECT 2',
+        ['SELECT [a;b], `c;d`, "e;f" FROM t', "SELECT 2"],
+    ),
     ("/* not /* nested */ SELECT 1; SELECT 2", ["SELECT 1", "SELECT 2"]),
     ("SELECT 'a\\'; SELECT 2", ["SELECT 'a\\'", "SELECT 2"]),  # no backslash escapes
     (
         "CREATE TRIGGER t AFTER INSERT ON x BEGIN UPDATE x SET a = CASE WHEN 1 THEN 2 END = 1; SELECT 1; END; SELECT 3",
-        ["CREATE TRIGGER t AFTER INSERT ON x BEGIN UPDATE x SET a = CASE WHEN 1 THEN 2 END = 1; SELECT 1; END", "SELECT 3"],
+        [
+            "CREATE TRIGGER t AFTER INSERT ON x BEGIN UPDATE x SET a = CASE WHEN 1 THEN 2 END = 1; SELECT 1; END",
+            "SELECT 3",
+        ],
     ),
     (
         "CREATE TEMP TRIGGER t AFTER DELETE ON x BEGIN DELETE FROM y; END /* c */ ; SELECT 3",
@@ -70,6 +91,11 @@ def test_sqlite(sql, expected):
 def test_lines_and_offsets():
     sql = "-- header\n\nCREATE TABLE a (\n  x text DEFAULT 'multi\nline'\n);\n/* c\n */ SELECT 1;\r\nSELECT 2;\rSELECT 3"
     got = split(sql, "postgres")
-    assert [(s.line, s.text.split()[0]) for s in got] == [(3, "CREATE"), (8, "SELECT"), (9, "SELECT"), (10, "SELECT")]
+    assert [(s.line, s.text.split()[0]) for s in got] == [
+        (3, "CREATE"),
+        (8, "SELECT"),
+        (9, "SELECT"),
+        (10, "SELECT"),
+    ]
     for st in got:
         assert sql[st.offset :].startswith(st.text)
