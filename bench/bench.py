@@ -31,7 +31,7 @@ from sqlmig.models import Migration  # noqa: E402
 from sqlmig.splitter import split  # noqa: E402
 
 COUNT = int(os.environ.get("SQLMIG_BENCH_COUNT", "1000"))
-ROUNDS = int(os.environ.get("SQLMIG_BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("SQLMIG_BENCH_ROUNDS", "5"))
 
 
 def generate(folder: Path, count: int) -> Path:
