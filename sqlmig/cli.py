@@ -97,8 +97,8 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
             from sqlmig import render
 
             render.err.print(
-                "[red]interrupted[/]: the migration in progress was rolled back "
-                "(see `sqlmig status`)."
+                "[red]interrupted[/]: a migration in progress was rolled back, or marked "
+                "dirty if it was a no-transaction one; see `sqlmig status`."
             )
             raise typer.Exit(130) from None
 

@@ -106,3 +106,18 @@ def test_sigkill_at_any_moment_leaves_before_or_after(db_url, write_migration):
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
     assert consistent(db_url, count) == list(range(1, count + 1))
+
+
+@pytest.mark.slow
+def test_ctrl_c_rolls_back_the_migration_in_progress(db_url, write_migration):
+    folder = write_set(write_migration, db_url, 12)
+    proc = launch(["apply", "-d", db_url, "--dir", str(folder)], 0)
+    time.sleep(1.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    applied = consistent(db_url, 12)
+    assert len(applied) < 12
+    failed = query(db_url, "SELECT version, error FROM schema_version_history WHERE event = 'fail'")
+    assert failed == [(len(applied) + 1, "interrupted")]
