@@ -184,11 +184,10 @@ def apply(
         result = m.apply(
             to, allow_out_of_order=allow_out_of_order, on_step=None if json else render.step_line
         )
-        st = m.status()
     if json:
-        render.emit_json(render.run_json(result, "up", st))
+        render.emit_json(render.run_json(result, "up"))
     else:
-        render.run_summary(result, "up", st)
+        render.run_summary(result, "up")
 
 
 @command
@@ -214,11 +213,10 @@ def rollback(
             )
             return
         result = m.rollback(count, to=to, on_step=None if json else render.step_line)
-        st = m.status()
     if json:
-        render.emit_json(render.run_json(result, "down", st))
+        render.emit_json(render.run_json(result, "down"))
     else:
-        render.run_summary(result, "down", st)
+        render.run_summary(result, "down")
 
 
 @command

@@ -165,7 +165,8 @@ class Migrator:
             )
 
         def work(engine: Engine, rows: list[AppliedRow]) -> RunResult:
-            return Runner(engine, on_step).run(replan(rows, []), "up", replan)
+            result = Runner(engine, on_step).run(replan(rows, []), "up", replan)
+            return self._with_status(result, migrations, engine)
 
         result: RunResult = self._locked_run(work)
         return result
@@ -183,7 +184,8 @@ class Migrator:
 
         def work(engine: Engine, rows: list[AppliedRow]) -> RunResult:
             steps = plan_rollback(migrations, rows, count=count, to=to)
-            return Runner(engine, on_step).run(steps, "down", replan)
+            result = Runner(engine, on_step).run(steps, "down", replan)
+            return self._with_status(result, migrations, engine)
 
         result: RunResult = self._locked_run(work)
         return result
@@ -287,6 +289,15 @@ class Migrator:
             self._bookkeeping_step(engine, record)
 
         self._locked_run(work)
+
+    def _with_status(
+        self, result: RunResult, migrations: list[Migration], engine: Engine
+    ) -> RunResult:
+        """Attach the final status from the files already read: no second pass over them."""
+        result.status = Status(
+            statuses(migrations, engine.read_applied()), self.settings.url.masked
+        )
+        return result
 
     @staticmethod
     def _bookkeeping_step(engine: Engine, record: Callable[[Runner], None]) -> None:

@@ -128,3 +128,4 @@ class RunResult:
 
     steps: list[StepResult] = field(default_factory=list)
     duration_ms: int = 0
+    status: Status | None = None  # where the database stands afterwards

@@ -138,7 +138,8 @@ def step_line(m: Migration, direction: str, result: StepResult | None) -> None:
     out.print(done if out.is_terminal else f"  {escape(m.label)}{done}")
 
 
-def run_summary(result: RunResult, direction: str, status: Status | None) -> None:
+def run_summary(result: RunResult, direction: str) -> None:
+    status = result.status
     if not result.steps:
         out.print("Nothing to do: " + (summary(status) if status else "no migrations to run."))
         return
@@ -148,12 +149,12 @@ def run_summary(result: RunResult, direction: str, status: Status | None) -> Non
         out.print(escape(summary(status)))
 
 
-def run_json(result: RunResult, direction: str, status: Status | None) -> dict[str, Any]:
+def run_json(result: RunResult, direction: str) -> dict[str, Any]:
     return {
         "direction": direction,
         "duration_ms": result.duration_ms,
         "steps": [asdict(s) for s in result.steps],
-        "status": status_json(status) if status else None,
+        "status": status_json(result.status) if result.status else None,
     }
 
 
