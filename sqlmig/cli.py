@@ -176,18 +176,11 @@ def apply(
 
     with _migrator(opts) as m:
         if dry_run:
-            plan = m.plan_apply(to, allow_out_of_order=allow_out_of_order)
-            typer.echo(
-                render.dry_run(plan, "up", m.settings.url.dialect, m.settings.table), nl=False
-            )
+            _print_plan(m, m.plan_apply(to, allow_out_of_order=allow_out_of_order), "up")
             return
-        result = m.apply(
-            to, allow_out_of_order=allow_out_of_order, on_step=None if json else render.step_line
-        )
-    if json:
-        render.emit_json(render.run_json(result, "up"))
-    else:
-        render.run_summary(result, "up")
+        progress = None if json else render.step_line
+        result = m.apply(to, allow_out_of_order=allow_out_of_order, on_step=progress)
+    _print_run(result, "up", json)
 
 
 @command
@@ -207,16 +200,25 @@ def rollback(
 
     with _migrator(opts) as m:
         if dry_run:
-            plan = m.plan_rollback(count, to=to)
-            typer.echo(
-                render.dry_run(plan, "down", m.settings.url.dialect, m.settings.table), nl=False
-            )
+            _print_plan(m, m.plan_rollback(count, to=to), "down")
             return
         result = m.rollback(count, to=to, on_step=None if json else render.step_line)
+    _print_run(result, "down", json)
+
+
+def _print_plan(m: Any, plan: list[Any], direction: str) -> None:
+    from sqlmig import render
+
+    typer.echo(render.dry_run(plan, direction, m.settings.url.dialect, m.settings.table), nl=False)
+
+
+def _print_run(result: Any, direction: str, json: bool) -> None:
+    from sqlmig import render
+
     if json:
-        render.emit_json(render.run_json(result, "down"))
+        render.emit_json(render.run_json(result, direction))
     else:
-        render.run_summary(result, "down")
+        render.run_summary(result, direction)
 
 
 @command
