@@ -8,12 +8,16 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sqlmig import __version__
 from sqlmig.errors import EXIT_CHECK_FAILED, SqlmigError
+
+if TYPE_CHECKING:  # the real imports are lazy: `sqlmig --help` must not pay for them
+    from sqlmig.migrator import Migrator
+    from sqlmig.models import Migration, RunResult
 
 app = typer.Typer(
     help="Plain-SQL schema migrations for PostgreSQL and SQLite.",
@@ -117,7 +121,7 @@ def _fail(exc: SqlmigError) -> None:
     raise typer.Exit(exc.exit_code)
 
 
-def _migrator(opts: dict[str, Any]) -> Any:
+def _migrator(opts: dict[str, Any]) -> "Migrator":
     from sqlmig.migrator import Migrator
 
     return Migrator.from_config(**opts)
@@ -206,13 +210,13 @@ def rollback(
     _print_run(result, "down", json)
 
 
-def _print_plan(m: Any, plan: list[Any], direction: str) -> None:
+def _print_plan(m: "Migrator", plan: "list[Migration]", direction: str) -> None:
     from sqlmig import render
 
     typer.echo(render.dry_run(plan, direction, m.settings.url.dialect, m.settings.table), nl=False)
 
 
-def _print_run(result: Any, direction: str, json: bool) -> None:
+def _print_run(result: "RunResult", direction: str, json: bool) -> None:
     from sqlmig import render
 
     if json:
