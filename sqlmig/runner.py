@@ -48,20 +48,34 @@ class Runner:
         self.who = os_identity()
         self.db_user = self.engine.db_user()
 
-    def event(self, event: str, m: Migration | None, **fields: object) -> HistoryEvent:
+    def event(
+        self,
+        event: str,
+        m: Migration,
+        *,
+        file: SqlFile | None = None,
+        success: bool = True,
+        duration_ms: int = 0,
+        direction: str | None = None,
+        error: str | None = None,
+        detail: str | None = None,
+    ) -> HistoryEvent:
+        """A history row for ``m``; ``file`` (default: the up file) gives the checksum."""
         return HistoryEvent(
             event=event,
-            version=m.version if m else None,
-            name=m.name if m else "",
-            checksum=fields.pop("checksum", m.up.checksum if m else None),  # type: ignore[arg-type]
-            success=fields.pop("success", True),  # type: ignore[arg-type]
-            duration_ms=fields.pop("duration_ms", 0),  # type: ignore[arg-type]
+            version=m.version,
+            name=m.name,
+            checksum=(file or m.up).checksum,
+            success=success,
+            duration_ms=duration_ms,
+            direction=direction,
+            error=error,
+            detail=detail,
             run_id=self.run_id,
             at=now_utc(),
             applied_by=self.who,
             db_user=self.db_user,
             sqlmig_version=__version__,
-            **fields,  # type: ignore[arg-type]
         )
 
     def row(
@@ -126,18 +140,7 @@ class Runner:
                 return fresh
             count = self._execute(file, rolled_back=True)
             ms = ms_since(start)
-            if direction == "up":
-                engine.insert_row(self.row(m, "applied", ms=ms))
-            else:
-                engine.delete_row(m.version)
-            engine.insert_history(
-                self.event(
-                    "apply" if direction == "up" else "rollback",
-                    m,
-                    direction=direction,
-                    duration_ms=ms,
-                )
-            )
+            self._record_success(m, file, direction, ms, row_exists=False)
             try:
                 engine.commit()
             except DbFailure as exc:
@@ -175,17 +178,25 @@ class Runner:
             raise
         ms = ms_since(start)
         engine.begin()
-        if direction == "up":
-            engine.update_row(self.row(m, "applied", ms=ms))
-        else:
-            engine.delete_row(m.version)
-        engine.insert_history(
-            self.event(
-                "apply" if direction == "up" else "rollback", m, direction=direction, duration_ms=ms
-            )
-        )
+        self._record_success(m, file, direction, ms, row_exists=True)  # the dirty row
         engine.commit()
         return StepResult(m.version, m.name, direction, ms, count)
+
+    def _record_success(
+        self, m: Migration, file: SqlFile, direction: str, ms: int, *, row_exists: bool
+    ) -> None:
+        """Inside the caller's transaction: the version row (insert, or update of a dirty
+        one, or delete for a rollback) and the history event."""
+        if direction == "down":
+            self.engine.delete_row(m.version)
+        elif row_exists:
+            self.engine.update_row(self.row(m, "applied", ms=ms))
+        else:
+            self.engine.insert_row(self.row(m, "applied", ms=ms))
+        event = "apply" if direction == "up" else "rollback"
+        self.engine.insert_history(
+            self.event(event, m, file=file, direction=direction, duration_ms=ms)
+        )
 
     def _execute(self, file: SqlFile, *, rolled_back: bool) -> int:
         statements = split(file.text, self.engine.dialect)
@@ -245,7 +256,7 @@ class Runner:
             direction=direction,
             duration_ms=ms_since(start),
             error=error,
-            checksum=file.checksum,
+            file=file,
         )
         # If even this write fails, the original error is still the one the user must see.
         with contextlib.suppress(SqlmigError):
