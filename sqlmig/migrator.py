@@ -40,7 +40,9 @@ class Migrator:
         if database_url is not None:
             options["database_url"] = database_url
         if directory is not None:
-            options["dir"] = Path(directory)
+            options["dir"] = directory
+        if "dir" in options:
+            options["dir"] = Path(options["dir"])
         try:
             self.settings = replace(base, **options).checked()
         except TypeError as exc:

@@ -44,7 +44,10 @@ def _state(
         edited.append(f"{m.down.path} edited since applied")
     if edited:
         return State.CHANGED, m, r, "; ".join(edited)
-    return State.APPLIED, m, r, "baseline" if r.kind == "baseline" else ""
+    notes = ["baseline"] if r.kind == "baseline" else []
+    if r.name != m.name:  # same SQL under a new name: worth saying, not worth refusing
+        notes.append(f"applied as {r.name}")
+    return State.APPLIED, m, r, "; ".join(notes)
 
 
 def problems(entries: Iterable[MigrationStatus], *, allow_out_of_order: bool) -> list[Problem]:

@@ -334,3 +334,13 @@ def test_savepoints_are_allowed(db_url, write_migration):
     with Migrator(db_url, folder) as m:
         m.apply()
     assert query(db_url, "SELECT count(*) FROM a") == [(0,)]
+
+
+def test_renamed_file_is_noted_but_still_applied(db_url, write_migration):
+    folder = write_migration(1, "old_name", "CREATE TABLE a (x int);")
+    with Migrator(db_url, str(folder)) as m:
+        m.apply()
+        for sub in ("up", "down"):
+            (folder / sub / "0001_old_name.sql").rename(folder / sub / "0001_new_name.sql")
+        (entry,) = m.status().entries
+    assert entry.state is State.APPLIED and entry.detail == "applied as old_name"
