@@ -68,9 +68,7 @@ def row_values(m: Migration) -> tuple[object, ...]:
 def floor_sqlite(path: Path, folder: Path) -> float:
     migrations = load_migrations(folder)
     statements = [[s.text for s in split(m.up.text, "sqlite")] for m in migrations]
-    sql = bookkeeping_sql(
-        "sqlite", quote_ident("schema_version"), quote_ident("schema_version_history")
-    )
+    sql = bookkeeping_sql("sqlite", quote_ident("schema_version"), '"h"', '"s"')
     start = time.perf_counter()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = wal")
@@ -90,9 +88,7 @@ def floor_postgres(url: str, folder: Path) -> float:
 
     migrations = load_migrations(folder)
     statements = [[s.text for s in split(m.up.text, "postgres")] for m in migrations]
-    sql = bookkeeping_sql(
-        "postgres", '"public"."schema_version"', '"public"."schema_version_history"'
-    )
+    sql = bookkeeping_sql("postgres", '"public"."schema_version"', '"h"', '"s"')
     start = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.create_versions)

@@ -114,6 +114,9 @@ class Settings:
     lock_timeout: float = 30.0
     statement_timeout: float | None = None
     sqlite_journal_mode: str = "wal"
+    backup_dir: Path = Path("backups")
+    backup_keep: int | None = None  # keep only the newest K backups of a database
+    seeds_dir: Path = Path("seeds")
 
     @property
     def url(self) -> DatabaseUrl:
@@ -122,6 +125,10 @@ class Settings:
     @property
     def history_table(self) -> str:
         return f"{self.table}_history"
+
+    @property
+    def seeds_table(self) -> str:
+        return f"{self.table}_seeds"
 
     def checked(self) -> Settings:
         for f in fields(self):
@@ -142,6 +149,8 @@ class Settings:
             )
         if self.lock_timeout < 0 or (self.statement_timeout or 0) < 0:
             raise ConfigError("timeouts must not be negative")
+        if self.backup_keep is not None and self.backup_keep < 1:
+            raise ConfigError("backup_keep must be 1 or more (leave it unset to keep every backup)")
         self.url  # noqa: B018 - parse now so a bad URL fails before anything else
         return self
 
@@ -154,7 +163,11 @@ _EXPECTED: dict[str, type | tuple[type, ...]] = {
     "lock_timeout": (int, float),
     "statement_timeout": (int, float, type(None)),
     "sqlite_journal_mode": str,
+    "backup_dir": Path,
+    "backup_keep": (int, type(None)),
+    "seeds_dir": Path,
 }
+PATH_SETTINGS = ("dir", "backup_dir", "seeds_dir")
 
 
 def _read_config_file(cwd: Path) -> tuple[dict[str, Any], Path | None]:
@@ -188,14 +201,13 @@ def load_settings(overrides: dict[str, Any], cwd: Path | None = None) -> Setting
     if os.environ.get("DATABASE_URL"):
         values["database_url"] = os.environ["DATABASE_URL"]
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if "dir" in values:
-        if not isinstance(values["dir"], str | Path):
-            raise ConfigError(f"setting dir = {values['dir']!r} has the wrong type")
-        folder = Path(values["dir"])
-        base = path.parent if path and overrides.get("dir") is None else cwd
-        values["dir"] = folder if folder.is_absolute() else base / folder
-    else:
-        values["dir"] = cwd / "sql"
+    for name in PATH_SETTINGS:
+        # Relative paths from the config file are relative to it; from flags, to the cwd.
+        value = values.get(name, getattr(Settings, name))
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"setting {name} = {value!r} has the wrong type")
+        base = path.parent if path and name in data and overrides.get(name) is None else cwd
+        values[name] = Path(value) if Path(value).is_absolute() else base / value
     try:
         settings = replace(Settings(), **values)
     except TypeError as exc:

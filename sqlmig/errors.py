@@ -15,6 +15,7 @@ EXIT_USAGE = 2
 EXIT_CONNECT = 3
 EXIT_LOCK = 4
 EXIT_MIGRATION_FAILED = 5
+EXIT_BACKUP = 6
 
 
 class SqlmigError(Exception):
@@ -130,3 +131,9 @@ class BackendError(SqlmigError):
     """A database error outside any migration file (bookkeeping, introspection)."""
 
     exit_code = EXIT_MIGRATION_FAILED
+
+
+class BackupError(SqlmigError):
+    """A backup could not be taken, checked or restored; the database was not changed."""
+
+    exit_code = EXIT_BACKUP

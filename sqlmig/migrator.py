@@ -6,8 +6,10 @@ SqlmigError subclasses; rendering is the CLI's business.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -16,8 +18,18 @@ from sqlmig.config import Settings, load_settings
 from sqlmig.discovery import load_migrations
 from sqlmig.engines import open_engine
 from sqlmig.engines.base import Engine
-from sqlmig.errors import ConfigError, Problem, ValidationError, VersionMismatch
-from sqlmig.models import AppliedRow, HistoryEvent, Migration, RunResult, State, Status
+from sqlmig.errors import ConfigError, ConnectError, Problem, ValidationError, VersionMismatch
+from sqlmig.models import (
+    AppliedRow,
+    BackupInfo,
+    HistoryEvent,
+    Metrics,
+    Migration,
+    RunResult,
+    State,
+    Status,
+    StepResult,
+)
 from sqlmig.planner import plan_apply, plan_rollback, problems, statuses
 from sqlmig.runner import OnStep, Runner
 
@@ -95,8 +107,13 @@ class Migrator:
         return self.engine().read_applied()
 
     def status(self) -> Status:
+        from sqlmig.seeding import load_seeds
+
         migrations = self.migrations()
-        return Status(statuses(migrations, self.applied()), self.settings.url.masked)
+        engine = self.engine()
+        seeds = load_seeds(self.settings.seeds_dir, engine.read_seeds())
+        entries = statuses(migrations, engine.read_applied())
+        return Status(entries, self.settings.url.masked, seeds)
 
     def validate(self) -> list[Problem]:
         """Every disagreement between files and database (the set itself raises if broken)."""
@@ -109,8 +126,14 @@ class Migrator:
         ]
         return sorted(found, key=lambda p: p.version or 0)
 
-    def history(self, limit: int | None = None) -> list[HistoryEvent]:
-        return self.engine().read_history(limit)
+    def history(
+        self, limit: int | None = None, *, since: datetime | None = None, failed: bool = False
+    ) -> list[HistoryEvent]:
+        """Events newest first; ``since`` (aware or UTC) and ``failed`` narrow them down."""
+        if since is not None:
+            since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+        stamp = since.isoformat() if since else None
+        return self.engine().read_history(limit, stamp, failed)
 
     def ensure_current(self) -> None:
         """Raise VersionMismatch unless the database is exactly at the files' newest version."""
@@ -157,9 +180,17 @@ class Migrator:
         *,
         allow_out_of_order: bool = False,
         on_step: OnStep | None = None,
+        backup: bool | None = None,
+        seed: bool = False,
     ) -> RunResult:
-        """Apply pending migrations (up to ``target``), each in its own transaction."""
+        """Apply pending migrations (up to ``target``), each in its own transaction.
+
+        ``backup`` (default: on for SQLite, off for PostgreSQL) takes a checked backup
+        first when there is anything to apply; ``seed`` applies changed seeds afterwards.
+        """
         migrations = self.migrations()
+        if backup is None:
+            backup = self.settings.url.dialect == "sqlite"
 
         def replan(rows: list[AppliedRow], _: list[Migration]) -> list[Migration]:
             return plan_apply(
@@ -167,7 +198,12 @@ class Migrator:
             )
 
         def work(engine: Engine, rows: list[AppliedRow]) -> RunResult:
-            result = Runner(engine, on_step).run(replan(rows, []), "up", replan)
+            steps = replan(rows, [])
+            taken = self._backup(engine, rows) if steps and backup else None
+            result = Runner(engine, on_step).run(steps, "up", replan)
+            result.backup = taken
+            if seed:
+                result.seeds = self._seed(engine)
             return self._with_status(result, migrations, engine)
 
         result: RunResult = self._locked_run(work)
@@ -191,6 +227,79 @@ class Migrator:
 
         result: RunResult = self._locked_run(work)
         return result
+
+    # -- release operations ----------------------------------------------------------
+
+    def _backup(self, engine: Engine, rows: list[AppliedRow]) -> BackupInfo:
+        from sqlmig import backups
+
+        version = max((r.version for r in rows), default=0)
+        s = self.settings
+        return backups.take(engine, s.backup_dir, version, s.backup_keep)
+
+    def backup(self) -> BackupInfo:
+        """Take a backup now (under the run lock, so no migration runs meanwhile)."""
+        if (
+            self.settings.url.dialect == "sqlite"
+            and not Path(self.settings.url.sqlite_path).exists()
+        ):
+            raise ConfigError(f"{self.settings.url.masked} does not exist yet: nothing to back up")
+        result: BackupInfo = self._locked_run(self._backup)
+        return result
+
+    def backups(self) -> list[BackupInfo]:
+        """The backups in the backup folder, newest first."""
+        from sqlmig import backups
+
+        return backups.listing(self.settings.backup_dir)
+
+    def restore(self, path: Path) -> Status:
+        """Replace the database with a backup; the version table comes back with it."""
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such backup file")
+        engine = self.engine(write=True)
+        engine.lock(self.settings.lock_timeout)
+        try:
+            engine.restore_from(path)
+            engine.ensure_tables()  # a backup from before sqlmig's seeds table existed
+            engine.insert_history(Runner(engine).event("restore", None, name=path.name))
+        finally:
+            engine.unlock()
+        return self.status()
+
+    def _seed(self, engine: Engine) -> list[StepResult]:
+        from sqlmig.seeding import load_seeds
+
+        runner = Runner(engine)
+        todo = [
+            s
+            for s in load_seeds(self.settings.seeds_dir, engine.read_seeds())
+            if s.state != "applied"
+        ]
+        return [runner.run_seed(s.name, s.file) for s in todo]
+
+    def seed(self) -> list[StepResult]:
+        """Apply every seed file that is new or changed since it was last applied."""
+        result: list[StepResult] = self._locked_run(lambda engine, _: self._seed(engine))
+        return result
+
+    def metrics(self) -> Metrics:
+        """Counters and gauges for monitoring, from the history and the current status."""
+        status = self.status()
+        engine = self.engine()
+        counts = dict(engine.fetch(engine.sql.history_counts))
+        last = engine.fetch(engine.sql.last_run)
+        duration_ms, last_at = last[0] if last else (None, None)
+        return Metrics(
+            database=status.database,
+            applied=int(counts.get("apply", 0)),
+            rolled_back=int(counts.get("rollback", 0)),
+            failed=int(counts.get("fail", 0)),
+            current_version=status.current_version or 0,
+            pending=status.count(State.PENDING),
+            last_run_seconds=(duration_ms or 0) / 1000 if last_at else None,
+            last_run_at=_epoch(last_at) if last_at else None,
+        )
 
     def baseline(self, version: int) -> list[Migration]:
         """Record migrations up to ``version`` as applied without running them."""
@@ -315,3 +424,25 @@ class Migrator:
 
 def _versions(vs: list[int]) -> str:
     return ", ".join(str(v) for v in vs[:10]) + (" ..." if len(vs) > 10 else "")
+
+
+def _epoch(stamp: object) -> float:
+    if isinstance(stamp, datetime):
+        return stamp.timestamp()
+    return datetime.fromisoformat(str(stamp)).timestamp()
+
+
+def wait_for(settings: Settings, timeout: float) -> float:
+    """Retry connecting until the database answers; return the seconds it took."""
+    start = time.monotonic()
+    while True:
+        try:
+            open_engine(settings, write=False).close()
+            waited: float = time.monotonic() - start
+            return waited
+        except ConnectError as exc:
+            if time.monotonic() - start >= timeout:
+                raise ConnectError(
+                    f"still not accepting connections after {timeout:g}s: {exc}"
+                ) from None
+            time.sleep(0.5)

@@ -91,11 +91,21 @@ class MigrationStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class SeedStatus:
+    """A reference-data file and whether its current text has been applied."""
+
+    name: str
+    state: str  # applied, pending (never applied) or changed (applied, then edited)
+    file: SqlFile
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     """The whole picture ``sqlmig status`` shows."""
 
     entries: list[MigrationStatus]
     database: str  # masked URL
+    seeds: list[SeedStatus] = field(default_factory=list)
 
     def count(self, state: State) -> int:
         return sum(1 for e in self.entries if e.state is state)
@@ -122,6 +132,31 @@ class StepResult:
     statements: int
 
 
+@dataclass(frozen=True, slots=True)
+class BackupInfo:
+    """A backup file and what its name says about it."""
+
+    path: Path
+    database: str
+    version: int
+    taken_at: str  # ISO 8601 UTC
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """What `sqlmig metrics` exports; counters come from the whole history."""
+
+    database: str
+    applied: int
+    rolled_back: int
+    failed: int
+    current_version: int
+    pending: int
+    last_run_seconds: float | None
+    last_run_at: float | None  # Unix time of the last event of the newest run
+
+
 @dataclass(slots=True)
 class RunResult:
     """The steps a run carried out, in order; empty when there was nothing to do."""
@@ -129,3 +164,5 @@ class RunResult:
     steps: list[StepResult] = field(default_factory=list)
     duration_ms: int = 0
     status: Status | None = None  # where the database stands afterwards
+    backup: BackupInfo | None = None  # taken before the first step
+    seeds: list[StepResult] = field(default_factory=list)

@@ -51,8 +51,9 @@ class Runner:
     def event(
         self,
         event: str,
-        m: Migration,
+        m: Migration | None,
         *,
+        name: str = "",
         file: SqlFile | None = None,
         success: bool = True,
         duration_ms: int = 0,
@@ -60,12 +61,14 @@ class Runner:
         error: str | None = None,
         detail: str | None = None,
     ) -> HistoryEvent:
-        """A history row for ``m``; ``file`` (default: the up file) gives the checksum."""
+        """A history row for ``m`` (or a seed ``name``); ``file`` (default: the up file)
+        gives the checksum."""
+        source = file or (m.up if m else None)
         return HistoryEvent(
             event=event,
-            version=m.version,
-            name=m.name,
-            checksum=(file or m.up).checksum,
+            version=m.version if m else None,
+            name=m.name if m else name,
+            checksum=source.checksum if source else None,
             success=success,
             duration_ms=duration_ms,
             direction=direction,
@@ -198,6 +201,26 @@ class Runner:
             self.event(event, m, file=file, direction=direction, duration_ms=ms)
         )
 
+    def run_seed(self, name: str, file: SqlFile) -> StepResult:
+        """Apply one seed file in its own transaction, recording its checksum and history."""
+        engine = self.engine
+        engine.begin()
+        start = time.perf_counter()
+        try:
+            count = self._execute(file, rolled_back=True)
+            ms = ms_since(start)
+            engine.record_seed(name, file.checksum, now_utc(), self.who, ms)
+            engine.insert_history(self.event("seed", None, name=name, file=file, duration_ms=ms))
+            try:
+                engine.commit()
+            except DbFailure as exc:
+                raise self._statement_error(file, None, exc, rolled_back=True) from None
+        except BaseException as exc:
+            engine.rollback()
+            self._record_failure(None, file, None, start, exc, name=name)
+            raise
+        return StepResult(0, name, "seed", ms, count)
+
     def _execute(self, file: SqlFile, *, rolled_back: bool) -> int:
         statements = split(file.text, self.engine.dialect)
         if not file.no_transaction:
@@ -240,7 +263,14 @@ class Runner:
         )
 
     def _record_failure(
-        self, m: Migration, file: SqlFile, direction: str, start: float, exc: BaseException
+        self,
+        m: Migration | None,
+        file: SqlFile,
+        direction: str | None,
+        start: float,
+        exc: BaseException,
+        *,
+        name: str = "",
     ) -> None:
         """Append the failure to the history in its own transaction; never mask ``exc``."""
         if isinstance(exc, KeyboardInterrupt):
@@ -252,6 +282,7 @@ class Runner:
         event = self.event(
             "fail",
             m,
+            name=name,
             success=False,
             direction=direction,
             duration_ms=ms_since(start),

@@ -15,6 +15,12 @@ from tests.pgcluster import Cluster, start_cluster
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative defaults (backups/, seeds/, sqlmig.db) land in the test's own folder."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster | str]:
     external = os.environ.get("SQLMIG_TEST_PG_URL")

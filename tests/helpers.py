@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+OWN_TABLES = {"schema_version", "schema_version_history", "schema_version_seeds"}
+
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     if url.startswith("sqlite"):

@@ -90,7 +90,7 @@ def consistent(db_url: str, count: int) -> list[int]:
 
 @pytest.mark.slow
 def test_sigkill_at_any_moment_leaves_before_or_after(db_url, write_migration):
-    count = 12
+    count = 20
     folder = write_set(write_migration, db_url, count)
     rng = random.Random(20261124)
     args = ["apply", "-d", db_url, "--dir", str(folder), "--lock-timeout", "60"]

@@ -18,7 +18,7 @@ from sqlmig import (
 )
 from sqlmig.errors import ConfigError
 from tests.conftest import REPO
-from tests.helpers import query, snapshot, tables, versions
+from tests.helpers import OWN_TABLES, query, snapshot, tables, versions
 
 DEMO = REPO / "sql"
 
@@ -41,7 +41,7 @@ def test_demo_set_applies_rolls_back_and_reapplies(db_url, tmp_path):
         assert [s.version for s in m.rollback().steps] == [5]
         assert m.status().current_version == 4
         assert [s.version for s in m.rollback(to=0).steps] == [4, 3, 2, 1]
-        assert tables(db_url) <= {"schema_version", "schema_version_history"}
+        assert tables(db_url) <= OWN_TABLES
         m.apply(3)
         assert versions(db_url) == [1, 2, 3]
         m.apply()
@@ -316,7 +316,7 @@ def test_transaction_control_in_a_transactional_file_is_refused(db_url, write_mi
     ):
         m.apply()
     assert info.value.line == 2
-    assert tables(db_url) <= {"schema_version", "schema_version_history"}
+    assert tables(db_url) <= OWN_TABLES
 
 
 def test_savepoints_are_allowed(db_url, write_migration):

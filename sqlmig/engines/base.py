@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlmig.config import DatabaseUrl, Dialect
+from sqlmig.engines.bookkeeping import BookkeepingSql
 from sqlmig.models import AppliedRow, HistoryEvent
 
 
@@ -43,6 +45,7 @@ class Engine(Protocol):
 
     dialect: Dialect
     url: DatabaseUrl
+    sql: BookkeepingSql
 
     def open(self, *, write: bool) -> None:
         """Connect; with ``write`` also prepare the session (journal mode, timeouts)."""
@@ -57,7 +60,18 @@ class Engine(Protocol):
     def read_applied(self) -> list[AppliedRow]:
         """All version rows, ordered by version; [] when the table does not exist yet."""
 
-    def read_history(self, limit: int | None) -> list[HistoryEvent]: ...
+    def read_history(
+        self, limit: int | None, since: str | None = None, failed: bool = False
+    ) -> list[HistoryEvent]:
+        """History events newest first: at most ``limit``, at or after ``since`` (ISO UTC)."""
+
+    def read_seeds(self) -> dict[str, str]:
+        """Seed file name -> checksum of the version last applied."""
+
+    def record_seed(self, name: str, checksum: str, at: str, by: str, ms: int) -> None: ...
+
+    def fetch(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one of bookkeeping's read queries; [] before sqlmig's tables exist."""
 
     def lock(self, timeout: float) -> None:
         """Take the run lock (PostgreSQL advisory lock); raise LockTimeout after ``timeout``."""
@@ -85,3 +99,13 @@ class Engine(Protocol):
     def delete_row(self, version: int) -> None: ...
 
     def insert_history(self, event: HistoryEvent) -> None: ...
+
+    @property
+    def label(self) -> str:
+        """The database's name, for backup file names."""
+
+    def backup_to(self, dest: Path) -> None:
+        """Write a complete, checked backup to ``dest``; raise BackupError."""
+
+    def restore_from(self, src: Path) -> None:
+        """Replace the whole database with the backup at ``src``, all or nothing."""

@@ -44,10 +44,30 @@ class BookkeepingSql:
     delete_row: str
     insert_history: str
     select_history: str
+    create_seeds: str
+    select_seeds: str
+    upsert_seed: str
+    history_counts: str
+    last_run: str
+    placeholder: str
+
+    def history_query(
+        self, limit: int | None, since: str | None, failed: bool
+    ) -> tuple[str, tuple[object, ...]]:
+        """The history, newest first, optionally only failures and only since a time."""
+        where, params = [], []
+        if since is not None:
+            where.append(f"at >= {self.placeholder}")
+            params.append(since)
+        if failed:
+            where.append("NOT success")
+        head, order = self.select_history.split(" ORDER BY ")
+        sql = head + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY " + order
+        return sql + (f" LIMIT {int(limit)}" if limit else ""), tuple(params)
 
 
-def bookkeeping_sql(dialect: Dialect, versions: str, history: str) -> BookkeepingSql:
-    """Build the statements; ``versions`` and ``history`` are already-quoted table names."""
+def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -> BookkeepingSql:
+    """Build the statements; the table names come already quoted (and schema-qualified)."""
     t = _TYPES[dialect]
     p = "?" if dialect == "sqlite" else "%s"
     create_versions = f"""CREATE TABLE IF NOT EXISTS {versions} (
@@ -94,6 +114,26 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str) -> Bookkeepin
         delete_row=f"DELETE FROM {versions} WHERE version = {p}",
         insert_history=(f"INSERT INTO {history} ({hist_cols}) VALUES ({hist_marks})"),
         select_history=f"SELECT {hist_cols}, id FROM {history} ORDER BY id DESC",
+        create_seeds=f"""CREATE TABLE IF NOT EXISTS {seeds} (
+    name           TEXT PRIMARY KEY,
+    checksum       TEXT NOT NULL,
+    applied_at     {t["ts"]} NOT NULL,
+    applied_by     TEXT NOT NULL,
+    execution_ms   {t["bigint"]} NOT NULL
+)""",
+        select_seeds=f"SELECT name, checksum FROM {seeds}",
+        upsert_seed=(
+            f"INSERT INTO {seeds} (name, checksum, applied_at, applied_by, execution_ms) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT (name) DO UPDATE SET "
+            "checksum = excluded.checksum, applied_at = excluded.applied_at, "
+            "applied_by = excluded.applied_by, execution_ms = excluded.execution_ms"
+        ),
+        history_counts=f"SELECT event, count(*) FROM {history} GROUP BY event",
+        last_run=(
+            f"SELECT sum(duration_ms), max(at) FROM {history} "
+            f"WHERE run_id = (SELECT run_id FROM {history} ORDER BY id DESC LIMIT 1)"
+        ),
+        placeholder=p,
     )
 
 

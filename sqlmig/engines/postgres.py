@@ -7,6 +7,7 @@ dies, the server drops the session and the lock with it.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -21,7 +22,7 @@ from sqlmig.engines.bookkeeping import (
     row_params,
     update_params,
 )
-from sqlmig.errors import BackendError, ConnectError, LockTimeout
+from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.models import AppliedRow, HistoryEvent
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ class PostgresEngine:
             self.schema = schema
         versions = f"{quote_ident(self.schema)}.{quote_ident(self.settings.table)}"
         history = f"{quote_ident(self.schema)}.{quote_ident(self.settings.history_table)}"
-        self.sql = bookkeeping_sql("postgres", versions, history)
+        seeds = f"{quote_ident(self.schema)}.{quote_ident(self.settings.seeds_table)}"
+        self.sql = bookkeeping_sql("postgres", versions, history, seeds)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -94,22 +96,39 @@ class PostgresEngine:
         return bool(found[0][0])
 
     def ensure_tables(self) -> None:
-        if self._exists(self.settings.table) and self._exists(self.settings.history_table):
+        s = self.settings
+        if all(self._exists(t) for t in (s.table, s.history_table, s.seeds_table)):
             return
         self._run(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
         self._run(self.sql.create_versions)
         self._run(self.sql.create_history)
+        self._run(self.sql.create_seeds)
 
     def read_applied(self) -> list[AppliedRow]:
         if not self._exists(self.settings.table):
             return []
         return [AppliedRow(*_iso(r, 6)) for r in self._run(self.sql.select_rows)]
 
-    def read_history(self, limit: int | None) -> list[HistoryEvent]:
+    def read_history(
+        self, limit: int | None, since: str | None = None, failed: bool = False
+    ) -> list[HistoryEvent]:
         if not self._exists(self.settings.history_table):
             return []
-        sql = self.sql.select_history + (f" LIMIT {int(limit)}" if limit else "")
-        return [HistoryEvent(*_iso(r, 10)) for r in self._run(sql)]
+        sql, params = self.sql.history_query(limit, since, failed)
+        return [HistoryEvent(*_iso(r, 10)) for r in self._run(sql, params)]
+
+    def read_seeds(self) -> dict[str, str]:
+        if not self._exists(self.settings.seeds_table):
+            return {}
+        return dict(self._run(self.sql.select_seeds))
+
+    def record_seed(self, name: str, checksum: str, at: str, by: str, ms: int) -> None:
+        self._run(self.sql.upsert_seed, (name, checksum, at, by, ms))
+
+    def fetch(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        if not self._exists(self.settings.history_table):
+            return []
+        return self._run(sql, params)
 
     @property
     def lock_key(self) -> int:
@@ -197,6 +216,54 @@ class PostgresEngine:
     def insert_history(self, event: HistoryEvent) -> None:
         self._run(self.sql.insert_history, history_params(event))
 
+    @property
+    def label(self) -> str:
+        return str(self.conn.info.dbname)
+
+    def backup_to(self, dest: Path) -> None:
+        """pg_dump in custom format; refuses a pg_dump older than the server."""
+        from sqlmig.engines import pgtools
+
+        pg_dump = pgtools.find_program("pg_dump")
+        pgtools.check_version(pg_dump, self.conn.info.server_version // 10000)
+        _, dsn = pgtools.child_env_and_dsn(self.url)
+        args = [str(pg_dump), "--format=custom", "--file", str(dest), "--dbname", dsn]
+        pgtools.run(args, self.url, "pg_dump")
+
+    def restore_from(self, src: Path) -> None:
+        """Replace the whole database with the dump, in one transaction: all or nothing."""
+        import subprocess
+
+        from sqlmig.engines import pgtools
+
+        with src.open("rb") as f:
+            if f.read(5) != b"PGDMP":
+                raise BackupError(f"{src} is not a pg_dump custom-format backup")
+        pg_restore, psql = pgtools.find_program("pg_restore"), pgtools.find_program("psql")
+        env, dsn = pgtools.child_env_and_dsn(self.url)
+        listing = subprocess.run(
+            [str(pg_restore), "--no-owner", "--no-acl", "--file", "-", str(src)],
+            capture_output=True,
+            check=False,
+            env=env,
+        )
+        if listing.returncode != 0:
+            raise BackupError(
+                f"{src} could not be read by pg_restore: {listing.stderr.decode().strip()}"
+            )
+        script = _restore_prefix().encode() + listing.stdout
+        args = [
+            str(psql),
+            "--no-psqlrc",
+            "--quiet",
+            "--single-transaction",
+            "--dbname",
+            dsn,
+            "--file",
+            "-",
+        ]
+        pgtools.run(args, self.url, "restore (psql)", input=script.decode())
+
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -224,3 +291,22 @@ def _iso(row: tuple[Any, ...], index: int) -> list[Any]:
     if stamp is not None:
         values[index] = stamp.isoformat()
     return values
+
+
+def _restore_prefix() -> str:
+    """Run before the dump's own SQL, in the same transaction: start from an empty database.
+
+    pg_restore --clean would only drop what the dump contains; objects created after the
+    backup must go too for the database to be back as it was.
+    """
+    return """\\set ON_ERROR_STOP on
+DO $$
+DECLARE s text;
+BEGIN
+    FOR s IN SELECT nspname FROM pg_namespace
+             WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'
+    LOOP
+        EXECUTE format('DROP SCHEMA %I CASCADE', s);
+    END LOOP;
+END $$;
+"""

@@ -21,7 +21,7 @@ from sqlmig.engines.bookkeeping import (
     row_params,
     update_params,
 )
-from sqlmig.errors import BackendError, ConnectError, LockTimeout
+from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.models import AppliedRow, HistoryEvent
 
 # busy_timeout is an int of milliseconds inside SQLite; 0 on our side means "wait forever".
@@ -36,7 +36,10 @@ class SqliteEngine:
         self.url = settings.url
         self.path = self.url.sqlite_path
         self.sql = bookkeeping_sql(
-            "sqlite", quote_ident(settings.table), quote_ident(settings.history_table)
+            "sqlite",
+            quote_ident(settings.table),
+            quote_ident(settings.history_table),
+            quote_ident(settings.seeds_table),
         )
         self._conn: sqlite3.Connection | None = None
         self._data_version: int | None = None
@@ -115,12 +118,12 @@ class SqliteEngine:
         return row is not None
 
     def ensure_tables(self) -> None:
-        if self._table_exists(self.settings.table) and self._table_exists(
-            self.settings.history_table
-        ):
+        s = self.settings
+        if all(self._table_exists(t) for t in (s.table, s.history_table, s.seeds_table)):
             return
         self._bookkeeping(self.sql.create_versions)
         self._bookkeeping(self.sql.create_history)
+        self._bookkeeping(self.sql.create_seeds)
 
     def read_applied(self) -> list[AppliedRow]:
         self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
@@ -128,11 +131,26 @@ class SqliteEngine:
             return []
         return [AppliedRow(*r) for r in self._bookkeeping(self.sql.select_rows)]
 
-    def read_history(self, limit: int | None) -> list[HistoryEvent]:
+    def read_history(
+        self, limit: int | None, since: str | None = None, failed: bool = False
+    ) -> list[HistoryEvent]:
         if not self._table_exists(self.settings.history_table):
             return []
-        sql = self.sql.select_history + (f" LIMIT {int(limit)}" if limit else "")
-        return [_event(r) for r in self._bookkeeping(sql)]
+        sql, params = self.sql.history_query(limit, since, failed)
+        return [_event(r) for r in self._bookkeeping(sql, params)]
+
+    def read_seeds(self) -> dict[str, str]:
+        if not self._table_exists(self.settings.seeds_table):
+            return {}
+        return dict(self._bookkeeping(self.sql.select_seeds))
+
+    def record_seed(self, name: str, checksum: str, at: str, by: str, ms: int) -> None:
+        self._bookkeeping(self.sql.upsert_seed, (name, checksum, at, by, ms))
+
+    def fetch(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        if not self._table_exists(self.settings.history_table):
+            return []
+        return self._bookkeeping(sql, params)
 
     def lock(self, timeout: float) -> None:
         # Exclusion comes from BEGIN IMMEDIATE in each step plus the data_version re-check.
@@ -204,6 +222,55 @@ class SqliteEngine:
 
     def insert_history(self, event: HistoryEvent) -> None:
         self._bookkeeping(self.sql.insert_history, history_params(event))
+
+    @property
+    def label(self) -> str:
+        return Path(self.path).stem
+
+    def backup_to(self, dest: Path) -> None:
+        """SQLite's online backup API: a consistent copy even while others write (WAL too)."""
+        try:
+            target = sqlite3.connect(dest)
+            try:
+                self.conn.backup(target)
+                problems = [r[0] for r in target.execute("PRAGMA integrity_check").fetchall()]
+            finally:
+                target.close()
+        except sqlite3.Error as exc:
+            raise BackupError(f"backup of {self.path} failed: {exc}") from None
+        if problems != ["ok"]:
+            shown = "; ".join(problems[:5])
+            raise BackupError(
+                f"{self.path} failed PRAGMA integrity_check, nothing was changed: {shown}"
+            )
+
+    def restore_from(self, src: Path) -> None:
+        """Copy a checked backup over the database with the backup API (safe under WAL)."""
+        with src.open("rb") as f:
+            if f.read(16) != b"SQLite format 3\x00":
+                raise BackupError(f"{src} is not an SQLite database")
+        try:
+            source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+            try:
+                ok = source.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+                has_table = source.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                    (self.settings.table,),
+                ).fetchone()
+                if not ok or not has_table:
+                    why = (
+                        "fails PRAGMA integrity_check"
+                        if not ok
+                        else f"has no {self.settings.table} table"
+                    )
+                    raise BackupError(f"{src} is not a usable sqlmig backup: it {why}")
+                source.backup(self.conn)
+            finally:
+                source.close()
+        except sqlite3.Error as exc:
+            if _is_busy(exc):
+                raise self._locked() from None
+            raise BackupError(f"restore from {src} failed: {exc}") from None
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:

@@ -1,0 +1,34 @@
+"""Reference data in seeds/*.sql: applied in name order, again whenever a file changes.
+
+Seeds are like repeatable migrations: their checksum is recorded, and an unchanged
+file is never run twice. They must be idempotent (INSERT ... ON CONFLICT), since an
+edited file runs again over the data its previous version wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmig.discovery import read_sql_file
+from sqlmig.errors import Problem, ValidationError
+from sqlmig.models import SeedStatus
+
+
+def load_seeds(folder: Path, applied: dict[str, str]) -> list[SeedStatus]:
+    """Every seed file with its state; [] when there is no seeds folder."""
+    if not folder.is_dir():
+        return []
+    problems: list[Problem] = []
+    seeds = []
+    for path in sorted(folder.glob("*.sql")):
+        file = read_sql_file(path, problems)
+        if file is None:
+            continue
+        recorded = applied.get(path.name)
+        state = (
+            "pending" if recorded is None else "applied" if recorded == file.checksum else "changed"
+        )
+        seeds.append(SeedStatus(path.name, state, file))
+    if problems:
+        raise ValidationError(problems)
+    return seeds
