@@ -16,6 +16,8 @@ from sqlmig import __version__
 from sqlmig.errors import EXIT_CHECK_FAILED, SqlmigError
 
 if TYPE_CHECKING:  # the real imports are lazy: `sqlmig --help` must not pay for them
+    from datetime import datetime
+
     from sqlmig.migrator import Migrator
     from sqlmig.models import Migration, RunResult
 
@@ -128,6 +130,16 @@ def _migrator(opts: dict[str, Any]) -> "Migrator":
 
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+BackupDir = Annotated[
+    Path | None,
+    typer.Option("--backup-dir", help="Folder for backups [default: backups].", show_default=False),
+]
+Keep = Annotated[
+    int | None,
+    typer.Option(
+        "--keep", help="Keep only the newest K backups of this database.", show_default=False
+    ),
+]
 DryRun = Annotated[
     bool,
     typer.Option(
@@ -173,17 +185,37 @@ def apply(
             help="Apply pending migrations numbered below the newest applied one.",
         ),
     ] = False,
+    backup: Annotated[
+        bool | None,
+        typer.Option(
+            "--backup/--no-backup",
+            help="Take a checked backup before changing anything "
+            "[default: on for SQLite, off for PostgreSQL].",
+            show_default=False,
+        ),
+    ] = None,
+    backup_dir: BackupDir = None,
+    keep: Keep = None,
+    seed: Annotated[
+        bool, typer.Option("--seed", help="Apply new or changed seeds after the migrations.")
+    ] = False,
     json: Json = False,
 ) -> None:
     """Apply pending migrations in order, each in its own transaction."""
     from sqlmig import render
 
-    with _migrator(opts) as m:
+    with _migrator({**opts, "backup_dir": backup_dir, "backup_keep": keep}) as m:
         if dry_run:
             _print_plan(m, m.plan_apply(to, allow_out_of_order=allow_out_of_order), "up")
             return
         progress = None if json else render.step_line
-        result = m.apply(to, allow_out_of_order=allow_out_of_order, on_step=progress)
+        result = m.apply(
+            to,
+            allow_out_of_order=allow_out_of_order,
+            on_step=progress,
+            backup=backup,
+            seed=seed,
+        )
     _print_run(result, "up", json)
 
 
@@ -315,17 +347,44 @@ def history(
     limit: Annotated[
         int, typer.Option("--limit", "-n", help="Show at most this many events (0 = all).")
     ] = 50,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only events at or after this UTC time (2026-11-24, 2026-11-24T10:00) "
+            "or this long ago (30m, 12h, 7d).",
+            show_default=False,
+        ),
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failures.")] = False,
     json: Json = False,
 ) -> None:
     """Show the event log (applies, rollbacks, failures, manual fixes), newest first."""
     from sqlmig import render
 
+    start = _parse_since(since) if since else None
     with _migrator(opts) as m:
-        events = m.history(limit or None)
+        events = m.history(limit or None, since=start, failed=failed)
     if json:
         render.emit_json(render.history_json(events))
     else:
         render.history_table(events)
+
+
+def _parse_since(text: str) -> "datetime":
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmig.errors import ConfigError
+
+    ago = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if ago:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[ago.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(ago.group(1))})
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--since {text!r}: use an ISO date or time, or 30m, 12h, 7d") from None
 
 
 @app.command("new")

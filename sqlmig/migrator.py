@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlmig.config import Settings, load_settings
+from sqlmig.config import PATH_SETTINGS, Settings, load_settings
 from sqlmig.discovery import load_migrations
 from sqlmig.engines import open_engine
 from sqlmig.engines.base import Engine
@@ -53,8 +53,9 @@ class Migrator:
             options["database_url"] = database_url
         if directory is not None:
             options["dir"] = directory
-        if "dir" in options:
-            options["dir"] = Path(options["dir"])
+        # Folders are fixed now, relative to today's cwd, in case the application chdirs later.
+        for name in PATH_SETTINGS:
+            options[name] = Path(options.get(name, getattr(base, name))).absolute()
         try:
             self.settings = replace(base, **options).checked()
         except TypeError as exc:

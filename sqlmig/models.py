@@ -117,8 +117,10 @@ class Status:
 
     @property
     def ok(self) -> bool:
-        """True when nothing is pending, changed, missing or dirty."""
-        return all(e.state is State.APPLIED for e in self.entries)
+        """True when nothing is pending, changed, missing or dirty, seeds included."""
+        return all(e.state is State.APPLIED for e in self.entries) and all(
+            s.state == "applied" for s in self.seeds
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -13,7 +14,9 @@ from rich.markup import escape
 
 from sqlmig.config import Dialect
 from sqlmig.models import (
+    BackupInfo,
     HistoryEvent,
+    Metrics,
     Migration,
     MigrationStatus,
     RunResult,
@@ -23,8 +26,9 @@ from sqlmig.models import (
 )
 from sqlmig.splitter import split
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: long paths and SQL stay on one line instead of being cut at the terminal width.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STYLE = {
     State.APPLIED: "green",
@@ -46,6 +50,7 @@ def status_json(status: Status) -> dict[str, Any]:
         "ok": status.ok,
         "counts": {s.value: status.count(s) for s in State},
         "migrations": [_entry_json(e) for e in status.entries],
+        "seeds": [{"file": s.name, "state": s.state} for s in status.seeds],
     }
 
 
@@ -66,13 +71,18 @@ def summary(status: Status) -> str:
     counts = [f"{status.count(s)} {s.value}" for s in State if status.count(s)]
     at = status.current_version
     where = f"database at version {at}" if at is not None else "database has no migrations applied"
-    return f"{len(status.entries)} migration(s): {', '.join(counts) or 'none'}; {where}."
+    seeds = [s for s in status.seeds if s.state != "applied"]
+    todo = f"; {len(seeds)} seed file(s) to apply (sqlmig seed)" if seeds else ""
+    return f"{len(status.entries)} migration(s): {', '.join(counts) or 'none'}; {where}{todo}."
 
 
 def status_table(status: Status) -> None:
     header = ("version", "name", "state", "applied at (UTC)", "took", "note")
     rows = [_status_cells(e) for e in status.entries]
     styles = [STYLE[e.state] for e in status.entries]
+    for s in status.seeds:
+        rows.append(("seed", s.name, s.state, "", "", ""))
+        styles.append("green" if s.state == "applied" else "yellow")
     footer_style = "green" if status.ok else "yellow"
     columns(
         f"sqlmig status: {status.database}",
@@ -105,8 +115,9 @@ def columns(
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     text = Text(title + "\n", style="bold")
     for row, style in [(header, "bold"), *zip(rows, styles, strict=True)]:
-        for i, cell in enumerate(row):
-            last = i == len(row) - 1
+        used = max((i for i, cell in enumerate(row) if cell), default=0) + 1
+        for i, cell in enumerate(row[:used]):
+            last = i == used - 1
             padded = (
                 cell if last else cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
             )
@@ -140,8 +151,15 @@ def step_line(m: Migration, direction: str, result: StepResult | None) -> None:
 
 def run_summary(result: RunResult, direction: str) -> None:
     status = result.status
+    if result.backup:
+        b = result.backup
+        out.print(f"backup before migrating: {escape(str(b.path))} ({b.size:,} bytes)")
+    for s in result.seeds:
+        out.print(f"  seeded {escape(s.name)} in {s.duration_ms} ms ({s.statements} statement(s))")
     if not result.steps:
-        out.print("Nothing to do: " + (summary(status) if status else "no migrations to run."))
+        out.print(
+            "Nothing to do: " + escape(summary(status) if status else "no migrations to run.")
+        )
         return
     verb = "applied" if direction == "up" else "rolled back"
     out.print(f"[green]{verb} {len(result.steps)} migration(s) in {result.duration_ms} ms.[/]")
@@ -155,6 +173,8 @@ def run_json(result: RunResult, direction: str) -> dict[str, Any]:
         "duration_ms": result.duration_ms,
         "steps": [asdict(s) for s in result.steps],
         "status": status_json(result.status) if result.status else None,
+        "backup": str(result.backup.path) if result.backup else None,
+        "seeds": [s.name for s in result.seeds],
     }
 
 
@@ -208,3 +228,69 @@ def history_table(events: list[HistoryEvent]) -> None:
 
 def history_json(events: list[HistoryEvent]) -> list[dict[str, Any]]:
     return [asdict(e) for e in events]
+
+
+def backups_table(found: list[BackupInfo], folder: Path) -> None:
+    header = ("file", "database", "version", "taken at (UTC)", "size")
+    rows = [
+        (b.path.name, b.database, str(b.version), b.taken_at[:19].replace("T", " "), f"{b.size:,}")
+        for b in found
+    ]
+    title = f"backups in {folder} (newest first)" if found else f"no backups in {folder}"
+    columns(title, header, rows, ["green"] * len(rows), state_column=0, right={2, 4})
+
+
+def backups_json(found: list[BackupInfo]) -> list[dict[str, Any]]:
+    return [asdict(b) | {"path": str(b.path)} for b in found]
+
+
+def prometheus(m: Metrics) -> str:
+    """The text exposition format, one HELP and TYPE line per metric."""
+    label = m.database.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    series: list[tuple[str, str, str, float | None]] = [
+        ("sqlmig_migrations_applied_total", "counter", "Migrations applied, all time.", m.applied),
+        (
+            "sqlmig_migrations_rolled_back_total",
+            "counter",
+            "Migrations rolled back, all time.",
+            m.rolled_back,
+        ),
+        (
+            "sqlmig_migrations_failed_total",
+            "counter",
+            "Failed migration attempts, all time.",
+            m.failed,
+        ),
+        (
+            "sqlmig_current_version",
+            "gauge",
+            "Newest applied version (0 when none).",
+            m.current_version,
+        ),
+        (
+            "sqlmig_pending_migrations",
+            "gauge",
+            "Migrations in the folder not yet applied.",
+            m.pending,
+        ),
+        (
+            "sqlmig_last_run_duration_seconds",
+            "gauge",
+            "Time spent in the newest run's events.",
+            m.last_run_seconds,
+        ),
+        (
+            "sqlmig_last_run_timestamp_seconds",
+            "gauge",
+            "Unix time of the newest run's last event.",
+            m.last_run_at,
+        ),
+    ]
+    lines = []
+    for name, kind, help_text, value in series:
+        if value is None:
+            continue  # no run yet: an absent series, not a misleading zero
+        number = str(value) if isinstance(value, int) else f"{value:.3f}"
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        lines.append(f'{name}{{database="{label}"}} {number}')
+    return "\n".join(lines) + "\n"

@@ -251,7 +251,8 @@ class PostgresEngine:
             raise BackupError(
                 f"{src} could not be read by pg_restore: {listing.stderr.decode().strip()}"
             )
-        script = _restore_prefix().encode() + listing.stdout
+        recreates_public = b"\nCREATE SCHEMA public;" in listing.stdout
+        script = _restore_prefix(recreate_public=not recreates_public).encode() + listing.stdout
         args = [
             str(psql),
             "--no-psqlrc",
@@ -293,13 +294,16 @@ def _iso(row: tuple[Any, ...], index: int) -> list[Any]:
     return values
 
 
-def _restore_prefix() -> str:
+def _restore_prefix(*, recreate_public: bool) -> str:
     """Run before the dump's own SQL, in the same transaction: start from an empty database.
 
     pg_restore --clean would only drop what the dump contains; objects created after the
     backup must go too for the database to be back as it was.
     """
-    return """\\set ON_ERROR_STOP on
+    public = "CREATE SCHEMA public;\n" if recreate_public else ""  # dumps leave it out
+    return (
+        """\\set ON_ERROR_STOP on
+SET client_min_messages = warning;
 DO $$
 DECLARE s text;
 BEGIN
@@ -310,3 +314,5 @@ BEGIN
     END LOOP;
 END $$;
 """
+        + public
+    )

@@ -1,0 +1,358 @@
+"""Backups, restore, seeds, history filters, metrics and wait, on both engines."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sqlmig import Migrator, StatementError
+from sqlmig.config import Settings
+from sqlmig.errors import BackupError, ConnectError, DirtyError
+from sqlmig.migrator import wait_for
+from tests.helpers import OWN_TABLES, query, snapshot, tables, versions
+
+
+def two_migrations(write_migration) -> Path:
+    write_migration(
+        1,
+        "accounts",
+        "CREATE TABLE accounts (id int PRIMARY KEY, email text);",
+        "DROP TABLE accounts;",
+    )
+    return write_migration(
+        2,
+        "fill",
+        "INSERT INTO accounts VALUES (1, 'a@example.com'), (2, 'b@example.com');",
+        "DELETE FROM accounts;",
+    )
+
+
+def test_sqlite_apply_takes_a_private_checked_backup_first(sqlite_url, write_migration, tmp_path):
+    folder = two_migrations(write_migration)
+    with Migrator(sqlite_url, folder) as m:
+        m.apply(1)
+        result = m.apply()
+    assert result.backup is not None
+    backup = result.backup.path
+    assert re.fullmatch(r"app-v0001-\d{8}T\d{6}Z\.sqlite", backup.name)
+    assert backup.parent == tmp_path / "backups"
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    copy = sqlite3.connect(backup)
+    assert copy.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert copy.execute("SELECT count(*) FROM accounts").fetchall() == [(0,)]
+    copy.close()
+    assert not list((tmp_path / "backups").glob(".*partial"))
+
+
+def test_no_backup_when_nothing_to_apply_or_when_disabled(sqlite_url, write_migration, tmp_path):
+    folder = two_migrations(write_migration)
+    with Migrator(sqlite_url, folder) as m:
+        assert m.apply(backup=False).backup is None
+        assert m.apply().backup is None  # nothing pending
+    assert not (tmp_path / "backups").exists()
+
+
+def test_postgres_backup_is_opt_in_and_uses_pg_dump(pg_url, write_migration, tmp_path):
+    folder = two_migrations(write_migration)
+    with Migrator(pg_url, folder) as m:
+        assert m.apply(1).backup is None
+        info = m.apply(backup=True).backup
+    assert info is not None and info.path.name.endswith(".pgdump") and info.version == 1
+    assert info.path.read_bytes()[:5] == b"PGDMP"
+    assert stat.S_IMODE(info.path.stat().st_mode) == 0o600
+
+
+def test_listing_and_retention(sqlite_url, write_migration, tmp_path):
+    folder = two_migrations(write_migration)
+    with Migrator(sqlite_url, folder, backup_keep=2) as m:
+        m.apply(1)
+        for _ in range(3):
+            m.backup()
+        found = m.backups()
+    assert len(found) == 2  # the newest two; the others were pruned
+    assert all(b.version == 1 and b.database == "app" and b.size > 0 for b in found)
+    assert found[0].path.name > found[1].path.name
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_restore_after_a_no_transaction_migration_fails_halfway(engine, request, write_migration):
+    url = request.getfixturevalue("sqlite_url" if engine == "sqlite" else "pg_url")
+    folder = two_migrations(write_migration)
+    write_migration(3, "more", "CREATE TABLE extra (a int);", "DROP TABLE extra;")
+    write_migration(
+        4,
+        "halfway",
+        "-- sqlmig: no-transaction\nCREATE TABLE half (a int);\nSELECT * FROM missing;\n",
+        "DROP TABLE half;",
+    )
+    with Migrator(url, folder) as m:
+        m.apply(2)
+        before = snapshot(url)
+        with pytest.raises(StatementError):
+            m.apply(backup=True)
+        assert {"extra", "half"} <= tables(url)
+        with pytest.raises(DirtyError):
+            m.apply()
+        backup = m.backups()[0]  # the newest: taken by the apply that failed
+        status = m.restore(backup.path)
+    assert status.current_version == 2
+    assert [e.state.value for e in status.entries] == ["applied", "applied", "pending", "pending"]
+    after = snapshot(url)
+    assert {k: v for k, v in after.items() if k not in OWN_TABLES} == {
+        k: v for k, v in before.items() if k not in OWN_TABLES
+    }
+    assert versions(url) == [1, 2]
+    with Migrator(url, folder) as m:
+        assert m.history(1)[0].event == "restore"
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_restore_refuses_a_file_that_is_not_a_backup(engine, request, write_migration, tmp_path):
+    url = request.getfixturevalue("sqlite_url" if engine == "sqlite" else "pg_url")
+    folder = two_migrations(write_migration)
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("hello")
+    with Migrator(url, folder) as m:
+        m.apply(backup=False)
+        before = snapshot(url)
+        with pytest.raises(BackupError, match="not"):
+            m.restore(bogus)
+    assert snapshot(url) == before
+
+
+def test_restore_refuses_an_sqlite_file_without_a_version_table(
+    sqlite_url, write_migration, tmp_path
+):
+    folder = two_migrations(write_migration)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE x (a int)").connection.commit()
+    with Migrator(sqlite_url, folder) as m:
+        m.apply(backup=False)
+        with pytest.raises(BackupError, match="has no schema_version table"):
+            m.restore(other)
+    assert versions(sqlite_url) == [1, 2]
+
+
+def test_missing_or_unusable_backup_folder(sqlite_url, write_migration, tmp_path):
+    folder = two_migrations(write_migration)
+    with Migrator(sqlite_url, folder) as m:
+        m.apply(1, backup=False)
+    for backup_dir, message in (
+        (tmp_path / "no" / "such" / "dir", "does not exist"),
+        (tmp_path / "a_file", "cannot be created"),
+    ):
+        (tmp_path / "a_file").touch()
+        with (
+            Migrator(sqlite_url, folder, backup_dir=backup_dir) as m,
+            pytest.raises(BackupError, match=message),
+        ):
+            m.apply()
+        assert versions(sqlite_url) == [1]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        check=False,
+        capture_output=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_full_disk_while_backing_up_changes_nothing(sqlite_url, write_migration, small_disk):
+    folder = two_migrations(write_migration)
+    with Migrator(sqlite_url, folder) as m:
+        m.apply(1, backup=False)
+    query(sqlite_url, "CREATE TABLE filler (a text)")
+    conn = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    conn.executemany("INSERT INTO filler VALUES (?)", [("x" * 1000,)] * 300)  # ~300 KB
+    conn.commit()
+    conn.close()
+    with (
+        Migrator(sqlite_url, folder, backup_dir=small_disk) as m,
+        pytest.raises(BackupError) as info,
+    ):
+        m.apply()
+    assert "disk full" in str(info.value) or "disk is full" in str(info.value)
+    assert versions(sqlite_url) == [1]
+    assert os.listdir(small_disk) == []
+
+
+def test_corrupt_sqlite_file_aborts_apply(sqlite_url, write_migration):
+    folder = two_migrations(write_migration)
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    with Migrator(sqlite_url, folder) as m:
+        m.apply(1, backup=False)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = delete")
+    conn.execute("CREATE TABLE big (a text)")
+    conn.execute("CREATE INDEX big_a ON big (a)")
+    conn.executemany("INSERT INTO big VALUES (?)", [(f"row {i:05d}" * 20,) for i in range(2000)])
+    conn.commit()
+    conn.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for offset in range(len(data) - 3 * page, len(data) - 2 * page, 7):  # scribble over one page
+        data[offset] ^= 0x5A
+    path.write_bytes(bytes(data))
+    with (
+        Migrator(sqlite_url, folder) as m,
+        pytest.raises(BackupError, match="integrity_check|malformed"),
+    ):
+        m.apply()
+    assert [r[0] for r in query(sqlite_url, "SELECT version FROM schema_version")] == [1]
+
+
+def test_pg_dump_missing_or_too_old(pg_url, write_migration, tmp_path, monkeypatch):
+    import sqlmig.engines.pgtools as pgtools
+
+    folder = two_migrations(write_migration)
+    monkeypatch.setattr(pgtools.glob, "glob", lambda pattern: [])
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with (
+        Migrator(pg_url, folder) as m,
+        pytest.raises(BackupError, match="pg_dump was not found on PATH"),
+    ):
+        m.apply(backup=True)
+    assert versions(pg_url) == []
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "pg_dump"
+    fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+    fake.chmod(0o755)
+    with (
+        Migrator(pg_url, folder) as m,
+        pytest.raises(BackupError, match=r"version 9, older than the server \(1\d\)"),
+    ):
+        m.apply(backup=True)
+    assert versions(pg_url) == []
+
+
+SEED_A = """\
+CREATE TABLE IF NOT EXISTS plans (code text PRIMARY KEY, price int NOT NULL);
+INSERT INTO plans VALUES ('free', 0), ('pro', 10)
+ON CONFLICT (code) DO UPDATE SET price = excluded.price;
+"""
+
+
+def test_seeds_run_in_name_order_and_again_only_when_changed(db_url, write_migration, tmp_path):
+    folder = two_migrations(write_migration)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "01_plans.sql").write_text(SEED_A)
+    (seeds / "02_more.sql").write_text(
+        "INSERT INTO plans VALUES ('team', 50) ON CONFLICT (code) DO NOTHING;"
+    )
+    with Migrator(db_url, folder) as m:
+        result = m.apply(seed=True, backup=False)
+        assert [s.name for s in result.seeds] == ["01_plans.sql", "02_more.sql"]
+        assert m.seed() == []
+        assert [s.state for s in m.status().seeds] == ["applied", "applied"]
+        (seeds / "01_plans.sql").write_text(SEED_A.replace("('pro', 10)", "('pro', 12)"))
+        assert [s.state for s in m.status().seeds] == ["changed", "applied"]
+        assert not m.status().ok
+        assert [s.name for s in m.seed()] == ["01_plans.sql"]
+        assert m.history(1)[0].event == "seed"
+    assert sorted(query(db_url, "SELECT code, price FROM plans")) == [
+        ("free", 0),
+        ("pro", 12),
+        ("team", 50),
+    ]
+
+
+def test_seed_with_an_error_in_the_middle_is_rolled_back(db_url, write_migration, tmp_path):
+    folder = two_migrations(write_migration)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "plans.sql").write_text(
+        "INSERT INTO accounts VALUES (3, 'c@example.com');\nINSERT INTO nowhere VALUES (1);\n"
+    )
+    with Migrator(db_url, folder) as m:
+        m.apply(backup=False)
+        with pytest.raises(StatementError) as info:
+            m.seed()
+        assert info.value.path.name == "plans.sql" and info.value.line == 2
+        assert m.status().seeds[0].state == "pending"
+        assert m.history(1)[0].event == "fail" and m.history(1)[0].name == "plans.sql"
+    assert query(db_url, "SELECT count(*) FROM accounts") == [(2,)]
+
+
+def test_history_filters(db_url, write_migration):
+    from datetime import UTC, datetime, timedelta
+
+    folder = two_migrations(write_migration)
+    write_migration(3, "bad", "SELECT * FROM nowhere;")
+    with Migrator(db_url, folder) as m:
+        with pytest.raises(StatementError):
+            m.apply(backup=False)
+        assert [e.event for e in m.history(failed=True)] == ["fail"]
+        assert len(m.history(since=datetime.now(UTC) - timedelta(minutes=5))) == 3
+        assert m.history(since=datetime.now(UTC) + timedelta(minutes=5)) == []
+
+
+METRIC_LINE = re.compile(
+    r'^(?P<name>sqlmig_[a-z_]+)\{database="(?P<db>(?:[^"\\]|\\.)*)"\} (?P<value>-?\d+(?:\.\d+)?)$'
+)
+
+
+def parse_prometheus(text: str) -> dict[str, float]:
+    values: dict[str, float] = {}
+    declared: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            declared[name] = kind
+            continue
+        match = METRIC_LINE.match(line)
+        assert match, f"not exposition format: {line!r}"
+        assert match["name"] in declared, f"{match['name']} has no TYPE line"
+        values[match["name"]] = float(match["value"])
+    return values
+
+
+def test_metrics_in_prometheus_format(db_url, write_migration):
+    from sqlmig import render
+
+    folder = two_migrations(write_migration)
+    write_migration(3, "bad", "SELECT * FROM nowhere;")
+    with Migrator(db_url, folder) as m:
+        empty = parse_prometheus(render.prometheus(m.metrics()))
+        assert (
+            "sqlmig_last_run_timestamp_seconds" not in empty
+            and empty["sqlmig_pending_migrations"] == 3
+        )
+        m.apply(2, backup=False)
+        m.rollback()
+        with pytest.raises(StatementError):
+            m.apply(backup=False)
+        values = parse_prometheus(render.prometheus(m.metrics()))
+    assert values["sqlmig_migrations_applied_total"] == 3
+    assert values["sqlmig_migrations_rolled_back_total"] == 1
+    assert values["sqlmig_migrations_failed_total"] == 1
+    assert values["sqlmig_current_version"] == 2
+    assert values["sqlmig_pending_migrations"] == 1
+    assert values["sqlmig_last_run_timestamp_seconds"] > 1.7e9
+
+
+def test_wait(pg_url, sqlite_url):
+    assert wait_for(Settings(database_url=pg_url), 5) < 5
+    assert wait_for(Settings(database_url=sqlite_url), 5) < 1
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(ConnectError, match="still not accepting connections after 1s"):
+        wait_for(Settings(database_url="postgresql://u:pw@127.0.0.1:1/db"), 1)
+    assert 0.9 < time.monotonic() - start < 10
