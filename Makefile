@@ -2,13 +2,13 @@
 PYTHON ?= python3
 SQLMIG ?= $(PYTHON) -m sqlmig
 
-.PHONY: install demo migrate rollback status validate test lint bench
+.PHONY: install demo migrate rollback status validate seed test lint bench ci-migrate ci-check
 
 install:  ## install sqlmig and the test tools into the current Python
 	$(PYTHON) -m pip install -e '.[dev]'
 
-demo:  ## apply the demo set to the embedded SQLite default and show status
-	$(SQLMIG) apply
+demo:  ## apply the demo set and its seeds to the embedded SQLite default and show status
+	$(SQLMIG) apply --seed
 	$(SQLMIG) status
 
 migrate:  ## apply pending migrations to $$DATABASE_URL
@@ -22,6 +22,19 @@ status:  ## show migrations; exits 1 when anything is pending or wrong
 
 validate:
 	$(SQLMIG) validate
+
+seed:  ## apply new or changed seeds/*.sql
+	$(SQLMIG) seed
+
+ci-migrate:  ## deploy step: wait for the database, validate, back up, migrate, seed, gate
+	$(SQLMIG) wait --timeout 60
+	$(SQLMIG) validate
+	$(SQLMIG) apply --backup --seed
+	$(SQLMIG) status --exit-code
+
+ci-check:  ## pull-request step: validate and gate on status, changing nothing
+	$(SQLMIG) validate
+	$(SQLMIG) status --exit-code
 
 test:  ## the whole suite, against real SQLite files and a throwaway PostgreSQL cluster
 	$(PYTHON) -m pytest -q

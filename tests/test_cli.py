@@ -164,3 +164,46 @@ def test_help_lists_every_command(project):
         "new",
     ):
         assert name in out
+
+
+def test_release_commands(project):
+    shutil.copytree(REPO / "seeds", project / "seeds")
+    assert sqlmig("apply", "--to", "2", "--no-backup", cwd=project).returncode == 0
+    out = sqlmig("backup", cwd=project)
+    assert out.returncode == 0 and "backup written:" in out.stdout and "version 2" in out.stdout
+    done = sqlmig("apply", "--seed", cwd=project)
+    assert "backup before migrating:" in done.stdout and "seeded plans.sql" in done.stdout
+    listed = json.loads(sqlmig("backups", "--json", cwd=project).stdout)
+    assert [b["version"] for b in listed] == [2, 2]
+    assert sqlmig("status", "--exit-code", cwd=project).returncode == 0
+    oldest = listed[-1]["path"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "sqlmig", "restore", oldest],
+        cwd=project,
+        input="n\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1 and "nothing was changed" in refused.stderr
+    assert versions(f"sqlite:///{project / 'sqlmig.db'}") == [1, 2, 3, 4, 5]
+    restored = sqlmig("restore", oldest, "--yes", cwd=project)
+    assert restored.returncode == 0, restored.stderr
+    assert "database at version 2" in restored.stdout
+    assert versions(f"sqlite:///{project / 'sqlmig.db'}") == [1, 2]
+    metrics = sqlmig("metrics", cwd=project).stdout
+    assert 'sqlmig_current_version{database="sqlite:///sqlmig.db"} 2' in metrics
+    assert "sqlmig_pending_migrations" in metrics
+    bad = sqlmig(
+        "restore", str(project / "sql" / "up" / "0001_create_accounts.sql"), "--yes", cwd=project
+    )
+    assert bad.returncode == 6 and "not an SQLite database" in bad.stderr
+
+
+def test_wait_exit_codes(project):
+    assert sqlmig("wait", cwd=project).returncode == 0
+    gone = sqlmig(
+        "wait", "--timeout", "1", "-d", "postgresql://u:hunter2@127.0.0.1:1/db", cwd=project
+    )
+    assert gone.returncode == 3 and "still not accepting connections" in gone.stderr
+    assert "hunter2" not in gone.stderr

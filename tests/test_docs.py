@@ -46,6 +46,7 @@ def test_exit_code_table_matches_the_code():
         errors.EXIT_CONNECT,
         errors.EXIT_LOCK,
         errors.EXIT_MIGRATION_FAILED,
+        errors.EXIT_BACKUP,
     }
     for code in codes:
         assert f"\n| {code} |" in README, f"exit code {code} missing from the README table"
