@@ -156,19 +156,40 @@ def test_missing_or_unusable_backup_folder(sqlite_url, write_migration, tmp_path
         assert versions(sqlite_url) == [1]
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    mount = tmp_path / "small"
+def tmpfs(mount: Path, options: str) -> Path:
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)],
         check=False,
         capture_output=True,
     )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=False)
+    return mount
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    yield tmpfs(tmp_path / "small", "size=64k")
+    subprocess.run(["umount", str(tmp_path / "small")], check=False)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    yield tmpfs(tmp_path / "ro", "ro,size=64k")  # root ignores file modes, not a read-only mount
+    subprocess.run(["umount", str(tmp_path / "ro")], check=False)
+
+
+def test_unwritable_backup_folder(sqlite_url, write_migration, read_only_dir):
+    folder = two_migrations(write_migration)
+    with Migrator(sqlite_url, folder) as m:
+        m.apply(1, backup=False)
+    with (
+        Migrator(sqlite_url, folder, backup_dir=read_only_dir) as m,
+        pytest.raises(BackupError, match="not writable"),
+    ):
+        m.apply()
+    assert versions(sqlite_url) == [1]
 
 
 def test_full_disk_while_backing_up_changes_nothing(sqlite_url, write_migration, small_disk):
