@@ -133,26 +133,47 @@ class Runner:
     def _step_in_transaction(
         self, m: Migration, file: SqlFile, direction: str, replan: Replan, steps: list[Migration]
     ) -> StepResult | list[Migration]:
-        engine = self.engine
-        engine.begin()
-        start = time.perf_counter()
+        self.engine.begin()
         try:
             fresh = self._claim(m, replan, steps)
-            if fresh is not None:
-                engine.rollback()
-                return fresh
+        except BaseException:
+            self.engine.rollback()
+            raise
+        if fresh is not None:
+            self.engine.rollback()
+            return fresh
+        count, ms = self._transactional(
+            file,
+            lambda ms: self._record_success(m, file, direction, ms, row_exists=False),
+            lambda start, exc: self._record_failure(m, file, direction, start, exc),
+        )
+        return StepResult(m.version, m.name, direction, ms, count)
+
+    def _transactional(
+        self,
+        file: SqlFile,
+        record: Callable[[int], None],
+        fail: Callable[[float, BaseException], None],
+    ) -> tuple[int, int]:
+        """In the open transaction: run ``file``, ``record(ms)`` the bookkeeping, commit.
+
+        On any failure roll back, let ``fail`` log it, and re-raise. Returns the number
+        of statements and the milliseconds they took.
+        """
+        start = time.perf_counter()
+        try:
             count = self._execute(file, rolled_back=True)
             ms = ms_since(start)
-            self._record_success(m, file, direction, ms, row_exists=False)
+            record(ms)
             try:
-                engine.commit()
+                self.engine.commit()
             except DbFailure as exc:
                 raise self._statement_error(file, None, exc, rolled_back=True) from None
         except BaseException as exc:
-            engine.rollback()
-            self._record_failure(m, file, direction, start, exc)
+            self.engine.rollback()
+            fail(start, exc)
             raise
-        return StepResult(m.version, m.name, direction, ms, count)
+        return count, ms
 
     def _step_outside_transaction(
         self, m: Migration, file: SqlFile, direction: str, replan: Replan, steps: list[Migration]
@@ -203,22 +224,19 @@ class Runner:
 
     def run_seed(self, name: str, file: SqlFile) -> StepResult:
         """Apply one seed file in its own transaction, recording its checksum and history."""
-        engine = self.engine
-        engine.begin()
-        start = time.perf_counter()
-        try:
-            count = self._execute(file, rolled_back=True)
-            ms = ms_since(start)
-            engine.record_seed(name, file.checksum, now_utc(), self.who, ms)
-            engine.insert_history(self.event("seed", None, name=name, file=file, duration_ms=ms))
-            try:
-                engine.commit()
-            except DbFailure as exc:
-                raise self._statement_error(file, None, exc, rolled_back=True) from None
-        except BaseException as exc:
-            engine.rollback()
-            self._record_failure(None, file, None, start, exc, name=name)
-            raise
+
+        def record(ms: int) -> None:
+            self.engine.record_seed(name, file.checksum, now_utc(), self.who, ms)
+            self.engine.insert_history(
+                self.event("seed", None, name=name, file=file, duration_ms=ms)
+            )
+
+        self.engine.begin()
+        count, ms = self._transactional(
+            file,
+            record,
+            lambda start, exc: self._record_failure(None, file, None, start, exc, name=name),
+        )
         return StepResult(0, name, "seed", ms, count)
 
     def _execute(self, file: SqlFile, *, rolled_back: bool) -> int:
