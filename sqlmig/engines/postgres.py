@@ -15,13 +15,7 @@ from psycopg import errors as pg_errors
 
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines.base import DbFailure
-from sqlmig.engines.bookkeeping import (
-    bookkeeping_sql,
-    history_params,
-    quote_ident,
-    row_params,
-    update_params,
-)
+from sqlmig.engines.bookkeeping import BookkeepingOps, bookkeeping_sql, quote_ident
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.models import AppliedRow, HistoryEvent
 
@@ -29,7 +23,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 
-class PostgresEngine:
+class PostgresEngine(BookkeepingOps):
     dialect: Dialect = "postgres"
 
     def __init__(self, settings: Settings) -> None:
@@ -76,10 +70,10 @@ class PostgresEngine:
     def db_user(self) -> str:
         return str(self._user)
 
-    def _run(self, sql: str, params: tuple[object, ...] | None = None) -> list[tuple[Any, ...]]:
+    def _bookkeeping(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Bookkeeping queries: failures here are sqlmig's problem, not a migration's."""
         try:
-            cur = self.conn.execute(sql, params)
+            cur = self.conn.execute(sql, params or None)  # no params: no % parsing
             return cur.fetchall() if cur.description else []
         except pg_errors.LockNotAvailable:
             raise self._lock_error() from None
@@ -88,8 +82,8 @@ class PostgresEngine:
                 self.url.redact(f"{self.url.masked}: sqlmig's own tables: {_first_line(exc)}")
             ) from None
 
-    def _exists(self, table: str) -> bool:
-        found = self._run(
+    def _table_exists(self, table: str) -> bool:
+        found = self._bookkeeping(
             "SELECT to_regclass(%s) IS NOT NULL",
             (f"{quote_ident(self.schema)}.{quote_ident(table)}",),
         )
@@ -97,38 +91,17 @@ class PostgresEngine:
 
     def ensure_tables(self) -> None:
         s = self.settings
-        if all(self._exists(t) for t in (s.table, s.history_table, s.seeds_table)):
+        if all(self._table_exists(t) for t in (s.table, s.history_table, s.seeds_table)):
             return
-        self._run(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
-        self._run(self.sql.create_versions)
-        self._run(self.sql.create_history)
-        self._run(self.sql.create_seeds)
+        self._bookkeeping(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+        self._bookkeeping(self.sql.create_versions)
+        self._bookkeeping(self.sql.create_history)
+        self._bookkeeping(self.sql.create_seeds)
 
     def read_applied(self) -> list[AppliedRow]:
-        if not self._exists(self.settings.table):
+        if not self._table_exists(self.settings.table):
             return []
-        return [AppliedRow(*_iso(r, 6)) for r in self._run(self.sql.select_rows)]
-
-    def read_history(
-        self, limit: int | None, since: str | None = None, failed: bool = False
-    ) -> list[HistoryEvent]:
-        if not self._exists(self.settings.history_table):
-            return []
-        sql, params = self.sql.history_query(limit, since, failed)
-        return [HistoryEvent(*_iso(r, 10)) for r in self._run(sql, params)]
-
-    def read_seeds(self) -> dict[str, str]:
-        if not self._exists(self.settings.seeds_table):
-            return {}
-        return dict(self._run(self.sql.select_seeds))
-
-    def record_seed(self, name: str, checksum: str, at: str, by: str, ms: int) -> None:
-        self._run(self.sql.upsert_seed, (name, checksum, at, by, ms))
-
-    def fetch(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        if not self._exists(self.settings.history_table):
-            return []
-        return self._run(sql, params)
+        return [AppliedRow(*_iso(r, 6)) for r in self._bookkeeping(self.sql.select_rows)]
 
     @property
     def lock_key(self) -> int:
@@ -136,11 +109,13 @@ class PostgresEngine:
         return int.from_bytes(digest[:8], "big", signed=True)
 
     def lock(self, timeout: float) -> None:
-        self._run(f"SET lock_timeout = {int(timeout * 1000)}")
-        self._run("SELECT pg_advisory_lock(%s)", (self.lock_key,))
+        self._bookkeeping(f"SET lock_timeout = {int(timeout * 1000)}")
+        self._bookkeeping("SELECT pg_advisory_lock(%s)", (self.lock_key,))
         # Set after the lock: the wait for another runner must not count as a slow statement.
         if self.settings.statement_timeout:
-            self._run(f"SET statement_timeout = {int(self.settings.statement_timeout * 1000)}")
+            self._bookkeeping(
+                f"SET statement_timeout = {int(self.settings.statement_timeout * 1000)}"
+            )
 
     def _lock_error(self) -> LockTimeout:
         holder = ""
@@ -168,10 +143,10 @@ class PostgresEngine:
 
     def unlock(self) -> None:
         if self._conn is not None and not self._conn.closed:
-            self._run("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
+            self._bookkeeping("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
 
     def begin(self) -> None:
-        self._run("BEGIN")
+        self._bookkeeping("BEGIN")
 
     def commit(self) -> None:
         self.execute("COMMIT")
@@ -204,17 +179,8 @@ class PostgresEngine:
                 ) from None
             raise DbFailure(_describe(exc), exc.sqlstate, _position(exc)) from None
 
-    def insert_row(self, row: AppliedRow) -> None:
-        self._run(self.sql.insert_row, row_params(row))
-
-    def update_row(self, row: AppliedRow) -> None:
-        self._run(self.sql.update_row, update_params(row))
-
-    def delete_row(self, version: int) -> None:
-        self._run(self.sql.delete_row, (version,))
-
-    def insert_history(self, event: HistoryEvent) -> None:
-        self._run(self.sql.insert_history, history_params(event))
+    def _history_event(self, row: tuple[Any, ...]) -> HistoryEvent:
+        return HistoryEvent(*_iso(row, 10))
 
     @property
     def label(self) -> str:

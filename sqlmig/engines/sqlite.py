@@ -14,13 +14,7 @@ from typing import Any
 
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines.base import DbFailure
-from sqlmig.engines.bookkeeping import (
-    bookkeeping_sql,
-    history_params,
-    quote_ident,
-    row_params,
-    update_params,
-)
+from sqlmig.engines.bookkeeping import BookkeepingOps, bookkeeping_sql, quote_ident
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.models import AppliedRow, HistoryEvent
 
@@ -28,7 +22,7 @@ from sqlmig.models import AppliedRow, HistoryEvent
 _FOREVER = 2**31 // 1000 - 1
 
 
-class SqliteEngine:
+class SqliteEngine(BookkeepingOps):
     dialect: Dialect = "sqlite"
 
     def __init__(self, settings: Settings) -> None:
@@ -131,27 +125,6 @@ class SqliteEngine:
             return []
         return [AppliedRow(*r) for r in self._bookkeeping(self.sql.select_rows)]
 
-    def read_history(
-        self, limit: int | None, since: str | None = None, failed: bool = False
-    ) -> list[HistoryEvent]:
-        if not self._table_exists(self.settings.history_table):
-            return []
-        sql, params = self.sql.history_query(limit, since, failed)
-        return [_event(r) for r in self._bookkeeping(sql, params)]
-
-    def read_seeds(self) -> dict[str, str]:
-        if not self._table_exists(self.settings.seeds_table):
-            return {}
-        return dict(self._bookkeeping(self.sql.select_seeds))
-
-    def record_seed(self, name: str, checksum: str, at: str, by: str, ms: int) -> None:
-        self._bookkeeping(self.sql.upsert_seed, (name, checksum, at, by, ms))
-
-    def fetch(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        if not self._table_exists(self.settings.history_table):
-            return []
-        return self._bookkeeping(sql, params)
-
     def lock(self, timeout: float) -> None:
         # Exclusion comes from BEGIN IMMEDIATE in each step plus the data_version re-check.
         return
@@ -211,17 +184,10 @@ class SqliteEngine:
                 raise self._locked() from None
             raise BackendError(f"{self.url.masked}: sqlmig's own tables: {exc}") from None
 
-    def insert_row(self, row: AppliedRow) -> None:
-        self._bookkeeping(self.sql.insert_row, row_params(row))
-
-    def update_row(self, row: AppliedRow) -> None:
-        self._bookkeeping(self.sql.update_row, update_params(row))
-
-    def delete_row(self, version: int) -> None:
-        self._bookkeeping(self.sql.delete_row, (version,))
-
-    def insert_history(self, event: HistoryEvent) -> None:
-        self._bookkeeping(self.sql.insert_history, history_params(event))
+    def _history_event(self, row: tuple[Any, ...]) -> HistoryEvent:
+        values = list(row)
+        values[4] = bool(values[4])  # success is stored as 0/1
+        return HistoryEvent(*values)
 
     @property
     def label(self) -> str:
@@ -277,9 +243,3 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorname", "").startswith(
         "SQLITE_BUSY"
     ) or "database is locked" in str(exc)
-
-
-def _event(r: tuple[Any, ...]) -> HistoryEvent:
-    values = list(r)
-    values[4] = bool(values[4])  # success is stored as 0/1
-    return HistoryEvent(*values)
