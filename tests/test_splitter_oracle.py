@@ -54,16 +54,18 @@ separators = st.sampled_from(
 )
 
 
-def assemble(pieces: list[str], seps: list[str]) -> str:
-    return "".join(p + s for p, s in zip(pieces, seps, strict=True))
+@st.composite
+def files(draw, pieces: list[str]) -> tuple[str, list[str]]:
+    """A migration file of 1-6 statements with assorted separators, and its statements."""
+    chosen = draw(st.lists(st.sampled_from(pieces), min_size=1, max_size=6))
+    seps = draw(st.lists(separators, min_size=len(chosen), max_size=len(chosen)))
+    return "".join(p + s for p, s in zip(chosen, seps, strict=True)), chosen
 
 
 @QUICK
-@given(st.data())
-def test_sqlite_agrees_with_sqlite3_complete(data):
-    pieces = data.draw(st.lists(st.sampled_from(SQLITE_PIECES), min_size=1, max_size=6))
-    seps = data.draw(st.lists(separators, min_size=len(pieces), max_size=len(pieces)))
-    sql = assemble(pieces, seps)
+@given(files(SQLITE_PIECES))
+def test_sqlite_agrees_with_sqlite3_complete(file):
+    sql, pieces = file
     got = split(sql, "sqlite")
     assert [s.text for s in got] == pieces
     for stmt in got:
@@ -75,11 +77,9 @@ def test_sqlite_agrees_with_sqlite3_complete(data):
 
 
 @QUICK
-@given(st.data())
-def test_postgres_agrees_with_the_postgres_parser(data):
-    pieces = data.draw(st.lists(st.sampled_from(PG_PIECES), min_size=1, max_size=6))
-    seps = data.draw(st.lists(separators, min_size=len(pieces), max_size=len(pieces)))
-    sql = assemble(pieces, seps)
+@given(files(PG_PIECES))
+def test_postgres_agrees_with_the_postgres_parser(file):
+    sql, pieces = file
     assert [s.text for s in split(sql, "postgres")] == list(pg_split(sql)) == pieces
 
 
