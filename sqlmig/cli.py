@@ -428,7 +428,7 @@ def _root(
 
 
 # Command groups that live in their own modules register themselves on `app` on import.
-from sqlmig import cli_ops, cli_schema  # noqa: E402, F401
+from sqlmig import cli_ops  # noqa: E402, F401
 
 
 def main() -> None:

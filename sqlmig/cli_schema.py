@@ -1,1 +1,0 @@
-"""Schema commands (dump, diff, round-trip test): see issue 3."""
