@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmig.config import PATH_SETTINGS, Settings, load_settings
 from sqlmig.discovery import load_migrations
@@ -32,6 +32,8 @@ from sqlmig.models import (
 )
 from sqlmig.planner import plan_apply, plan_rollback, problems, statuses
 from sqlmig.runner import OnStep, Runner
+
+T = TypeVar("T")
 
 
 class Migrator:
@@ -92,7 +94,7 @@ class Migrator:
         self._writable = write
         return self._engine
 
-    def _locked_run(self, work: Any) -> Any:
+    def _locked_run(self, work: Callable[[Engine, list[AppliedRow]], T]) -> T:
         """Run ``work(engine, rows)`` holding the run lock, with sqlmig's tables in place."""
         engine = self.engine(write=True)
         engine.lock(self.settings.lock_timeout)
@@ -207,8 +209,7 @@ class Migrator:
                 result.seeds = self._seed(engine)
             return self._with_status(result, migrations, engine)
 
-        result: RunResult = self._locked_run(work)
-        return result
+        return self._locked_run(work)
 
     def rollback(
         self, count: int = 1, *, to: int | None = None, on_step: OnStep | None = None
@@ -226,8 +227,7 @@ class Migrator:
             result = Runner(engine, on_step).run(steps, "down", replan)
             return self._with_status(result, migrations, engine)
 
-        result: RunResult = self._locked_run(work)
-        return result
+        return self._locked_run(work)
 
     # -- release operations ----------------------------------------------------------
 
@@ -245,8 +245,7 @@ class Migrator:
             and not Path(self.settings.url.sqlite_path).exists()
         ):
             raise ConfigError(f"{self.settings.url.masked} does not exist yet: nothing to back up")
-        result: BackupInfo = self._locked_run(self._backup)
-        return result
+        return self._locked_run(self._backup)
 
     def backups(self) -> list[BackupInfo]:
         """The backups in the backup folder, newest first."""
@@ -281,8 +280,7 @@ class Migrator:
 
     def seed(self) -> list[StepResult]:
         """Apply every seed file that is new or changed since it was last applied."""
-        result: list[StepResult] = self._locked_run(lambda engine, _: self._seed(engine))
-        return result
+        return self._locked_run(lambda engine, _: self._seed(engine))
 
     def metrics(self) -> Metrics:
         """Counters and gauges for monitoring, from the history and the current status."""
@@ -330,7 +328,7 @@ class Migrator:
             self._bookkeeping_step(engine, record)
             return chosen
 
-        return self._locked_run(work)  # type: ignore[no-any-return]
+        return self._locked_run(work)
 
     def accept(self, versions: list[int] | None = None) -> list[int]:
         """Record the current checksums of edited applied files (all edited ones if None)."""
@@ -371,7 +369,7 @@ class Migrator:
             self._bookkeeping_step(engine, record)
             return [e.version for e in chosen]
 
-        return self._locked_run(work)  # type: ignore[no-any-return]
+        return self._locked_run(work)
 
     def resolve(self, version: int, *, applied: bool) -> None:
         """After a human repaired a dirty version: mark it applied, or remove it (rolled back)."""
