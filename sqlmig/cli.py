@@ -98,7 +98,7 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
         try:
             fn(opts, **kwargs)
         except SqlmigError as exc:
-            _fail(exc)
+            _fail(exc, opts.get("database_url"))
         except KeyboardInterrupt:
             from sqlmig import render
 
@@ -114,12 +114,22 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _fail(exc: SqlmigError) -> None:
+def _fail(exc: SqlmigError, url: str | None = None) -> None:
+    import contextlib
+    import os
+
     from rich.markup import escape
 
     from sqlmig import render
+    from sqlmig.config import parse_url
 
-    render.err.print(f"[bold red]error[/]: {escape(str(exc))}")
+    message = str(exc)
+    # Errors are masked where they are raised; this is the net under that.
+    for candidate in (url, os.environ.get("DATABASE_URL")):
+        if candidate:
+            with contextlib.suppress(SqlmigError):  # a bad URL has its own message
+                message = parse_url(candidate).redact(message)
+    render.err.print(f"[bold red]error[/]: {escape(message)}")
     raise typer.Exit(exc.exit_code)
 
 
