@@ -105,3 +105,14 @@ def test_open_engine_reports_the_schema(pg_url, write_migration):
         assert engine.schema == "public"  # type: ignore[attr-defined]
     finally:
         engine.close()
+
+
+def test_start_transaction_is_refused_too(pg_url, write_migration):
+    from tests.helpers import OWN_TABLES, tables
+
+    folder = write_migration(
+        1, "tx", "CREATE TABLE a (x int);\nSTART TRANSACTION;\nCREATE TABLE b (x int);\n"
+    )
+    with Migrator(pg_url, folder) as m, pytest.raises(StatementError, match="transaction control"):
+        m.apply()
+    assert tables(pg_url) <= OWN_TABLES
