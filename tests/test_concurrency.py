@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import query, tables, versions
+from tests.helpers import OWN_TABLES, query, tables, versions
 
 # Imports sqlmig first, then waits for a shared start time, so the processes really
 # start migrating at the same moment rather than staggered by interpreter start-up.
@@ -112,7 +112,10 @@ def test_sigkill_at_any_moment_leaves_before_or_after(db_url, write_migration):
 def test_ctrl_c_rolls_back_the_migration_in_progress(db_url, write_migration):
     folder = write_set(write_migration, db_url, 12)
     proc = launch(["apply", "-d", db_url, "--dir", str(folder)], 0)
-    time.sleep(1.2)
+    deadline = time.monotonic() + 60
+    while not (OWN_TABLES & tables(db_url) and versions(db_url)):  # really migrating by now
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
