@@ -26,15 +26,15 @@ validate:
 seed:  ## apply new or changed seeds/*.sql
 	$(SQLMIG) seed
 
-ci-migrate:  ## deploy step: wait for the database, validate, back up, migrate, seed, gate
+ci-migrate:  ## deploy step: wait, validate, back up, migrate and seed, check drift, gate
 	$(SQLMIG) wait --timeout 60
 	$(SQLMIG) validate
-	$(SQLMIG) apply --backup --seed
+	$(SQLMIG) apply --backup --seed --verify
 	$(SQLMIG) status --exit-code
 
-ci-check:  ## pull-request step: validate and gate on status, changing nothing
+ci-check:  ## pull-request step: validate and check drift, changing nothing
 	$(SQLMIG) validate
-	$(SQLMIG) status --exit-code
+	$(SQLMIG) diff
 
 test:  ## the whole suite, against real SQLite files and a throwaway PostgreSQL cluster
 	$(PYTHON) -m pytest -q

@@ -209,11 +209,18 @@ def apply(
     seed: Annotated[
         bool, typer.Option("--seed", help="Apply new or changed seeds after the migrations.")
     ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Afterwards, check the schema against DIR/schema.sql."),
+    ] = False,
     json: Json = False,
 ) -> None:
     """Apply pending migrations in order, each in its own transaction."""
     from sqlmig import render
+    from sqlmig.errors import ConfigError
 
+    if verify and to is not None:
+        raise ConfigError("--verify compares with schema.sql, the newest version: drop --to")
     with _migrator({**opts, "backup_dir": backup_dir, "backup_keep": keep}) as m:
         if dry_run:
             _print_plan(m, m.plan_apply(to, allow_out_of_order=allow_out_of_order), "up")
@@ -226,7 +233,10 @@ def apply(
             backup=backup,
             seed=seed,
         )
+        drift = m.diff() if verify else None
     _print_run(result, "up", json)
+    if drift is not None:
+        _print_drift(drift, json=False)
 
 
 @command
@@ -250,6 +260,51 @@ def rollback(
             return
         result = m.rollback(count, to=to, on_step=None if json else render.step_line)
     _print_run(result, "down", json)
+
+
+def _print_drift(drift: list[str], *, json: bool) -> None:
+    """The drift check's verdict; exits with the check-failed code when anything differs."""
+    from rich.markup import escape
+
+    from sqlmig import render
+
+    if json:
+        render.emit_json({"ok": not drift, "differences": drift})
+    elif drift:
+        render.out.print(f"[red]schema drift: {len(drift)} difference(s)[/]")
+        for line in drift:
+            render.out.print(f"  - {escape(line)}")
+    else:
+        render.out.print("[green]schema matches schema.sql[/]")
+    if drift:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@command
+def diff(
+    opts: dict[str, Any],
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Schema file to compare with [default: DIR/schema.sql].",
+            show_default=False,
+        ),
+    ] = None,
+    scratch_url: Annotated[
+        str | None,
+        typer.Option(
+            "--scratch-url",
+            help="PostgreSQL server to create the temporary database on [default: the same].",
+            show_default=False,
+        ),
+    ] = None,
+    json: Json = False,
+) -> None:
+    """Drift check: list every difference between the database and schema.sql; exit 1 on any."""
+    with _migrator(opts) as m:
+        drift = m.diff(baseline, scratch_url=scratch_url)
+    _print_drift(drift, json=json)
 
 
 def _print_plan(m: "Migrator", plan: "list[Migration]", direction: str) -> None:

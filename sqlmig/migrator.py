@@ -282,6 +282,21 @@ class Migrator:
         """Apply every seed file that is new or changed since it was last applied."""
         return self._locked_run(lambda engine, _: self._seed(engine))
 
+    def diff(self, baseline: Path | None = None, *, scratch_url: str | None = None) -> list[str]:
+        """Differences between the live schema and ``baseline`` (default: DIR/schema.sql).
+
+        The baseline is loaded into a scratch database that is removed afterwards; []
+        means they match.
+        """
+        from sqlmig.schema import compare
+        from sqlmig.schema.scratch import load_baseline, scratch
+
+        path = baseline or self.settings.dir / "schema.sql"
+        live = self.engine().introspect()
+        with scratch(self.settings, scratch_url) as engine:
+            base = load_baseline(engine, path)
+        return compare(live, base, "database", path.name)
+
     def metrics(self) -> Metrics:
         """Counters and gauges for monitoring, from the history and the current status."""
         status = self.status()

@@ -239,6 +239,10 @@ class Runner:
         )
         return StepResult(0, name, "seed", ms, count)
 
+    def execute_file(self, file: SqlFile) -> int:
+        """Run a whole file's statements (no bookkeeping), reporting failures by file:line."""
+        return self._execute(file, rolled_back=True)
+
     def _execute(self, file: SqlFile, *, rolled_back: bool) -> int:
         statements = split(file.text, self.engine.dialect)
         if not file.no_transaction:

@@ -1,13 +1,15 @@
-CREATE TABLE profiles_old (
+CREATE TABLE profiles_copy AS SELECT account_id, display_name, bio FROM profiles;
+
+DROP TABLE profiles;
+
+CREATE TABLE profiles (
     account_id   INTEGER PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
     display_name TEXT NOT NULL,
     bio          TEXT
 );
 
-INSERT INTO profiles_old (account_id, display_name, bio)
+INSERT INTO profiles (account_id, display_name, bio)
 SELECT account_id, display_name, nullif(bio, '')
-FROM profiles;
+FROM profiles_copy;
 
-DROP TABLE profiles;
-
-ALTER TABLE profiles_old RENAME TO profiles;
+DROP TABLE profiles_copy;

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlmig.config import DatabaseUrl, Dialect
 from sqlmig.engines.bookkeeping import BookkeepingSql
 from sqlmig.models import AppliedRow, HistoryEvent
+from sqlmig.schema import Schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +110,6 @@ class Engine(Protocol):
 
     def restore_from(self, src: Path) -> None:
         """Replace the whole database with the backup at ``src``, all or nothing."""
+
+    def introspect(self) -> Schema:
+        """The database's schema, without sqlmig's own tables."""

@@ -18,6 +18,7 @@ from sqlmig.engines.base import DbFailure
 from sqlmig.engines.bookkeeping import BookkeepingOps, bookkeeping_sql, quote_ident
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.models import AppliedRow, HistoryEvent
+from sqlmig.schema import Schema
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -185,6 +186,18 @@ class PostgresEngine(BookkeepingOps):
     @property
     def label(self) -> str:
         return str(self.conn.info.dbname)
+
+    def introspect(self) -> Schema:
+        from sqlmig.schema.postgres import introspect
+
+        s = self.settings
+        own = {(self.schema, t) for t in (s.table, s.history_table, s.seeds_table)}
+        try:
+            return introspect(self.conn, own)
+        except psycopg.Error as exc:
+            raise BackendError(
+                self.url.redact(f"reading the catalogs failed: {_first_line(exc)}")
+            ) from None
 
     def backup_to(self, dest: Path) -> None:
         """pg_dump in custom format; refuses a pg_dump older than the server."""

@@ -17,6 +17,7 @@ from sqlmig.engines.base import DbFailure
 from sqlmig.engines.bookkeeping import BookkeepingOps, bookkeeping_sql, quote_ident
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.models import AppliedRow, HistoryEvent
+from sqlmig.schema import Schema
 
 # busy_timeout is an int of milliseconds inside SQLite; 0 on our side means "wait forever".
 _FOREVER = 2**31 // 1000 - 1
@@ -192,6 +193,12 @@ class SqliteEngine(BookkeepingOps):
     @property
     def label(self) -> str:
         return Path(self.path).stem
+
+    def introspect(self) -> Schema:
+        from sqlmig.schema.sqlite import introspect
+
+        s = self.settings
+        return introspect(self.conn, {s.table, s.history_table, s.seeds_table})
 
     def backup_to(self, dest: Path) -> None:
         """SQLite's online backup API: a consistent copy even while others write (WAL too)."""

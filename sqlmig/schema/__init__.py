@@ -1,0 +1,70 @@
+"""What a database's schema is, read from its catalogs, and how two of them differ.
+
+A schema is a flat mapping from an object's readable name ("column accounts.email",
+'policy profiles."Users see own profile"') to its attributes as the database itself
+formats them, so that formatting alone is never drift.
+"""
+
+from __future__ import annotations
+
+Schema = dict[str, dict[str, str]]
+
+_SHOWN = 60  # longer values (function bodies, view queries) are shown around the change
+
+
+def compare(
+    live: Schema, base: Schema, live_name: str = "database", base_name: str = "schema.sql"
+) -> list[str]:
+    """One readable line per difference, in a stable order; [] when they match."""
+    lines = []
+    changed_parents = set()
+    for key in sorted(live.keys() & base.keys()):
+        if key.startswith("table "):
+            continue  # only finer objects make a table's text redundant
+        if any(live[key].get(a) != base[key].get(a) for a in live[key].keys() | base[key].keys()):
+            changed_parents.add(_parent(key))
+    for key in sorted(live.keys() | base.keys()):
+        if key not in base:
+            lines.append(f"{key}: in {live_name}, not in {base_name}")
+        elif key not in live:
+            lines.append(f"{key} missing in {live_name}")
+        else:
+            continue
+        if not key.startswith("table "):
+            changed_parents.add(_parent(key))
+    for key in sorted(live.keys() & base.keys()):
+        for attr in sorted(live[key].keys() | base[key].keys()):
+            a, b = live[key].get(attr), base[key].get(attr)
+            if a == b:
+                continue
+            # A table's text repeats its columns: only worth saying when nothing finer did.
+            if attr == "definition" and key.startswith("table ") and _name(key) in changed_parents:
+                continue
+            lines.append(
+                f"{key}: {attr} {_show(a, b)} in {live_name}, {_show(b, a)} in {base_name}"
+            )
+    return sorted(lines)
+
+
+def _name(key: str) -> str:
+    return key.split(" ", 1)[1] if " " in key else key
+
+
+def _parent(key: str) -> str:
+    """'column accounts.email' -> 'accounts': the table a finer object belongs to."""
+    name = _name(key)
+    if key.startswith(("column ", "foreign key ", "constraint ", "trigger ", "policy ")):
+        return name.rsplit(".", 1)[0]
+    return name
+
+
+def _show(value: str | None, other: str | None) -> str:
+    if value is None:
+        return "(none)"
+    flat = " ".join(value.split())
+    if len(flat) <= _SHOWN:
+        return flat
+    other_flat = " ".join((other or "").split())
+    at = next((i for i, (x, y) in enumerate(zip(flat, other_flat, strict=False)) if x != y), 0)
+    start = max(0, at - 20)
+    return ("..." if start else "") + flat[start : start + _SHOWN] + "..."

@@ -1,0 +1,243 @@
+"""PostgreSQL's schema from pg_catalog, in one query per object kind.
+
+Definitions are the server's own renderings (format_type, pg_get_expr,
+pg_get_constraintdef, pg_get_indexdef, pg_get_viewdef, pg_get_functiondef,
+pg_get_triggerdef), so two databases built from differently formatted SQL compare
+equal, and anything the server would print differently is a real difference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from sqlmig.schema import Schema
+
+# Objects of the user's schemas, not of the system or of an extension.
+_USER_NS = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
+    "AND n.nspname NOT LIKE 'pg\\_temp%'"
+)
+
+
+def _not_extension(oid: str, catalog: str) -> str:
+    return (
+        f"NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass "
+        f"AND d.objid = {oid} AND d.deptype = 'e')"
+    )
+
+
+QUERIES: dict[str, str] = {
+    "schema": f"""
+        SELECT n.nspname, NULL, obj_description(n.oid, 'pg_namespace')
+        FROM pg_namespace n WHERE {_USER_NS} AND n.nspname <> 'public'
+          AND {_not_extension("n.oid", "pg_namespace")}""",
+    "extension": """
+        SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname <> 'plpgsql'""",
+    "table": f"""
+        SELECT n.nspname, c.relname, c.relkind, c.relpersistence, c.relrowsecurity,
+               c.relforcerowsecurity, pg_get_partkeydef(c.oid), pg_get_expr(c.relpartbound, c.oid),
+               (SELECT pn.nspname || '.' || p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+                JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid),
+               obj_description(c.oid, 'pg_class')
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
+    "column": f"""
+        SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+               pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated,
+               CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
+               col_description(c.oid, a.attnum), a.attnum
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
+        LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+        LEFT JOIN pg_collation co ON co.oid = a.attcollation
+        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+          AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
+    "constraint": f"""
+        SELECT n.nspname, c.relname, k.conname, pg_get_constraintdef(k.oid, true),
+               obj_description(k.oid, 'pg_constraint')
+        FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE k.conparentid = 0 AND {_USER_NS}""",
+    "index": f"""
+        SELECT n.nspname, t.relname, i.relname, pg_get_indexdef(x.indexrelid),
+               obj_description(i.oid, 'pg_class')
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        JOIN pg_namespace n ON n.oid = i.relnamespace
+        WHERE {_USER_NS} AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)
+          AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = x.indexrelid)
+          AND {_not_extension("i.oid", "pg_class")}""",
+    "view": f"""
+        SELECT n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid, true),
+               obj_description(c.oid, 'pg_class')
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('v', 'm') AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
+    "sequence": f"""
+        SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
+               s.seqmin, s.seqmax, s.seqcache, s.seqcycle
+        FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE {_USER_NS} AND {_not_extension("c.oid", "pg_class")}
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')""",
+    "function": f"""
+        SELECT n.nspname, p.proname, p.prokind, pg_get_function_identity_arguments(p.oid),
+               pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc')
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.prokind IN ('f', 'p') AND {_USER_NS} AND {_not_extension("p.oid", "pg_proc")}""",
+    "trigger": f"""
+        SELECT n.nspname, c.relname, g.tgname, pg_get_triggerdef(g.oid, true), g.tgenabled
+        FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND {_USER_NS}""",
+    "type": f"""
+        SELECT n.nspname, t.typname, t.typtype,
+               (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
+                FROM pg_enum e WHERE e.enumtypid = t.oid),
+               CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+               t.typnotnull, t.typdefault,
+               (SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid, true), '; ' ORDER BY k.conname)
+                FROM pg_constraint k WHERE k.contypid = t.oid),
+               (SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', '
+                                  ORDER BY a.attnum)
+                FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),
+               obj_description(t.oid, 'pg_type')
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE (t.typtype IN ('e', 'd') OR (t.typtype = 'c'
+               AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
+          AND {_USER_NS} AND {_not_extension("t.oid", "pg_type")}""",
+    "policy": f"""
+        SELECT n.nspname, c.relname, p.polname, p.polpermissive, p.polcmd,
+               (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r) END, ', ' ORDER BY 1)
+                FROM unnest(p.polroles) r),
+               pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+        FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE {_USER_NS}""",
+}
+
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
+_COMMANDS = {"r": "select", "a": "insert", "w": "update", "d": "delete", "*": "all"}
+
+
+def ident(name: str) -> str:
+    return name if _PLAIN.match(name) else '"' + name.replace('"', '""') + '"'
+
+
+def qual(schema: str, name: str) -> str:
+    """Readable name: the schema is left out for public, as in a search_path."""
+    return ident(name) if schema == "public" else f"{ident(schema)}.{ident(name)}"
+
+
+def introspect(conn: psycopg.Connection[Any], own: set[tuple[str, str]]) -> Schema:
+    """The schema of the database ``conn`` is connected to, without sqlmig's ``own`` tables."""
+    schema: Schema = {}
+    for kind, sql in QUERIES.items():
+        for row in conn.execute(sql).fetchall():
+            if len(row) > 2 and (row[0], row[1]) in own:
+                continue
+            key, attrs = _READERS[kind](row)
+            schema[key] = {k: _text(v) for k, v in attrs.items()}
+    return schema
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _table(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
+    s, name, kind, persistence, rls, force, partkey, bound, parent, comment = r
+    attrs: dict[str, object] = {
+        "kind": "partitioned table" if kind == "p" else "table",
+        "unlogged": persistence == "u",
+        "row level security": "forced" if force else "enabled" if rls else "disabled",
+        "comment": comment,
+    }
+    if partkey:
+        attrs["partition key"] = partkey
+    if parent:
+        attrs["partition of"] = f"{parent} {bound or ''}".strip()
+    return f"table {qual(s, name)}", attrs
+
+
+def _column(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
+    s, table, name, ctype, notnull, default, identity, generated, collation, comment, position = r
+    attrs: dict[str, object] = {
+        "type": ctype,
+        "nullable": not notnull,
+        "default": None if generated else default,
+        "identity": {"a": "always", "d": "by default"}.get(identity, "no"),
+        "generated": f"always as ({default}) stored" if generated == "s" else "no",
+        "collation": collation,
+        "comment": comment,
+        "position": position,
+    }
+    return f"column {qual(s, table)}.{ident(name)}", attrs
+
+
+READER = Callable[[tuple[Any, ...]], tuple[str, dict[str, object]]]
+_READERS: dict[str, READER] = {
+    "schema": lambda r: (f"schema {ident(r[0])}", {"comment": r[2]}),
+    "extension": lambda r: (f"extension {ident(r[0])}", {"schema": r[1]}),
+    "table": _table,
+    "column": _column,
+    "constraint": lambda r: (
+        f"constraint {qual(r[0], r[1])}.{ident(r[2])}",
+        {"definition": r[3], "comment": r[4]},
+    ),
+    "index": lambda r: (f"index {qual(r[0], r[2])}", {"definition": r[3], "comment": r[4]}),
+    "view": lambda r: (
+        f"{'materialized view' if r[2] == 'm' else 'view'} {qual(r[0], r[1])}",
+        {"definition": r[3], "comment": r[4]},
+    ),
+    "sequence": lambda r: (
+        f"sequence {qual(r[0], r[1])}",
+        {
+            "type": r[2],
+            "start": r[3],
+            "increment": r[4],
+            "min": r[5],
+            "max": r[6],
+            "cache": r[7],
+            "cycle": r[8],
+        },
+    ),
+    "function": lambda r: (
+        f"{'procedure' if r[2] == 'p' else 'function'} {qual(r[0], r[1])}({r[3]})",
+        {"definition": r[4], "comment": r[5]},
+    ),
+    "trigger": lambda r: (
+        f"trigger {qual(r[0], r[1])}.{ident(r[2])}",
+        {
+            "definition": r[3],
+            "enabled": {"O": "yes", "D": "no", "R": "replica", "A": "always"}[r[4]],
+        },
+    ),
+    "type": lambda r: (
+        f"type {qual(r[0], r[1])}",
+        {
+            "kind": {"e": "enum", "d": "domain", "c": "composite"}[r[2]],
+            "labels": r[3],
+            "base type": r[4],
+            "not null": r[5] if r[2] == "d" else None,
+            "default": r[6],
+            "constraints": r[7],
+            "attributes": r[8],
+            "comment": r[9],
+        },
+    ),
+    "policy": lambda r: (
+        f"policy {qual(r[0], r[1])}.{ident(r[2])}",
+        {
+            "permissive": r[3],
+            "command": _COMMANDS.get(r[4], r[4]),
+            "roles": r[5],
+            "using": r[6],
+            "with check": r[7],
+        },
+    ),
+}

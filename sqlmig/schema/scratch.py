@@ -1,0 +1,75 @@
+"""A throwaway database to load a baseline into, removed afterwards whatever happens."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlmig.config import Settings, parse_url
+from sqlmig.discovery import read_sql_file
+from sqlmig.engines import open_engine
+from sqlmig.engines.base import Engine
+from sqlmig.errors import ConfigError, ConnectError, Problem, ValidationError
+from sqlmig.runner import Runner
+from sqlmig.schema import Schema
+
+
+@contextmanager
+def scratch(settings: Settings, server_url: str | None = None) -> Iterator[Engine]:
+    """An empty database of the same engine: in memory for SQLite; for PostgreSQL a new
+    database on ``server_url`` (default: the configured server), dropped on exit."""
+    if settings.url.dialect == "sqlite":
+        engine = open_engine(replace(settings, database_url="sqlite:///:memory:"), write=False)
+        try:
+            yield engine
+        finally:
+            engine.close()
+        return
+    yield from _postgres_scratch(settings, server_url or settings.database_url)
+
+
+def _postgres_scratch(settings: Settings, server_url: str) -> Iterator[Engine]:
+    import psycopg
+
+    url = parse_url(server_url)
+    name = f"sqlmig_scratch_{os.urandom(5).hex()}"
+    try:
+        admin = psycopg.connect(url.conninfo, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        message = f"cannot connect to {url.masked} for a scratch database: {exc}"
+        raise ConnectError(url.redact(message)) from None
+    try:
+        try:
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        except psycopg.Error as exc:
+            message = (
+                f"cannot create a scratch database on {url.masked} ({exc.diag.message_primary}): "
+                "grant CREATEDB, or pass --scratch-url for a server where that is allowed"
+            )
+            raise ConfigError(url.redact(message)) from None
+        parts = urlsplit(url.raw)
+        scratch_url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+        engine = open_engine(replace(settings, database_url=scratch_url), write=False)
+        try:
+            yield engine
+        finally:
+            engine.close()
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+def load_baseline(engine: Engine, path: Path) -> Schema:
+    """Run ``path`` in the scratch ``engine`` and read back the schema it builds."""
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: write it, or point --baseline at the schema file")
+    problems: list[Problem] = []
+    file = read_sql_file(path, problems)
+    if file is None:
+        raise ValidationError(problems)
+    Runner(engine).execute_file(file)
+    return engine.introspect()

@@ -1,0 +1,87 @@
+"""SQLite's schema from sqlite_master and the table PRAGMAs.
+
+Columns and foreign keys come from PRAGMAs, so their formatting cannot differ; what only
+exists as text (CHECK constraints, generated columns, STRICT, WITHOUT ROWID, views,
+triggers) is compared after normalising case, quoting and whitespace.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from sqlmig.schema import Schema
+
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|[\w$]+|\S")
+_PLAIN = re.compile(r"^[A-Za-z_][\w$]*$")
+
+
+def normalise(sql: str) -> str:
+    """Same text for the same SQL whatever its layout, keyword case or identifier quoting."""
+    out: list[str] = []
+    for raw in _TOKEN.findall(sql):
+        token = raw.lower() if raw[0] != "'" else raw
+        if raw[0] in '"`[':
+            inner = raw[1:-1].replace('""', '"') if raw[0] == '"' else raw[1:-1]
+            token = inner.lower() if _PLAIN.match(inner) else f'"{inner}"'
+        if out and _wordish(out[-1]) and _wordish(token):
+            out.append(" ")
+        out.append(token)
+    return "".join(out)
+
+
+def _wordish(token: str) -> bool:
+    return token[0].isalnum() or token[0] in "_$'\""
+
+
+def introspect(conn: sqlite3.Connection, exclude: set[str]) -> Schema:
+    schema: Schema = {}
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master "
+        "WHERE name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY type, name"
+    ).fetchall()
+    for kind, name, table, sql in rows:
+        if table in exclude:
+            continue
+        schema[f"{kind} {_quote(name)}"] = {"definition": normalise(sql)}
+        if kind == "table":
+            schema.update(_columns(conn, name))
+            schema.update(_foreign_keys(conn, name))
+    return schema
+
+
+def _quote(name: str) -> str:
+    return name if _PLAIN.match(name) else '"' + name.replace('"', '""') + '"'
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> Schema:
+    out: Schema = {}
+    for _cid, name, ctype, notnull, default, pk, hidden in conn.execute(
+        "SELECT * FROM pragma_table_xinfo(?)", (table,)
+    ):
+        out[f"column {_quote(table)}.{_quote(name)}"] = {
+            "type": ctype or "(none)",
+            "nullable": "no" if notnull else "yes",
+            "default": normalise(default) if default is not None else "(none)",
+            "primary key position": str(pk),
+            "generated": {2: "virtual", 3: "stored"}.get(hidden, "no"),
+        }
+    return out
+
+
+def _foreign_keys(conn: sqlite3.Connection, table: str) -> Schema:
+    groups: dict[int, list[tuple[str, ...]]] = {}
+    for fk_id, _seq, parent, frm, to, on_update, on_delete, match in conn.execute(
+        "SELECT * FROM pragma_foreign_key_list(?)", (table,)
+    ):
+        groups.setdefault(fk_id, []).append((parent, frm, to or "", on_update, on_delete, match))
+    out: Schema = {}
+    for parts in groups.values():
+        parent = parts[0][0]
+        cols = ", ".join(p[1] for p in parts)
+        out[f"foreign key {_quote(table)}.({cols})"] = {
+            "references": f"{parent}({', '.join(p[2] for p in parts)})",
+            "on update": parts[0][3].lower(),
+            "on delete": parts[0][4].lower(),
+        }
+    return out

@@ -1,0 +1,338 @@
+"""Drift detection: the live schema against sql/schema.sql, on both engines."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sqlmig import Migrator, StatementError
+from tests.conftest import REPO
+from tests.helpers import query
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "sql", tmp_path / "sql")
+    return tmp_path / "sql"
+
+
+def scratch_databases(url: str) -> list[str]:
+    return [
+        r[0]
+        for r in query(url, "SELECT datname FROM pg_database WHERE datname LIKE 'sqlmig_scratch_%'")
+    ]
+
+
+def test_demo_migrations_produce_exactly_schema_sql(db_url, demo):
+    with Migrator(db_url, demo) as m:
+        m.apply(backup=False)
+        assert m.diff() == []
+        m.rollback()
+        drift = m.diff()
+    assert any("profiles" in line for line in drift), drift
+    if db_url.startswith("postgres"):
+        assert scratch_databases(db_url) == []
+
+
+BASE = """\
+CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT NOT NULL DEFAULT 'x', note TEXT);
+CREATE INDEX accounts_email ON accounts (email);
+CREATE VIEW emails AS SELECT email FROM accounts;
+"""
+
+# Same objects, different formatting: never drift.
+REFORMATTED = """\
+create   table "accounts" (
+    id integer primary key,
+    email text not null default 'x',
+    note text
+);
+create index accounts_email on accounts(email);
+create view emails as select email from accounts;
+"""
+
+
+def drifted(db_url: str, tmp_path: Path, change: str, baseline: str = BASE) -> list[str]:
+    (tmp_path / "schema.sql").write_text(baseline)
+    folder = tmp_path / "sql"
+    (folder / "up").mkdir(parents=True, exist_ok=True)
+    (folder / "down").mkdir(parents=True, exist_ok=True)
+    for statement in BASE.split(";\n"):
+        if statement.strip():
+            query(db_url, statement)
+    for statement in change.split(";\n"):
+        if statement.strip():
+            query(db_url, statement)
+    with Migrator(db_url, folder) as m:
+        return m.diff(tmp_path / "schema.sql")
+
+
+def test_formatting_is_not_drift(db_url, tmp_path):
+    assert drifted(db_url, tmp_path, "", baseline=REFORMATTED) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            "ALTER TABLE accounts ADD COLUMN extra INTEGER",
+            "column accounts.extra: in database, not in schema.sql",
+        ),
+        ("DROP INDEX accounts_email", "index accounts_email missing in database"),
+        (
+            "DROP VIEW emails;\nCREATE VIEW emails AS SELECT email, note FROM accounts",
+            "view emails",
+        ),
+    ],
+)
+def test_changes_made_by_hand_are_drift(db_url, tmp_path, change, expected):
+    drift = drifted(db_url, tmp_path, change)
+    assert any(expected in line for line in drift), drift
+
+
+def test_postgres_type_and_default_changes_are_named(pg_url, tmp_path):
+    drift = drifted(
+        pg_url,
+        tmp_path,
+        "ALTER TABLE accounts ALTER COLUMN note TYPE varchar(255);\nALTER TABLE accounts ALTER COLUMN email SET DEFAULT 'y'",
+    )
+    assert (
+        "column accounts.note: type character varying(255) in database, text in schema.sql" in drift
+    )
+    assert "column accounts.email: default 'y'::text in database, 'x'::text in schema.sql" in drift
+
+
+def test_sqlite_type_and_default_changes_are_named(sqlite_url, tmp_path):
+    drift = drifted(
+        sqlite_url,
+        tmp_path,
+        "",
+        baseline=BASE.replace("note TEXT", "note VARCHAR(255)").replace(
+            "DEFAULT 'x'", "DEFAULT 'y'"
+        ),
+    )
+    assert "column accounts.note: type TEXT in database, VARCHAR(255) in schema.sql" in drift
+    assert "column accounts.email: default 'x' in database, 'y' in schema.sql" in drift
+
+
+RLS_BASE = """\
+CREATE TABLE profiles (id int PRIMARY KEY, owner text NOT NULL, bio text);
+ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Users see own profile" ON profiles FOR SELECT USING (owner = current_user);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.bio := coalesce(NEW.bio, ''); RETURN NEW; END $$;
+CREATE TRIGGER profiles_touch BEFORE INSERT ON profiles FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE TYPE mood AS ENUM ('ok', 'sad');
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            'DROP POLICY "Users see own profile" ON profiles',
+            'policy profiles."Users see own profile" missing in database',
+        ),
+        (
+            'ALTER POLICY "Users see own profile" ON profiles USING (true)',
+            'policy profiles."Users see own profile": using true in database, (owner = CURRENT_USER) in schema.sql',
+        ),
+        (
+            "ALTER TABLE profiles DISABLE ROW LEVEL SECURITY",
+            "table profiles: row level security disabled in database, enabled",
+        ),
+        (
+            "DROP TRIGGER profiles_touch ON profiles;\nCREATE TRIGGER profiles_touch AFTER INSERT ON profiles FOR EACH ROW EXECUTE FUNCTION touch()",
+            "trigger profiles.profiles_touch: definition",
+        ),
+        (
+            "ALTER TYPE mood ADD VALUE 'glad'",
+            "type mood: labels 'ok', 'sad', 'glad' in database, 'ok', 'sad' in schema.sql",
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+            "function touch(): definition",
+        ),
+    ],
+)
+def test_postgres_rls_policies_triggers_types_functions(pg_url, tmp_path, change, expected):
+    (tmp_path / "schema.sql").write_text(RLS_BASE)
+    for statement in RLS_BASE.split(";\n"):
+        if statement.strip():
+            query(pg_url, statement)
+    for statement in change.split(";\n"):
+        query(pg_url, statement)
+    with Migrator(pg_url, tmp_path) as m:
+        drift = m.diff(tmp_path / "schema.sql")
+    assert any(expected in line for line in drift), drift
+
+
+def test_bad_baseline_names_its_line_and_leaves_no_scratch_database(db_url, tmp_path):
+    (tmp_path / "schema.sql").write_text("CREATE TABLE a (x int);\nCREATE TABLE a (x int);\n")
+    with Migrator(db_url, tmp_path) as m, pytest.raises(StatementError) as info:
+        m.diff(tmp_path / "schema.sql")
+    assert info.value.path.name == "schema.sql" and info.value.line == 2
+    if db_url.startswith("postgres"):
+        assert scratch_databases(db_url) == []
+
+
+def test_sqlmig_tables_are_not_part_of_the_schema(db_url, demo):
+    with Migrator(db_url, demo) as m:
+        m.apply(backup=False)
+        assert not [k for k in m.engine().introspect() if "schema_version" in k]
+
+
+RICH = """\
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE SCHEMA billing;
+COMMENT ON SCHEMA billing IS 'money';
+CREATE TYPE mood AS ENUM ('ok', 'sad');
+CREATE DOMAIN email AS text NOT NULL CONSTRAINT email_at CHECK (VALUE LIKE '%@%');
+CREATE TYPE pair AS (a int, b text);
+CREATE SEQUENCE billing.invoice_no START 100 INCREMENT 5;
+CREATE TABLE billing.customers (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    mail email,
+    name text COLLATE "C",
+    name_len int GENERATED ALWAYS AS (length(name)) STORED,
+    feeling mood DEFAULT 'ok',
+    nick text COLLATE "C"
+);
+COMMENT ON TABLE billing.customers IS 'who pays';
+COMMENT ON COLUMN billing.customers.name IS 'legal name';
+CREATE TABLE billing.rooms (room int, during tstzrange, EXCLUDE USING gist (room WITH =, during WITH &&));
+CREATE TABLE billing.invoices (
+    no int DEFAULT nextval('billing.invoice_no') PRIMARY KEY,
+    customer bigint REFERENCES billing.customers (id) DEFERRABLE INITIALLY DEFERRED,
+    total numeric(10, 2) CHECK (total >= 0)
+);
+ALTER TABLE billing.invoices ADD CONSTRAINT invoices_total_cap CHECK (total < 1000000) NOT VALID;
+CREATE INDEX invoices_big ON billing.invoices (total) WHERE total > 100;
+CREATE INDEX customers_lower_name ON billing.customers (lower(name));
+CREATE TABLE events (at date NOT NULL, what text) PARTITION BY RANGE (at);
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE VIEW billing.big_invoices AS SELECT no, total FROM billing.invoices WHERE total > 100;
+CREATE MATERIALIZED VIEW billing.totals AS SELECT customer, sum(total) AS total FROM billing.invoices GROUP BY customer;
+CREATE FUNCTION billing.tax(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT x * 0.2; END;
+CREATE PROCEDURE billing.noop() LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+ALTER TABLE billing.customers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE billing.customers FORCE ROW LEVEL SECURITY;
+CREATE POLICY own ON billing.customers AS RESTRICTIVE FOR UPDATE TO public USING (name = current_user) WITH CHECK (true);
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("", None),
+        (
+            "COMMENT ON COLUMN billing.customers.name IS 'nickname'",
+            "column billing.customers.name: comment nickname in database",
+        ),
+        (
+            'ALTER TABLE billing.customers ALTER COLUMN nick TYPE text COLLATE "POSIX"',
+            "column billing.customers.nick: collation POSIX",
+        ),
+        (
+            "ALTER TABLE billing.invoices VALIDATE CONSTRAINT invoices_total_cap",
+            "constraint billing.invoices.invoices_total_cap: definition",
+        ),
+        (
+            "ALTER TABLE billing.invoices ALTER CONSTRAINT invoices_customer_fkey NOT DEFERRABLE",
+            "constraint billing.invoices.invoices_customer_fkey: definition",
+        ),
+        (
+            "DROP INDEX billing.invoices_big;\nCREATE INDEX invoices_big ON billing.invoices (total) WHERE total > 200",
+            "index billing.invoices_big: definition",
+        ),
+        (
+            "ALTER SEQUENCE billing.invoice_no INCREMENT 1",
+            "sequence billing.invoice_no: increment 1 in database, 5 in schema.sql",
+        ),
+        (
+            "ALTER DOMAIN email DROP NOT NULL",
+            "type email: not null no in database, yes in schema.sql",
+        ),
+        (
+            "ALTER TABLE billing.customers NO FORCE ROW LEVEL SECURITY",
+            "table billing.customers: row level security enabled in database, forced",
+        ),
+        ("DROP TABLE events_2026", "table events_2026 missing in database"),
+        (
+            "DROP MATERIALIZED VIEW billing.totals",
+            "materialized view billing.totals missing in database",
+        ),
+        (
+            "ALTER TABLE billing.customers ALTER COLUMN id SET GENERATED BY DEFAULT",
+            "column billing.customers.id: identity by default in database, always",
+        ),
+        ("DROP PROCEDURE billing.noop()", "procedure billing.noop() missing in database"),
+        ("ALTER TYPE pair ADD ATTRIBUTE c int", "type pair: attributes"),
+        (
+            "ALTER TABLE billing.rooms DROP CONSTRAINT rooms_room_during_excl",
+            "constraint billing.rooms.rooms_room_during_excl missing in database",
+        ),
+    ],
+)
+def test_postgres_object_kinds(pg_url, tmp_path, change, expected):
+    (tmp_path / "schema.sql").write_text(RICH)
+    for statement in RICH.split(";\n"):
+        if statement.strip():
+            query(pg_url, statement)
+    for statement in change.split(";\n"):
+        if statement.strip():
+            query(pg_url, statement)
+    with Migrator(pg_url, tmp_path) as m:
+        drift = m.diff(tmp_path / "schema.sql")
+    if expected is None:
+        assert drift == []
+    else:
+        assert any(expected in line for line in drift), drift
+
+
+SQLITE_RICH = """\
+CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT CHECK (length(b) < 10), c INT AS (a * 2) STORED) STRICT;
+CREATE TABLE k (x TEXT PRIMARY KEY, y INT) WITHOUT ROWID;
+CREATE TABLE child (id INTEGER PRIMARY KEY, t_id INT REFERENCES t (a) ON DELETE CASCADE);
+CREATE INDEX child_t ON child (t_id) WHERE t_id IS NOT NULL;
+CREATE VIEW v AS SELECT a, b FROM t;
+CREATE TRIGGER t_ai AFTER INSERT ON t BEGIN UPDATE t SET b = 'x' WHERE a = new.a; END;
+"""
+
+
+@pytest.mark.parametrize(
+    ("baseline_change", "expected"),
+    [
+        (None, None),
+        (("CHECK (length(b) < 10)", "CHECK (length(b) < 20)"), "table t: definition"),
+        ((") STRICT;", ");"), "table t: definition"),
+        # WITHOUT ROWID makes its key NOT NULL: the finer line is the one shown
+        (("WITHOUT ROWID", ""), "column k.x: nullable no in database, yes in schema.sql"),
+        (("AS (a * 2) STORED", "AS (a * 3) STORED"), "table t: definition"),
+        (
+            ("ON DELETE CASCADE", "ON DELETE SET NULL"),
+            "foreign key child.(t_id): on delete cascade in database, set null",
+        ),
+        (("WHERE t_id IS NOT NULL", ""), "index child_t: definition"),
+        (("SET b = 'x'", "SET b = 'y'"), "trigger t_ai: definition"),
+    ],
+)
+def test_sqlite_object_kinds(sqlite_url, tmp_path, baseline_change, expected):
+    baseline = SQLITE_RICH if baseline_change is None else SQLITE_RICH.replace(*baseline_change)
+    (tmp_path / "schema.sql").write_text(baseline)
+    for statement in [
+        "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT CHECK (length(b) < 10), c INT AS (a * 2) STORED) STRICT",
+        "CREATE TABLE k (x TEXT PRIMARY KEY, y INT) WITHOUT ROWID",
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, t_id INT REFERENCES t (a) ON DELETE CASCADE)",
+        "CREATE INDEX child_t ON child (t_id) WHERE t_id IS NOT NULL",
+        "CREATE VIEW v AS SELECT a, b FROM t",
+        "CREATE TRIGGER t_ai AFTER INSERT ON t BEGIN UPDATE t SET b = 'x' WHERE a = new.a; END",
+    ]:
+        query(sqlite_url, statement)
+    with Migrator(sqlite_url, tmp_path) as m:
+        drift = m.diff(tmp_path / "schema.sql")
+    if expected is None:
+        assert drift == []
+    else:
+        assert any(expected in line for line in drift), drift
