@@ -307,6 +307,42 @@ def diff(
     _print_drift(drift, json=json)
 
 
+@command
+def test(
+    opts: dict[str, Any],
+    scratch_url: Annotated[
+        str | None,
+        typer.Option(
+            "--scratch-url",
+            help="PostgreSQL server to create the temporary database on [default: the same].",
+            show_default=False,
+        ),
+    ] = None,
+    json: Json = False,
+) -> None:
+    """Round trip in a scratch database: up, down, up for every migration, then schema.sql."""
+    from rich.markup import escape
+
+    from sqlmig import render
+
+    with _migrator(opts) as m:
+        count = len(m.migrations())
+        problems = m.test_roundtrip(scratch_url=scratch_url)
+    if json:
+        render.emit_json({"ok": not problems, "migrations": count, "problems": problems})
+    elif problems:
+        render.out.print(f"[red]round trip failed: {len(problems)} problem(s)[/]")
+        for line in problems:
+            render.out.print(f"  - {escape(line)}")
+    else:
+        render.out.print(
+            f"[green]round trip ok[/]: {count} migration(s) up, down and up again; "
+            "the result matches schema.sql."
+        )
+    if problems:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
 def _print_plan(m: "Migrator", plan: "list[Migration]", direction: str) -> None:
     from sqlmig import render
 

@@ -297,6 +297,15 @@ class Migrator:
             base = load_baseline(engine, path)
         return compare(live, base, "database", path.name)
 
+    def test_roundtrip(self, *, scratch_url: str | None = None) -> list[str]:
+        """Up, down, up for every migration in a scratch database; then compare with
+        DIR/schema.sql if it exists. [] means every down file undoes its up file."""
+        from sqlmig.schema.roundtrip import roundtrip
+
+        return roundtrip(
+            self.settings, self.migrations(), self.settings.dir / "schema.sql", scratch_url
+        )
+
     def metrics(self) -> Metrics:
         """Counters and gauges for monitoring, from the history and the current status."""
         status = self.status()

@@ -336,3 +336,43 @@ def test_sqlite_object_kinds(sqlite_url, tmp_path, baseline_change, expected):
         assert drift == []
     else:
         assert any(expected in line for line in drift), drift
+
+
+def test_roundtrip_passes_on_the_demo_set_and_touches_nothing(db_url, demo):
+    with Migrator(db_url, demo) as m:
+        assert m.test_roundtrip() == []
+        assert m.applied() == []
+    if db_url.startswith("postgres"):
+        assert scratch_databases(db_url) == []
+
+
+def test_roundtrip_names_what_a_down_file_forgets(db_url, write_migration):
+    folder = write_migration(1, "t", "CREATE TABLE t (a int);", "DROP TABLE t;")
+    write_migration(2, "col", "ALTER TABLE t ADD COLUMN b int;", "SELECT 1;")
+    write_migration(
+        3, "gone", "DROP TABLE t;", "-- sqlmig: irreversible the data is gone\nSELECT 1;"
+    )
+    with Migrator(db_url, folder) as m:
+        problems = m.test_roundtrip()
+    assert problems[0] == (
+        "0002_col.sql: the down file does not undo the up file: column t.b: in after down, not in before up"
+    )
+    assert len(problems) == 2 and "ADD COLUMN b" in problems[1]  # the up cannot run again
+
+
+def test_roundtrip_skips_irreversible_and_passes(db_url, write_migration):
+    folder = write_migration(1, "t", "CREATE TABLE t (a int);", "DROP TABLE t;")
+    write_migration(2, "idx", "CREATE INDEX t_a ON t (a);", "DROP INDEX t_a;")
+    write_migration(
+        3, "gone", "DROP TABLE t;", "-- sqlmig: irreversible the data is gone\nSELECT 1;"
+    )
+    with Migrator(db_url, folder) as m:
+        assert m.test_roundtrip() == []
+
+
+def test_roundtrip_compares_the_end_with_schema_sql(sqlite_url, write_migration):
+    folder = write_migration(1, "t", "CREATE TABLE t (a int);", "DROP TABLE t;")
+    (folder / "schema.sql").write_text("CREATE TABLE t (a int, b int);\n")
+    with Migrator(sqlite_url, folder) as m:
+        problems = m.test_roundtrip()
+    assert problems == ["after all migrations: column t.b missing in migrations"]

@@ -50,7 +50,8 @@ QUERIES: dict[str, str] = {
         SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated,
                CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
-               col_description(c.oid, a.attnum), a.attnum
+               col_description(c.oid, a.attnum),
+               row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum)  -- dropped columns leave gaps
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
