@@ -376,3 +376,19 @@ def test_roundtrip_compares_the_end_with_schema_sql(sqlite_url, write_migration)
     with Migrator(sqlite_url, folder) as m:
         problems = m.test_roundtrip()
     assert problems == ["after all migrations: column t.b missing in migrations"]
+
+
+def test_supabase_example_catches_policy_drift(pg_url, tmp_path):
+    folder = tmp_path / "sql"
+    shutil.copytree(REPO / "examples" / "supabase" / "sql", folder)
+    with Migrator(pg_url, folder) as m:
+        m.apply()
+        assert m.diff() == []
+        assert m.test_roundtrip() == []
+        query(pg_url, 'ALTER POLICY "Users can update own profile" ON profiles USING (true)')
+        query(pg_url, "ALTER TABLE profiles DISABLE ROW LEVEL SECURITY")
+        drift = m.diff()
+    assert drift == [
+        'policy profiles."Users can update own profile": using true in database, (auth.uid() = id) in schema.sql',
+        "table profiles: row level security disabled in database, enabled in schema.sql",
+    ]

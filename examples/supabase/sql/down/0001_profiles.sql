@@ -1,0 +1,3 @@
+DROP TABLE profiles;
+DROP FUNCTION auth.uid();
+DROP SCHEMA auth;
