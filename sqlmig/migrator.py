@@ -288,14 +288,20 @@ class Migrator:
         The baseline is loaded into a scratch database that is removed afterwards; []
         means they match.
         """
+        from concurrent.futures import ThreadPoolExecutor
+
         from sqlmig.schema import compare
         from sqlmig.schema.scratch import load_baseline, scratch
 
         path = baseline or self.settings.dir / "schema.sql"
-        live = self.engine().introspect()
-        with scratch(self.settings, scratch_url) as engine:
-            base = load_baseline(engine, path)
-        return compare(live, base, "database", path.name)
+        engine = self.engine()
+        # The live catalogs are read while the scratch database loads: they are independent,
+        # and PostgreSQL runs the two on different cores.
+        with ThreadPoolExecutor(1) as pool:
+            live = pool.submit(engine.introspect)
+            with scratch(self.settings, scratch_url) as scratch_engine:
+                base = load_baseline(scratch_engine, path)
+            return compare(live.result(), base, "database", path.name)
 
     def test_roundtrip(self, *, scratch_url: str | None = None) -> list[str]:
         """Up, down, up for every migration in a scratch database; then compare with

@@ -25,6 +25,8 @@ TRANSACTION_CONTROL = re.compile(
     r"(BEGIN|START\s+TRANSACTION|COMMIT|END|ABORT|ROLLBACK(?!\s+(?:TRANSACTION\s+)?TO\b))\b",
     re.IGNORECASE,
 )
+# "out of shared memory": the lock table (max_locks_per_transaction) is full.
+OUT_OF_LOCKS = "53200"
 Replan = Callable[[list[AppliedRow], list[Migration]], list[Migration]]
 OnStep = Callable[[Migration, str, StepResult | None], None]
 
@@ -239,9 +241,39 @@ class Runner:
         )
         return StepResult(0, name, "seed", ms, count)
 
-    def execute_file(self, file: SqlFile) -> int:
-        """Run a whole file's statements (no bookkeeping), reporting failures by file:line."""
-        return self._execute(file, rolled_back=True)
+    def execute_file(self, file: SqlFile, *, atomic: bool = True) -> int:
+        """Run a whole file (no bookkeeping) in one transaction unless it opts out, reporting
+        failures by file:line.
+
+        The file goes to the engine in one piece: a 1,000-table baseline is 3,000 statements,
+        and a round trip each would cost more than PostgreSQL takes to run them. Only when
+        it fails is it replayed statement by statement, to name the line that failed.
+        ``atomic=False`` (a scratch database, thrown away anyway) runs the statements one
+        at a time when the file needs more locks than one PostgreSQL transaction may hold.
+        """
+        statements = split(file.text, self.engine.dialect)
+        if file.no_transaction:
+            return self._execute(file, rolled_back=False)
+        self._refuse_transaction_control(file, statements)
+        self.engine.begin()
+        try:
+            self.engine.execute_script(file.text)
+        except DbFailure as exc:
+            self.engine.rollback()
+            if exc.code == OUT_OF_LOCKS and not atomic:
+                return self._execute(file, rolled_back=False)
+            self.engine.begin()
+            try:
+                self._execute(file, rolled_back=True)
+            finally:
+                self.engine.rollback()
+            raise self._statement_error(file, None, exc, rolled_back=True) from None
+        try:
+            self.engine.commit()
+        except DbFailure as exc:
+            self.engine.rollback()
+            raise self._statement_error(file, None, exc, rolled_back=True) from None
+        return len(statements)
 
     def _execute(self, file: SqlFile, *, rolled_back: bool) -> int:
         statements = split(file.text, self.engine.dialect)

@@ -177,6 +177,35 @@ def test_bad_baseline_names_its_line_and_leaves_no_scratch_database(db_url, tmp_
         assert scratch_databases(db_url) == []
 
 
+def test_baseline_larger_than_one_transactions_locks_still_loads(tmp_path):
+    """The baseline loads in one transaction for speed; a server whose lock table cannot
+    hold the whole schema must still get a drift check, one statement at a time."""
+    import psycopg
+
+    from tests.pgcluster import start_cluster
+
+    cluster = start_cluster("max_locks_per_transaction=10", "max_connections=20")
+    try:
+        ddl = "".join(f"CREATE TABLE t{i} (id int PRIMARY KEY, note text);\n" for i in range(300))
+        (tmp_path / "schema.sql").write_text(ddl)
+        live = cluster.url("postgres")
+        with psycopg.connect(live, autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.OutOfMemory):
+                conn.execute(ddl)  # the premise: all of it in one transaction does not fit
+            for statement in ddl.splitlines():
+                conn.execute(statement)
+        with Migrator(live, tmp_path) as m:
+            assert m.diff(tmp_path / "schema.sql") == []
+            with psycopg.connect(live, autocommit=True) as conn:
+                conn.execute("ALTER TABLE t299 ADD COLUMN extra int")
+            assert m.diff(tmp_path / "schema.sql") == [
+                "column t299.extra: in database, not in schema.sql"
+            ]
+        assert scratch_databases(live) == []
+    finally:
+        cluster.stop()
+
+
 def test_sqlmig_tables_are_not_part_of_the_schema(db_url, demo):
     with Migrator(db_url, demo) as m:
         m.apply(backup=False)

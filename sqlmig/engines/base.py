@@ -93,6 +93,9 @@ class Engine(Protocol):
     def execute(self, sql: str) -> None:
         """Run one statement; raise DbFailure with the database's message."""
 
+    def execute_script(self, sql: str) -> None:
+        """Run many statements, in as few round trips as the engine allows; raise DbFailure."""
+
     def insert_row(self, row: AppliedRow) -> None: ...
 
     def update_row(self, row: AppliedRow) -> None: ...

@@ -180,6 +180,10 @@ class PostgresEngine(BookkeepingOps):
                 ) from None
             raise DbFailure(_describe(exc), exc.sqlstate, _position(exc)) from None
 
+    def execute_script(self, sql: str) -> None:
+        # Without parameters psycopg uses the simple query protocol: many statements, one trip.
+        self.execute(sql)
+
     def _history_event(self, row: tuple[Any, ...]) -> HistoryEvent:
         return HistoryEvent(*_iso(row, 10))
 

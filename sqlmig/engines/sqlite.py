@@ -18,6 +18,7 @@ from sqlmig.engines.bookkeeping import BookkeepingOps, bookkeeping_sql, quote_id
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.models import AppliedRow, HistoryEvent
 from sqlmig.schema import Schema
+from sqlmig.splitter import split
 
 # busy_timeout is an int of milliseconds inside SQLite; 0 on our side means "wait forever".
 _FOREVER = 2**31 // 1000 - 1
@@ -159,6 +160,11 @@ class SqliteEngine(BookkeepingOps):
 
     def execute(self, sql: str) -> None:
         self._guarded(sql)
+
+    def execute_script(self, sql: str) -> None:
+        # sqlite3.executescript would COMMIT first; in-process statements cost no round trip.
+        for statement in split(sql, "sqlite"):
+            self.execute(statement.text)
 
     def _guarded(self, sql: str, params: tuple[object, ...] = ()) -> None:
         if self.settings.statement_timeout:

@@ -12,24 +12,10 @@ from pathlib import Path
 from sqlmig.config import Settings
 from sqlmig.engines.base import Engine
 from sqlmig.errors import StatementError
-from sqlmig.models import Migration, SqlFile
+from sqlmig.models import Migration
 from sqlmig.runner import Runner
 from sqlmig.schema import Schema, compare
 from sqlmig.schema.scratch import load_baseline, scratch
-
-
-def _run(engine: Engine, runner: Runner, file: SqlFile) -> None:
-    """As apply would: in a transaction (with SQLite's foreign key check) unless told not to."""
-    if file.no_transaction:
-        runner.execute_file(file)
-        return
-    engine.begin()
-    try:
-        runner.execute_file(file)
-        engine.commit()
-    except BaseException:
-        engine.rollback()
-        raise
 
 
 def _down_and_up(
@@ -41,10 +27,10 @@ def _down_and_up(
 ) -> None:
     """Down, compare with ``schemas[0]`` (before the up); up, compare with ``schemas[1]``."""
     before, after_up = schemas
-    _run(engine, runner, m.down)
+    runner.execute_file(m.down)
     undone = compare(engine.introspect(), before, "after down", "before up")
     problems += [f"{m.label}: the down file does not undo the up file: {d}" for d in undone]
-    _run(engine, runner, m.up)
+    runner.execute_file(m.up)
     again = compare(engine.introspect(), after_up, "second up", "first up")
     problems += [f"{m.label}: up again differs from the first up: {d}" for d in again]
 
@@ -58,7 +44,7 @@ def roundtrip(
         runner = Runner(engine)
         before = engine.introspect()
         for m in migrations:
-            _run(engine, runner, m.up)
+            runner.execute_file(m.up)
             after_up = engine.introspect()
             if m.down.irreversible is None:
                 try:

@@ -71,5 +71,5 @@ def load_baseline(engine: Engine, path: Path) -> Schema:
     file = read_sql_file(path, problems)
     if file is None:
         raise ValidationError(problems)
-    Runner(engine).execute_file(file)
+    Runner(engine).execute_file(file, atomic=False)
     return engine.introspect()
