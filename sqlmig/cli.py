@@ -308,6 +308,32 @@ def diff(
 
 
 @command
+def dump(
+    opts: dict[str, Any],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write, or - for standard output [default: DIR/schema.sql].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write the database's schema as deterministic SQL (the baseline `diff` compares with)."""
+    from sqlmig import render
+
+    with _migrator(opts) as m:
+        if output == "-":
+            typer.echo(m.dump(), nl=False)
+            return
+        path = Path(output) if output else m.settings.dir / "schema.sql"
+        text = m.dump(path)
+    statements = sum(1 for line in text.splitlines() if line.endswith(";"))
+    render.out.print(f"wrote {path} ({statements} statements)")
+
+
+@command
 def test(
     opts: dict[str, Any],
     scratch_url: Annotated[

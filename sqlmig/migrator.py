@@ -282,6 +282,22 @@ class Migrator:
         """Apply every seed file that is new or changed since it was last applied."""
         return self._locked_run(lambda engine, _: self._seed(engine))
 
+    def dump(self, to: Path | None = None) -> str:
+        """The live schema as deterministic SQL, without sqlmig's own tables; also written
+        to ``to`` if given, replacing it whole (a reader never sees half a file)."""
+        text = self.engine().dump_schema()
+        if to is not None:
+            import os
+
+            partial = to.with_name(f".{to.name}.{os.getpid()}.partial")
+            try:
+                partial.write_text(text, "utf-8")
+                os.replace(partial, to)
+            except OSError as exc:
+                partial.unlink(missing_ok=True)
+                raise ConfigError(f"cannot write {to}: {exc.strerror or exc}") from None
+        return text
+
     def diff(self, baseline: Path | None = None, *, scratch_url: str | None = None) -> list[str]:
         """Differences between the live schema and ``baseline`` (default: DIR/schema.sql).
 

@@ -116,3 +116,6 @@ class Engine(Protocol):
 
     def introspect(self) -> Schema:
         """The database's schema, without sqlmig's own tables."""
+
+    def dump_schema(self) -> str:
+        """The same schema as a deterministic SQL script that rebuilds it."""

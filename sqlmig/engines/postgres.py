@@ -7,8 +7,9 @@ dies, the server drops the session and the lock with it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -22,6 +23,9 @@ from sqlmig.schema import Schema
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+T = TypeVar("T")
+CatalogReader = Callable[[psycopg.Connection[Any], set[tuple[str, str]]], T]
 
 
 class PostgresEngine(BookkeepingOps):
@@ -194,10 +198,18 @@ class PostgresEngine(BookkeepingOps):
     def introspect(self) -> Schema:
         from sqlmig.schema.postgres import introspect
 
+        return self._read_catalogs(introspect)
+
+    def dump_schema(self) -> str:
+        from sqlmig.schema.pgdump import dump
+
+        return self._read_catalogs(dump)
+
+    def _read_catalogs(self, reader: CatalogReader[T]) -> T:
         s = self.settings
         own = {(self.schema, t) for t in (s.table, s.history_table, s.seeds_table)}
         try:
-            return introspect(self.conn, own)
+            return reader(self.conn, own)
         except psycopg.Error as exc:
             raise BackendError(
                 self.url.redact(f"reading the catalogs failed: {_first_line(exc)}")

@@ -203,8 +203,17 @@ class SqliteEngine(BookkeepingOps):
     def introspect(self) -> Schema:
         from sqlmig.schema.sqlite import introspect
 
+        return introspect(self.conn, self._own_tables)
+
+    def dump_schema(self) -> str:
+        from sqlmig.schema.sqlite import dump
+
+        return dump(self.conn, self._own_tables)
+
+    @property
+    def _own_tables(self) -> set[str]:
         s = self.settings
-        return introspect(self.conn, {s.table, s.history_table, s.seeds_table})
+        return {s.table, s.history_table, s.seeds_table}
 
     def backup_to(self, dest: Path) -> None:
         """SQLite's online backup API: a consistent copy even while others write (WAL too)."""

@@ -9,6 +9,16 @@ from __future__ import annotations
 
 Schema = dict[str, dict[str, str]]
 
+
+def dump_header(source: str) -> str:
+    """The first lines of every ``sqlmig dump``: no date or database name, so the same
+    schema always gives the same bytes."""
+    return (
+        f"-- The schema as `sqlmig dump` reads it from {source}. Change it with a migration,\n"
+        "-- then dump again: `sqlmig diff` compares a database with this file.\n"
+    )
+
+
 _SHOWN = 60  # longer values (function bodies, view queries) are shown around the change
 
 

@@ -41,9 +41,9 @@ QUERIES: dict[str, str] = {
     "table": f"""
         SELECT n.nspname, c.relname, c.relkind, c.relpersistence, c.relrowsecurity,
                c.relforcerowsecurity, pg_get_partkeydef(c.oid), pg_get_expr(c.relpartbound, c.oid),
-               (SELECT pn.nspname || '.' || p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+               (SELECT ARRAY[pn.nspname, p.relname] FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
                 JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid),
-               obj_description(c.oid, 'pg_class')
+               obj_description(c.oid, 'pg_class'), c.oid
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
     "column": f"""
@@ -51,7 +51,8 @@ QUERIES: dict[str, str] = {
                pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated,
                CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
                col_description(c.oid, a.attnum),
-               row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum)  -- dropped columns leave gaps
+               row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum),  -- dropped columns leave gaps
+               c.relkind
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
@@ -60,7 +61,7 @@ QUERIES: dict[str, str] = {
           AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
     "constraint": f"""
         SELECT n.nspname, c.relname, k.conname, pg_get_constraintdef(k.oid, true),
-               obj_description(k.oid, 'pg_constraint')
+               obj_description(k.oid, 'pg_constraint'), k.contype, k.conislocal, k.oid
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE k.conparentid = 0 AND {_USER_NS}""",
@@ -74,18 +75,24 @@ QUERIES: dict[str, str] = {
           AND {_not_extension("i.oid", "pg_class")}""",
     "view": f"""
         SELECT n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid, true),
-               obj_description(c.oid, 'pg_class')
+               obj_description(c.oid, 'pg_class'), c.reloptions, c.oid
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('v', 'm') AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
     "sequence": f"""
         SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
-               s.seqmin, s.seqmax, s.seqcache, s.seqcycle
+               s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
+               (SELECT ARRAY[tn.nspname, t.relname, a.attname] FROM pg_depend d
+                JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a'
+                  AND d.refclassid = 'pg_class'::regclass),
+               c.oid
         FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE {_USER_NS} AND {_not_extension("c.oid", "pg_class")}
           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')""",
     "function": f"""
         SELECT n.nspname, p.proname, p.prokind, pg_get_function_identity_arguments(p.oid),
-               pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc')
+               pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc'), p.oid
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE p.prokind IN ('f', 'p') AND {_USER_NS} AND {_not_extension("p.oid", "pg_proc")}""",
     "trigger": f"""
@@ -94,23 +101,24 @@ QUERIES: dict[str, str] = {
         WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND {_USER_NS}""",
     "type": f"""
         SELECT n.nspname, t.typname, t.typtype,
-               (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
+               (SELECT array_agg(quote_literal(e.enumlabel) ORDER BY e.enumsortorder)
                 FROM pg_enum e WHERE e.enumtypid = t.oid),
                CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
                t.typnotnull, t.typdefault,
-               (SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid, true), '; ' ORDER BY k.conname)
+               (SELECT array_agg('CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid, true)
+                                 ORDER BY k.conname)
                 FROM pg_constraint k WHERE k.contypid = t.oid),
-               (SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', '
-                                  ORDER BY a.attnum)
+               (SELECT array_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
+                                 ORDER BY a.attnum)
                 FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),
-               obj_description(t.oid, 'pg_type')
+               obj_description(t.oid, 'pg_type'), t.oid
         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
         WHERE (t.typtype IN ('e', 'd') OR (t.typtype = 'c'
                AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
           AND {_USER_NS} AND {_not_extension("t.oid", "pg_type")}""",
     "policy": f"""
         SELECT n.nspname, c.relname, p.polname, p.polpermissive, p.polcmd,
-               (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r) END, ', ' ORDER BY 1)
+               (SELECT array_agg(CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END ORDER BY 1)
                 FROM unnest(p.polroles) r),
                pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -130,13 +138,22 @@ def qual(schema: str, name: str) -> str:
     return ident(name) if schema == "public" else f"{ident(schema)}.{ident(name)}"
 
 
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+def read_catalogs(conn: psycopg.Connection[Any], own: set[tuple[str, str]]) -> Rows:
+    """Every kind's catalog rows, without sqlmig's ``own`` tables and what hangs off them."""
+    return {
+        kind: [r for r in conn.execute(sql).fetchall() if (r[0], r[1]) not in own]
+        for kind, sql in QUERIES.items()
+    }
+
+
 def introspect(conn: psycopg.Connection[Any], own: set[tuple[str, str]]) -> Schema:
     """The schema of the database ``conn`` is connected to, without sqlmig's ``own`` tables."""
     schema: Schema = {}
-    for kind, sql in QUERIES.items():
-        for row in conn.execute(sql).fetchall():
-            if len(row) > 2 and (row[0], row[1]) in own:
-                continue
+    for kind, rows in read_catalogs(conn, own).items():
+        for row in rows:
             key, attrs = _READERS[kind](row)
             schema[key] = {k: _text(v) for k, v in attrs.items()}
     return schema
@@ -147,11 +164,13 @@ def _text(value: object) -> str:
         return "(none)"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(value)
     return str(value)
 
 
 def _table(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
-    s, name, kind, persistence, rls, force, partkey, bound, parent, comment = r
+    s, name, kind, persistence, rls, force, partkey, bound, parent, comment, _oid = r
     attrs: dict[str, object] = {
         "kind": "partitioned table" if kind == "p" else "table",
         "unlogged": persistence == "u",
@@ -161,12 +180,25 @@ def _table(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
     if partkey:
         attrs["partition key"] = partkey
     if parent:
-        attrs["partition of"] = f"{parent} {bound or ''}".strip()
+        attrs["partition of"] = f"{qual(*parent)} {bound or ''}".strip()
     return f"table {qual(s, name)}", attrs
 
 
 def _column(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
-    s, table, name, ctype, notnull, default, identity, generated, collation, comment, position = r
+    (
+        s,
+        table,
+        name,
+        ctype,
+        notnull,
+        default,
+        identity,
+        generated,
+        collation,
+        comment,
+        position,
+        _,
+    ) = r
     attrs: dict[str, object] = {
         "type": ctype,
         "nullable": not notnull,
@@ -193,7 +225,7 @@ _READERS: dict[str, READER] = {
     "index": lambda r: (f"index {qual(r[0], r[2])}", {"definition": r[3], "comment": r[4]}),
     "view": lambda r: (
         f"{'materialized view' if r[2] == 'm' else 'view'} {qual(r[0], r[1])}",
-        {"definition": r[3], "comment": r[4]},
+        {"definition": r[3], "comment": r[4], "options": r[5]},
     ),
     "sequence": lambda r: (
         f"sequence {qual(r[0], r[1])}",
@@ -205,6 +237,7 @@ _READERS: dict[str, READER] = {
             "max": r[6],
             "cache": r[7],
             "cycle": r[8],
+            "owned by": f"{qual(r[9][0], r[9][1])}.{ident(r[9][2])}" if r[9] else None,
         },
     ),
     "function": lambda r: (

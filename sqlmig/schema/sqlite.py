@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from sqlmig.schema import Schema
+from sqlmig.schema import Schema, dump_header
 
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|[\w$]+|\S")
 _PLAIN = re.compile(r"^[A-Za-z_][\w$]*$")
@@ -34,15 +34,34 @@ def _wordish(token: str) -> bool:
     return token[0].isalnum() or token[0] in "_$'\""
 
 
-def introspect(conn: sqlite3.Connection, exclude: set[str]) -> Schema:
-    schema: Schema = {}
+# Kinds in the order a script must create them; by name within a kind.
+_KIND_ORDER = "CASE type WHEN 'table' THEN 0 WHEN 'view' THEN 1 WHEN 'index' THEN 2 ELSE 3 END"
+
+
+def _objects(conn: sqlite3.Connection, exclude: set[str]) -> list[tuple[str, str, str, str]]:
+    """(type, name, table, sql) of every object the user created, without sqlmig's tables
+    and the shadow tables a virtual table makes for itself."""
+    try:
+        shadows = {r[1] for r in conn.execute("PRAGMA table_list") if r[2] == "shadow"}
+    except sqlite3.Error:  # before SQLite 3.37 there is no table_list, nor any way to tell
+        shadows = set()
     rows = conn.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_master "
-        "WHERE name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY type, name"
+        f"WHERE name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY {_KIND_ORDER}, name"
     ).fetchall()
-    for kind, name, table, sql in rows:
-        if table in exclude:
-            continue
+    return [r for r in rows if r[2] not in exclude and r[2] not in shadows]
+
+
+def dump(conn: sqlite3.Connection, exclude: set[str]) -> str:
+    """The schema as a script: SQLite keeps each object's CREATE statement as written,
+    so those texts are the dump, and loading it stores the same texts again."""
+    statements = [f"{sql};\n" for _kind, _name, _table, sql in _objects(conn, exclude)]
+    return "\n".join([dump_header("sqlite_master"), *statements])
+
+
+def introspect(conn: sqlite3.Connection, exclude: set[str]) -> Schema:
+    schema: Schema = {}
+    for kind, name, _table, sql in _objects(conn, exclude):
         schema[f"{kind} {_quote(name)}"] = {"definition": normalise(sql)}
         if kind == "table":
             schema.update(_columns(conn, name))

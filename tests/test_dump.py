@@ -1,0 +1,194 @@
+"""`sqlmig dump`: the same database gives the same bytes, and loading a dump into an empty
+database gives a database that dumps to the same bytes and shows no drift."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sqlmig import Migrator
+from sqlmig.cli import app
+from tests.conftest import REPO
+from tests.helpers import query
+from tests.test_schema import RICH
+from tests.test_schema_oracle import FRAGMENTS
+
+# What a dependency-blind dump gets wrong: objects whose names sort before what they
+# need, keywords and mixed case as names, functions that read tables.
+TRICKY = """\
+CREATE TABLE "order" ("user" text PRIMARY KEY, "Total" numeric);
+CREATE TABLE zz_base (id serial PRIMARY KEY, code text NOT NULL);
+ALTER TABLE zz_base ADD CONSTRAINT zz_base_code UNIQUE (code);
+CREATE TABLE aa_ref (code text REFERENCES zz_base (code));
+CREATE VIEW b_view AS SELECT id FROM zz_base;
+CREATE VIEW a_view AS SELECT id FROM b_view;
+CREATE OR REPLACE VIEW b_view AS SELECT id, code FROM zz_base;
+CREATE VIEW grouped AS SELECT id, code, count(*) AS n FROM zz_base GROUP BY id;
+CREATE FUNCTION a_count() RETURNS bigint LANGUAGE sql STABLE
+    BEGIN ATOMIC SELECT count(*) FROM zz_base; END;
+CREATE FUNCTION a_rows() RETURNS SETOF zz_base LANGUAGE sql AS 'SELECT * FROM zz_base';
+CREATE FUNCTION a_next() RETURNS int LANGUAGE sql AS 'SELECT 7';
+CREATE TABLE uses_fn (n int DEFAULT a_next());
+CREATE DOMAIN a_small AS zz_domain_base CHECK (VALUE < 10);
+CREATE TABLE tree (at date NOT NULL, kind text NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE tree_2026 PARTITION OF tree FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')
+    PARTITION BY LIST (kind);
+CREATE TABLE tree_2026_x PARTITION OF tree_2026 FOR VALUES IN ('x');
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER zz_touch BEFORE UPDATE ON zz_base FOR EACH ROW EXECUTE FUNCTION touch();
+ALTER TABLE zz_base DISABLE TRIGGER zz_touch;
+COMMENT ON TABLE "order" IS 'it''s quoted';
+COMMENT ON FUNCTION a_count() IS 'rows';
+CREATE VIEW secure WITH (security_invoker = true) AS SELECT code FROM zz_base;
+"""
+
+
+def pg_database(admin: str) -> str:
+    name = f"dump_{uuid.uuid4().hex[:10]}"
+    query(admin, f"CREATE DATABASE {name}")
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def load(url: str, script: str) -> None:
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            conn.executescript(script)
+        finally:
+            conn.close()
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(script)
+
+
+def dump(url: str, folder: Path) -> str:
+    with Migrator(url, folder) as m:
+        return m.dump()
+
+
+def assert_reproducible(url: str, empty_url: str, folder: Path) -> str:
+    """Dump twice, load into ``empty_url``, dump that: all the same bytes, and no drift."""
+    first = dump(url, folder)
+    assert dump(url, folder) == first
+    load(empty_url, first)
+    assert dump(empty_url, folder) == first
+    (folder / "dumped.sql").write_text(first)
+    with Migrator(url, folder) as m:
+        assert m.diff(folder / "dumped.sql") == []
+    return first
+
+
+@pytest.fixture
+def empty_url(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> str:
+    if db_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    admin = str(request.getfixturevalue("pg_cluster").admin_url)
+    return pg_database(admin)
+
+
+def test_demo_dump_is_reproducible_and_leaves_out_sqlmig_tables(db_url, empty_url, tmp_path):
+    folder = tmp_path / "sql"
+    shutil.copytree(REPO / "sql", folder)
+    with Migrator(db_url, folder) as m:
+        m.apply(backup=False)
+    text = assert_reproducible(db_url, empty_url, folder)
+    assert "schema_version" not in text
+    assert "profiles" in text
+
+
+def test_postgres_dump_of_every_object_kind(pg_cluster, tmp_path):
+    admin = pg_cluster.admin_url
+    url, empty = pg_database(admin), pg_database(admin)
+    load(url, "CREATE DOMAIN zz_domain_base AS int;\n" + RICH + TRICKY)
+    text = assert_reproducible(url, empty, tmp_path)
+    for expected in (
+        'CREATE TABLE "order" (\n    "user" text NOT NULL,\n    "Total" numeric\n);',
+        "ALTER TABLE zz_base DISABLE TRIGGER zz_touch;",
+        "COMMENT ON TABLE \"order\" IS 'it''s quoted';",
+        "ALTER SEQUENCE zz_base_id_seq OWNED BY zz_base.id;",
+        "CREATE POLICY own ON billing.customers AS RESTRICTIVE FOR UPDATE USING",
+        "CREATE MATERIALIZED VIEW billing.totals AS",
+        "CREATE VIEW secure WITH (security_invoker=true) AS",
+    ):
+        assert expected in text
+    # Dependencies beat names: the base view before the view on it, the table before
+    # the function that reads it, a domain's base before the domain.
+    assert text.index("CREATE VIEW b_view") < text.index("CREATE VIEW a_view")
+    assert text.index("CREATE TABLE zz_base") < text.index("FUNCTION public.a_count()")
+    assert text.index("CREATE DOMAIN zz_domain_base") < text.index("CREATE DOMAIN a_small")
+    assert text.index("CONSTRAINT zz_base_code UNIQUE") < text.index("FOREIGN KEY (code)")
+
+
+def test_postgres_dump_of_the_oracle_fragments_and_supabase_example(pg_cluster, tmp_path):
+    admin = pg_cluster.admin_url
+    url, empty = pg_database(admin), pg_database(admin)
+    load(url, ";\n".join(s for statements, _, _ in FRAGMENTS.values() for s in statements))
+    assert_reproducible(url, empty, tmp_path)
+
+    folder = tmp_path / "supabase"
+    shutil.copytree(REPO / "examples" / "supabase" / "sql", folder)
+    url, empty = pg_database(admin), pg_database(admin)
+    with Migrator(url, folder) as m:
+        m.apply(backup=False)
+    text = assert_reproducible(url, empty, folder)
+    assert "ENABLE ROW LEVEL SECURITY" in text and "CREATE POLICY" in text
+
+
+def test_sqlite_dump_keeps_text_and_skips_virtual_table_internals(sqlite_url, tmp_path):
+    load(
+        sqlite_url,
+        """
+        CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id)) STRICT;
+        CREATE TABLE a (id INTEGER PRIMARY KEY,
+                        doubled INTEGER GENERATED ALWAYS AS (id * 2) VIRTUAL);
+        CREATE VIEW v AS SELECT * FROM b;
+        CREATE INDEX b_a ON b (a_id);
+        CREATE TRIGGER b_log AFTER INSERT ON b BEGIN SELECT 1; END;
+        CREATE VIRTUAL TABLE notes USING fts5(body);
+        """,
+    )
+    text = assert_reproducible(sqlite_url, f"sqlite:///{tmp_path / 'empty.db'}", tmp_path)
+    assert "notes_data" not in text and "CREATE VIRTUAL TABLE notes USING fts5(body);" in text
+    kinds = [line.split()[1] for line in text.splitlines() if line.startswith("CREATE")]
+    assert kinds == ["TABLE", "TABLE", "VIRTUAL", "VIEW", "INDEX", "TRIGGER"]
+
+
+def test_cli_dump_writes_schema_sql_by_default_or_where_told(db_url, tmp_path):
+    folder = tmp_path / "sql"
+    shutil.copytree(REPO / "sql", folder)
+    (folder / "schema.sql").unlink()
+    runner = CliRunner()
+    assert runner.invoke(app, ["apply", "-d", db_url, "--dir", str(folder)]).exit_code == 0
+
+    result = runner.invoke(app, ["dump", "-d", db_url, "--dir", str(folder)])
+    assert result.exit_code == 0, result.output
+    written = (folder / "schema.sql").read_text()
+    assert f"wrote {folder / 'schema.sql'}" in result.output
+    assert "CREATE TABLE" in written
+
+    result = runner.invoke(app, ["dump", "-d", db_url, "--dir", str(folder), "-o", "-"])
+    assert result.exit_code == 0 and result.stdout == written
+
+    other = tmp_path / "elsewhere.sql"
+    result = runner.invoke(app, ["dump", "-d", db_url, "--dir", str(folder), "-o", str(other)])
+    assert result.exit_code == 0 and other.read_text() == written
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+    # The drift check against what was just dumped passes.
+    result = runner.invoke(app, ["diff", "-d", db_url, "--dir", str(folder)])
+    assert result.exit_code == 0, result.output
+
+
+def test_cli_dump_to_an_unwritable_place_fails_clearly(sqlite_url, tmp_path):
+    result = CliRunner().invoke(
+        app, ["dump", "-d", sqlite_url, "-o", str(tmp_path / "no" / "such" / "dir.sql")]
+    )
+    assert result.exit_code == 2
+    assert "cannot write" in result.output and "no/such/dir.sql" in result.output
