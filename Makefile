@@ -2,7 +2,7 @@
 PYTHON ?= python3
 SQLMIG ?= $(PYTHON) -m sqlmig
 
-.PHONY: install demo migrate rollback status validate seed test lint bench ci-migrate ci-check
+.PHONY: install demo migrate rollback status validate seed schema test lint bench ci-migrate ci-check
 
 install:  ## install sqlmig and the test tools into the current Python
 	$(PYTHON) -m pip install -e '.[dev]'
@@ -32,9 +32,13 @@ ci-migrate:  ## deploy step: wait, validate, back up, migrate and seed, check dr
 	$(SQLMIG) apply --backup --seed --verify
 	$(SQLMIG) status --exit-code
 
-ci-check:  ## pull-request step: validate and check drift, changing nothing
+ci-check:  ## pull-request step: validate, check drift, round-trip every down file; changes nothing
 	$(SQLMIG) validate
 	$(SQLMIG) diff
+	$(SQLMIG) test
+
+schema:  ## rewrite sql/schema.sql from $$DATABASE_URL (after migrating it)
+	$(SQLMIG) dump
 
 test:  ## the whole suite, against real SQLite files and a throwaway PostgreSQL cluster
 	$(PYTHON) -m pytest -q
