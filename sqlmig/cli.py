@@ -234,9 +234,14 @@ def apply(
             seed=seed,
         )
         drift = m.diff() if verify else None
+    if json and drift is not None:  # one JSON document: the run, and the check after it
+        render.emit_json({**render.run_json(result, "up"), "differences": drift})
+        if drift:
+            raise typer.Exit(EXIT_CHECK_FAILED)
+        return
     _print_run(result, "up", json)
     if drift is not None:
-        _print_drift(drift, json=False)
+        _report_drift(drift, json=False)
 
 
 @command
@@ -262,22 +267,41 @@ def rollback(
     _print_run(result, "down", json)
 
 
-def _print_drift(drift: list[str], *, json: bool) -> None:
-    """The drift check's verdict; exits with the check-failed code when anything differs."""
+def _report(
+    findings: list[str],
+    *,
+    json: bool,
+    key: str,
+    failed: str,
+    ok: str,
+    extra: dict[str, object] | None = None,
+) -> None:
+    """A check's verdict: each finding on its line (``failed`` above them, with {n} for
+    their count), or ``ok``; exits with the check-failed code when there is any."""
     from rich.markup import escape
 
     from sqlmig import render
 
     if json:
-        render.emit_json({"ok": not drift, "differences": drift})
-    elif drift:
-        render.out.print(f"[red]schema drift: {len(drift)} difference(s)[/]")
-        for line in drift:
+        render.emit_json({"ok": not findings, **(extra or {}), key: findings})
+    elif findings:
+        render.out.print(f"[red]{failed.format(n=len(findings))}[/]")
+        for line in findings:
             render.out.print(f"  - {escape(line)}")
     else:
-        render.out.print("[green]schema matches schema.sql[/]")
-    if drift:
+        render.out.print(ok)
+    if findings:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _report_drift(drift: list[str], *, json: bool) -> None:
+    _report(
+        drift,
+        json=json,
+        key="differences",
+        failed="schema drift: {n} difference(s)",
+        ok="[green]schema matches schema.sql[/]",
+    )
 
 
 @command
@@ -304,7 +328,7 @@ def diff(
     """Drift check: list every difference between the database and schema.sql; exit 1 on any."""
     with _migrator(opts) as m:
         drift = m.diff(baseline, scratch_url=scratch_url)
-    _print_drift(drift, json=json)
+    _report_drift(drift, json=json)
 
 
 @command
@@ -347,26 +371,18 @@ def test(
     json: Json = False,
 ) -> None:
     """Round trip in a scratch database: up, down, up for every migration, then schema.sql."""
-    from rich.markup import escape
-
-    from sqlmig import render
-
     with _migrator(opts) as m:
         count = len(m.migrations())
         problems = m.test_roundtrip(scratch_url=scratch_url)
-    if json:
-        render.emit_json({"ok": not problems, "migrations": count, "problems": problems})
-    elif problems:
-        render.out.print(f"[red]round trip failed: {len(problems)} problem(s)[/]")
-        for line in problems:
-            render.out.print(f"  - {escape(line)}")
-    else:
-        render.out.print(
-            f"[green]round trip ok[/]: {count} migration(s) up, down and up again; "
-            "the result matches schema.sql."
-        )
-    if problems:
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    _report(
+        problems,
+        json=json,
+        key="problems",
+        failed="round trip failed: {n} problem(s)",
+        ok=f"[green]round trip ok[/]: {count} migration(s) up, down and up again; "
+        "the result matches schema.sql.",
+        extra={"migrations": count},
+    )
 
 
 def _print_plan(m: "Migrator", plan: "list[Migration]", direction: str) -> None:
@@ -387,22 +403,15 @@ def _print_run(result: "RunResult", direction: str, json: bool) -> None:
 @command
 def validate(opts: dict[str, Any], json: Json = False) -> None:
     """Check the migration set and compare checksums with the database; exit 1 on any problem."""
-    from rich.markup import escape
-
-    from sqlmig import render
-
     with _migrator(opts) as m:
         found = m.validate()
-    if json:
-        render.emit_json({"ok": not found, "problems": [str(p) for p in found]})
-    elif found:
-        render.out.print(f"[red]{len(found)} problem(s):[/]")
-        for p in found:
-            render.out.print(f"  - {escape(str(p))}")
-    else:
-        render.out.print("[green]ok[/]: the set is well-formed and matches the database.")
-    if found:
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    _report(
+        [str(p) for p in found],
+        json=json,
+        key="problems",
+        failed="{n} problem(s):",
+        ok="[green]ok[/]: the set is well-formed and matches the database.",
+    )
 
 
 @command

@@ -207,3 +207,21 @@ def test_wait_exit_codes(project):
     )
     assert gone.returncode == 3 and "still not accepting connections" in gone.stderr
     assert "hunter2" not in gone.stderr
+
+
+def test_apply_verify_reports_drift_in_text_and_in_one_json_document(project, db_url):
+    ok = sqlmig("apply", "-d", db_url, "--verify", "--no-backup", cwd=project)
+    assert ok.returncode == 0, ok.stderr
+    assert "schema matches schema.sql" in ok.stdout
+
+    with (project / "sql" / "schema.sql").open("a") as f:
+        f.write("\nCREATE TABLE audit (id integer PRIMARY KEY);\n")
+    text = sqlmig("apply", "-d", db_url, "--verify", cwd=project)
+    assert text.returncode == 1
+    assert "table audit missing in database" in text.stdout
+
+    as_json = sqlmig("apply", "-d", db_url, "--verify", "--json", cwd=project)
+    assert as_json.returncode == 1
+    document = json.loads(as_json.stdout)  # the whole output parses: nothing printed after it
+    assert document["direction"] == "up" and document["steps"] == []
+    assert "table audit missing in database" in document["differences"]
