@@ -139,6 +139,14 @@ def _migrator(opts: dict[str, Any]) -> "Migrator":
     return Migrator.from_config(**opts)
 
 
+ScratchUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--scratch-url",
+        help="PostgreSQL server to create the temporary database on [default: the same].",
+        show_default=False,
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 BackupDir = Annotated[
     Path | None,
@@ -315,14 +323,7 @@ def diff(
             show_default=False,
         ),
     ] = None,
-    scratch_url: Annotated[
-        str | None,
-        typer.Option(
-            "--scratch-url",
-            help="PostgreSQL server to create the temporary database on [default: the same].",
-            show_default=False,
-        ),
-    ] = None,
+    scratch_url: ScratchUrl = None,
     json: Json = False,
 ) -> None:
     """Drift check: list every difference between the database and schema.sql; exit 1 on any."""
@@ -360,14 +361,7 @@ def dump(
 @command
 def test(
     opts: dict[str, Any],
-    scratch_url: Annotated[
-        str | None,
-        typer.Option(
-            "--scratch-url",
-            help="PostgreSQL server to create the temporary database on [default: the same].",
-            show_default=False,
-        ),
-    ] = None,
+    scratch_url: ScratchUrl = None,
     json: Json = False,
 ) -> None:
     """Round trip in a scratch database: up, down, up for every migration, then schema.sql."""

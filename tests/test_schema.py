@@ -25,6 +25,16 @@ def scratch_databases(url: str) -> list[str]:
     ]
 
 
+def drift_after_change(url: str, folder: Path, baseline: str, change: str) -> list[str]:
+    """Build ``baseline`` in the database, make ``change`` by hand, run the drift check."""
+    (folder / "schema.sql").write_text(baseline)
+    for statement in (baseline + ";\n" + change).split(";\n"):
+        if statement.strip():
+            query(url, statement)
+    with Migrator(url, folder) as m:
+        return m.diff(folder / "schema.sql")
+
+
 def test_demo_migrations_produce_exactly_schema_sql(db_url, demo):
     with Migrator(db_url, demo) as m:
         m.apply(backup=False)
@@ -157,14 +167,7 @@ CREATE TYPE mood AS ENUM ('ok', 'sad');
     ],
 )
 def test_postgres_rls_policies_triggers_types_functions(pg_url, tmp_path, change, expected):
-    (tmp_path / "schema.sql").write_text(RLS_BASE)
-    for statement in RLS_BASE.split(";\n"):
-        if statement.strip():
-            query(pg_url, statement)
-    for statement in change.split(";\n"):
-        query(pg_url, statement)
-    with Migrator(pg_url, tmp_path) as m:
-        drift = m.diff(tmp_path / "schema.sql")
+    drift = drift_after_change(pg_url, tmp_path, RLS_BASE, change)
     assert any(expected in line for line in drift), drift
 
 
@@ -305,15 +308,7 @@ CREATE POLICY own ON billing.customers AS RESTRICTIVE FOR UPDATE TO public USING
     ],
 )
 def test_postgres_object_kinds(pg_url, tmp_path, change, expected):
-    (tmp_path / "schema.sql").write_text(RICH)
-    for statement in RICH.split(";\n"):
-        if statement.strip():
-            query(pg_url, statement)
-    for statement in change.split(";\n"):
-        if statement.strip():
-            query(pg_url, statement)
-    with Migrator(pg_url, tmp_path) as m:
-        drift = m.diff(tmp_path / "schema.sql")
+    drift = drift_after_change(pg_url, tmp_path, RICH, change)
     if expected is None:
         assert drift == []
     else:
