@@ -107,6 +107,7 @@ class StatementError(SqlmigError):
         db_message: str,
         code: str | None,
         rolled_back: bool,
+        outcome: str | None = None,
     ) -> None:
         self.path = path
         self.line = line
@@ -118,13 +119,26 @@ class StatementError(SqlmigError):
         if len(short) > 120:
             short = short[:117] + "..."
         code_part = f" [{code}]" if code else ""
-        outcome = (
+        outcome = outcome or (
             "The migration was rolled back; the database is as it was before it."
             if rolled_back
             else "This migration runs outside a transaction: statements before this one stay "
             "applied and the version is marked dirty."
         )
         super().__init__(f"{path}:{line}: {db_message}{code_part}\n  statement: {short}\n{outcome}")
+
+    def in_scratch(self) -> StatementError:
+        """The same failure, said of a scratch database: the user's was never touched."""
+        return StatementError(
+            path=self.path,
+            line=self.line,
+            statement=self.statement,
+            db_message=self.db_message,
+            code=self.code,
+            rolled_back=self.rolled_back,
+            outcome="This ran in a scratch database, which is removed; "
+            "the configured database was not touched.",
+        )
 
 
 class BackendError(SqlmigError):

@@ -176,6 +176,9 @@ def test_bad_baseline_names_its_line_and_leaves_no_scratch_database(db_url, tmp_
     with Migrator(db_url, tmp_path) as m, pytest.raises(StatementError) as info:
         m.diff(tmp_path / "schema.sql")
     assert info.value.path.name == "schema.sql" and info.value.line == 2
+    assert "scratch database, which is removed; the configured database was not touched" in str(
+        info.value
+    )
     if db_url.startswith("postgres"):
         assert scratch_databases(db_url) == []
 
@@ -382,6 +385,18 @@ def test_roundtrip_names_what_a_down_file_forgets(db_url, write_migration):
         "0002_col.sql: the down file does not undo the up file: column t.b: in after down, not in before up"
     )
     assert len(problems) == 2 and "ADD COLUMN b" in problems[1]  # the up cannot run again
+
+
+def test_roundtrip_reports_an_up_file_that_fails_and_stops(db_url, write_migration):
+    folder = write_migration(1, "t", "CREATE TABLE t (a int);", "DROP TABLE t;")
+    write_migration(2, "bad", "ALTER TABLE t ADD COLUMN b int;\nALTER TABLE nope ADD c int;")
+    write_migration(3, "never", "CREATE TABLE u (a int);", "DROP TABLE u;")
+    with Migrator(db_url, folder) as m:
+        problems = m.test_roundtrip()
+        assert m.applied() == []
+    assert len(problems) == 1
+    assert problems[0].startswith("0002_bad.sql: ") and "0002_bad.sql:2: " in problems[0]
+    assert "nope" in problems[0] and "configured database was not touched" in problems[0]
 
 
 def test_roundtrip_skips_irreversible_and_passes(db_url, write_migration):

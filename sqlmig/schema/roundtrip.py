@@ -44,15 +44,15 @@ def roundtrip(
         runner = Runner(engine)
         before = engine.introspect()
         for m in migrations:
-            runner.execute_file(m.up)
-            after_up = engine.introspect()
-            if m.down.irreversible is None:
-                try:
+            try:
+                runner.execute_file(m.up)
+                after_up = engine.introspect()
+                if m.down.irreversible is None:
                     _down_and_up(engine, runner, m, (before, after_up), problems)
-                except StatementError as exc:
-                    # A down file that fails, or leaves the up unable to run again, ends the
-                    # trip: later migrations would start from a schema nobody wrote.
-                    return [*problems, f"{m.label}: {exc}"]
+            except StatementError as exc:
+                # A file that fails, or a down that leaves the up unable to run again, ends
+                # the trip: later migrations would start from a schema nobody wrote.
+                return [*problems, f"{m.label}: {exc.in_scratch()}"]
             before = after_up
     if baseline is not None and baseline.is_file():
         with scratch(settings, scratch_url) as engine:

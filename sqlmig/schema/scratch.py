@@ -13,7 +13,7 @@ from sqlmig.config import Settings, parse_url
 from sqlmig.discovery import read_sql_file
 from sqlmig.engines import open_engine
 from sqlmig.engines.base import Engine
-from sqlmig.errors import ConfigError, ConnectError, Problem, ValidationError
+from sqlmig.errors import ConfigError, ConnectError, Problem, StatementError, ValidationError
 from sqlmig.runner import Runner
 from sqlmig.schema import Schema
 
@@ -71,5 +71,8 @@ def load_baseline(engine: Engine, path: Path) -> Schema:
     file = read_sql_file(path, problems)
     if file is None:
         raise ValidationError(problems)
-    Runner(engine).execute_file(file, atomic=False)
+    try:
+        Runner(engine).execute_file(file, atomic=False)
+    except StatementError as exc:
+        raise exc.in_scratch() from None
     return engine.introspect()
