@@ -561,5 +561,14 @@ def _root(
 from sqlmig import cli_ops  # noqa: E402, F401
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    # A cancelled CI job sends SIGTERM: unwind like Ctrl-C, so that the migration in
+    # progress is rolled back and recorded and scratch databases are dropped.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     app()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -210,6 +214,32 @@ def test_baseline_larger_than_one_transactions_locks_still_loads(tmp_path):
         assert scratch_databases(live) == []
     finally:
         cluster.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_diff_drops_its_scratch_database(pg_url, tmp_path, sig):
+    (tmp_path / "schema.sql").write_text("CREATE TABLE a (x int);\nSELECT pg_sleep(30);\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sqlmig", "diff", "-d", pg_url, "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not any(
+        query(
+            pg_url,
+            "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' "
+            "AND datname LIKE 'sqlmig_scratch_%'",
+        )
+    ):
+        assert time.monotonic() < deadline and proc.poll() is None, "the baseline never loaded"
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert scratch_databases(pg_url) == []
 
 
 def test_sqlmig_tables_are_not_part_of_the_schema(db_url, demo):
