@@ -192,3 +192,16 @@ def test_cli_dump_to_an_unwritable_place_fails_clearly(sqlite_url, tmp_path):
     )
     assert result.exit_code == 2
     assert "cannot write" in result.output and "no/such/dir.sql" in result.output
+
+
+def test_view_options_and_sequence_ownership_are_compared(pg_cluster, tmp_path):
+    url = pg_database(pg_cluster.admin_url)
+    load(url, "CREATE DOMAIN zz_domain_base AS int;\n" + TRICKY)
+    with Migrator(url, tmp_path) as m:
+        m.dump(tmp_path / "schema.sql")
+        load(url, "ALTER VIEW secure RESET (security_invoker);")
+        load(url, "ALTER SEQUENCE zz_base_id_seq OWNED BY NONE;")
+        assert m.diff() == [
+            "sequence zz_base_id_seq: owned by (none) in database, zz_base.id in schema.sql",
+            "view secure: options (none) in database, security_invoker=true in schema.sql",
+        ]
