@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlmig import __version__
 from sqlmig.engines.base import DbFailure, Engine, os_identity
+from sqlmig.engines.bookkeeping import RowChange
 from sqlmig.errors import SqlmigError, StatementError
 from sqlmig.models import AppliedRow, HistoryEvent, Migration, RunResult, SqlFile, StepResult
 from sqlmig.splitter import Statement, split
@@ -213,15 +214,14 @@ class Runner:
     ) -> None:
         """Inside the caller's transaction: the version row (insert, or update of a dirty
         one, or delete for a rollback) and the history event."""
+        change: RowChange = "update" if row_exists else "insert"
         if direction == "down":
-            self.engine.delete_row(m.version)
-        elif row_exists:
-            self.engine.update_row(self.row(m, "applied", ms=ms))
-        else:
-            self.engine.insert_row(self.row(m, "applied", ms=ms))
+            change = "delete"
         event = "apply" if direction == "up" else "rollback"
-        self.engine.insert_history(
-            self.event(event, m, file=file, direction=direction, duration_ms=ms)
+        self.engine.record(
+            change,
+            self.row(m, "applied", ms=ms),
+            self.event(event, m, file=file, direction=direction, duration_ms=ms),
         )
 
     def run_seed(self, name: str, file: SqlFile) -> StepResult:

@@ -16,7 +16,7 @@ from sqlmig import (
     ValidationError,
     VersionMismatch,
 )
-from sqlmig.errors import ConfigError
+from sqlmig.errors import ConfigError, SqlmigError
 from tests.conftest import REPO
 from tests.helpers import OWN_TABLES, query, snapshot, tables, versions
 
@@ -342,3 +342,30 @@ def test_renamed_file_is_noted_but_still_applied(db_url, write_migration):
             (folder / sub / "0001_old_name.sql").rename(folder / sub / "0001_new_name.sql")
         (entry,) = m.status().entries
     assert entry.state is State.APPLIED and entry.detail == "applied as old_name"
+
+
+def test_failed_bookkeeping_write_rolls_the_migration_back(db_url, write_migration):
+    """The version row and its history event are written together (pipelined on
+    PostgreSQL); if either fails, so does the migration, and nothing of it stays."""
+    folder = write_migration(1, "a", "CREATE TABLE a (x int);", "DROP TABLE a;")
+    with Migrator(db_url, folder) as m:
+        m.apply(backup=False)
+    if db_url.startswith("sqlite"):
+        query(
+            db_url,
+            "CREATE TRIGGER reject BEFORE INSERT ON schema_version_history "
+            "WHEN NEW.event = 'apply' BEGIN SELECT RAISE(ABORT, 'history is closed'); END",
+        )
+    else:
+        query(
+            db_url,
+            "ALTER TABLE schema_version_history ADD CONSTRAINT reject CHECK (event <> 'apply') "
+            "NOT VALID",
+        )
+    write_migration(2, "b", "CREATE TABLE b (x int);", "DROP TABLE b;")
+    with Migrator(db_url, folder) as m, pytest.raises(SqlmigError) as info:
+        m.apply(backup=False)
+    assert "sqlmig's own tables" in str(info.value)
+    assert "history is closed" in str(info.value) or "reject" in str(info.value)
+    assert versions(db_url) == [1]
+    assert "b" not in tables(db_url)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlmig.config import DatabaseUrl, Dialect
-from sqlmig.engines.bookkeeping import BookkeepingSql
+from sqlmig.engines.bookkeeping import BookkeepingSql, RowChange
 from sqlmig.models import AppliedRow, HistoryEvent
 from sqlmig.schema import Schema
 
@@ -95,6 +95,10 @@ class Engine(Protocol):
 
     def execute_script(self, sql: str) -> None:
         """Run many statements, in as few round trips as the engine allows; raise DbFailure."""
+
+    def record(self, change: RowChange, row: AppliedRow, event: HistoryEvent) -> None:
+        """Insert, update or delete ``row`` and add ``event``, in as few round trips as
+        the driver allows."""
 
     def insert_row(self, row: AppliedRow) -> None: ...
 

@@ -7,11 +7,12 @@ and records every event, including failures that left no version row.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 from sqlmig.config import Dialect, Settings
 from sqlmig.models import AppliedRow, HistoryEvent
 
+RowChange = Literal["insert", "update", "delete"]
 ROW_COLUMNS = tuple(f.name for f in fields(AppliedRow))
 HISTORY_COLUMNS = tuple(f.name for f in fields(HistoryEvent) if f.name != "id")
 
@@ -192,6 +193,20 @@ class BookkeepingOps:
         if not self._table_exists(self.settings.history_table):
             return []
         return self._bookkeeping(sql, params)
+
+    def _bookkeeping_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        """Several writes; an engine whose driver can pipeline them overrides this."""
+        for sql, params in statements:
+            self._bookkeeping(sql, params)
+
+    def record(self, change: RowChange, row: AppliedRow, event: HistoryEvent) -> None:
+        """A version-row change and the history event that explains it, together."""
+        first = {
+            "insert": (self.sql.insert_row, row_params(row)),
+            "update": (self.sql.update_row, update_params(row)),
+            "delete": (self.sql.delete_row, (row.version,)),
+        }[change]
+        self._bookkeeping_batch([first, (self.sql.insert_history, history_params(event))])
 
     def insert_row(self, row: AppliedRow) -> None:
         self._bookkeeping(self.sql.insert_row, row_params(row))

@@ -6,8 +6,9 @@ dies, the server drops the session and the lock with it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -77,9 +78,24 @@ class PostgresEngine(BookkeepingOps):
 
     def _bookkeeping(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Bookkeeping queries: failures here are sqlmig's problem, not a migration's."""
-        try:
+        with self._bookkeeping_errors():
             cur = self.conn.execute(sql, params or None)  # no params: no % parsing
             return cur.fetchall() if cur.description else []
+
+    def _bookkeeping_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        # One round trip for the version row and its history event: with a few statements
+        # per migration, a round trip saved is a measurable share of the whole run.
+        if not psycopg.Pipeline.is_supported():  # libpq before 14
+            super()._bookkeeping_batch(statements)
+            return
+        with self._bookkeeping_errors(), self.conn.pipeline():
+            for sql, params in statements:
+                self.conn.execute(sql, params)
+
+    @contextlib.contextmanager
+    def _bookkeeping_errors(self) -> Iterator[None]:
+        try:
+            yield
         except pg_errors.LockNotAvailable:
             raise self._lock_error() from None
         except psycopg.Error as exc:
