@@ -61,23 +61,34 @@ def dump(conn: sqlite3.Connection, exclude: set[str]) -> str:
 
 def introspect(conn: sqlite3.Connection, exclude: set[str]) -> Schema:
     schema: Schema = {}
+    tables = set()
     for kind, name, _table, sql in _objects(conn, exclude):
         schema[f"{kind} {_quote(name)}"] = {"definition": normalise(sql)}
         if kind == "table":
-            schema.update(_columns(conn, name))
-            schema.update(_foreign_keys(conn, name))
+            tables.add(name)
+    schema.update(_columns(conn, tables))
+    schema.update(_foreign_keys(conn, tables))
     return schema
+
+
+# Every table's PRAGMA rows in one query: the table-valued PRAGMA functions take the
+# table name from the join.
+_PER_TABLE = (
+    "SELECT m.name, p.* FROM sqlite_master m JOIN pragma_{pragma}(m.name) p "
+    "WHERE m.type = 'table' ORDER BY m.name{order}"
+)
 
 
 def _quote(name: str) -> str:
     return name if _PLAIN.match(name) else '"' + name.replace('"', '""') + '"'
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> Schema:
+def _columns(conn: sqlite3.Connection, tables: set[str]) -> Schema:
     out: Schema = {}
-    for _cid, name, ctype, notnull, default, pk, hidden in conn.execute(
-        "SELECT * FROM pragma_table_xinfo(?)", (table,)
-    ):
+    query = _PER_TABLE.format(pragma="table_xinfo", order=", p.cid")
+    for table, _cid, name, ctype, notnull, default, pk, hidden in conn.execute(query):
+        if table not in tables:
+            continue
         out[f"column {_quote(table)}.{_quote(name)}"] = {
             "type": ctype or "(none)",
             "nullable": "no" if notnull else "yes",
@@ -88,14 +99,15 @@ def _columns(conn: sqlite3.Connection, table: str) -> Schema:
     return out
 
 
-def _foreign_keys(conn: sqlite3.Connection, table: str) -> Schema:
-    groups: dict[int, list[tuple[str, ...]]] = {}
-    for fk_id, _seq, parent, frm, to, on_update, on_delete, match in conn.execute(
-        "SELECT * FROM pragma_foreign_key_list(?)", (table,)
-    ):
-        groups.setdefault(fk_id, []).append((parent, frm, to or "", on_update, on_delete, match))
+def _foreign_keys(conn: sqlite3.Connection, tables: set[str]) -> Schema:
+    groups: dict[tuple[str, int], list[tuple[str, ...]]] = {}
+    query = _PER_TABLE.format(pragma="foreign_key_list", order=", p.id, p.seq")
+    for table, fk_id, _seq, parent, frm, to, on_update, on_delete, match in conn.execute(query):
+        if table in tables:
+            part = (parent, frm, to or "", on_update, on_delete, match)
+            groups.setdefault((table, fk_id), []).append(part)
     out: Schema = {}
-    for parts in groups.values():
+    for (table, _), parts in groups.items():
         parent = parts[0][0]
         cols = ", ".join(p[1] for p in parts)
         out[f"foreign key {_quote(table)}.({cols})"] = {
