@@ -16,7 +16,7 @@ from sqlmig.cli import app
 from tests.conftest import REPO
 from tests.helpers import query
 from tests.test_schema import RICH
-from tests.test_schema_oracle import FRAGMENTS
+from tests.test_schema_oracle import FRAGMENTS, schema_dump
 
 # What a dependency-blind dump gets wrong: objects whose names sort before what they
 # need, keywords and mixed case as names, functions that read tables.
@@ -108,6 +108,7 @@ def test_postgres_dump_of_every_object_kind(pg_cluster, tmp_path):
     url, empty = pg_database(admin), pg_database(admin)
     load(url, "CREATE DOMAIN zz_domain_base AS int;\n" + RICH + TRICKY)
     text = assert_reproducible(url, empty, tmp_path)
+    assert schema_dump(empty) == schema_dump(url)  # pg_dump, as an oracle, agrees
     for expected in (
         'CREATE TABLE "order" (\n    "user" text NOT NULL,\n    "Total" numeric\n);',
         "ALTER TABLE zz_base DISABLE TRIGGER zz_touch;",
@@ -139,6 +140,13 @@ def test_postgres_dump_of_the_oracle_fragments_and_supabase_example(pg_cluster, 
         m.apply(backup=False)
     text = assert_reproducible(url, empty, folder)
     assert "ENABLE ROW LEVEL SECURITY" in text and "CREATE POLICY" in text
+    assert _without_sqlmig_tables(schema_dump(empty)) == _without_sqlmig_tables(schema_dump(url))
+
+
+def _without_sqlmig_tables(pg_dump_output: str) -> str:
+    return "\n".join(
+        statement for statement in pg_dump_output.split(";\n") if "schema_version" not in statement
+    )
 
 
 def test_sqlite_dump_keeps_text_and_skips_virtual_table_internals(sqlite_url, tmp_path):

@@ -1,5 +1,6 @@
 """pg_dump as an oracle: two databases whose `pg_dump --schema-only` outputs are equal
-show no drift, and two that differ in anything sqlmig covers do.
+show no drift, and two that differ in anything sqlmig covers do; and a database loaded
+from `sqlmig dump` has the same pg_dump output as the one dumped.
 
 pg_dump is used here only, never by sqlmig itself.
 """
@@ -128,6 +129,14 @@ def schema_dump(url: str) -> str:
     )
 
 
+def sqlmig_dump(url: str) -> str:
+    engine = open_engine(Settings(database_url=url), write=False)
+    try:
+        return engine.dump_schema()
+    finally:
+        engine.close()
+
+
 def sqlmig_drift(a: str, b: str) -> list[str]:
     engines = [open_engine(Settings(database_url=u), write=False) for u in (a, b)]
     try:
@@ -147,11 +156,15 @@ def test_pg_dump_equality_and_sqlmig_drift_agree(pg_cluster, seed):
     mutation = None if seed % 3 == 0 else rng.choice(mutations)
     a = make_db(admin, base)
     b = make_db(admin, base + ([s.strip() for s in mutation.split(";")] if mutation else []))
+    c = make_db(admin, [])
     try:
         same_dump = schema_dump(a) == schema_dump(b)
         drift = sqlmig_drift(a, b)
         assert same_dump == (mutation is None), mutation  # the oracle itself saw the change
         assert same_dump == (drift == []), (mutation, drift)
+        # `sqlmig dump` of b, loaded into an empty database, is b again for pg_dump too.
+        query(c, sqlmig_dump(b))
+        assert schema_dump(c) == schema_dump(b), mutation
     finally:
-        for url in (a, b):
+        for url in (a, b, c):
             query(admin, f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)")
