@@ -39,6 +39,10 @@ CREATE TABLE tree (at date NOT NULL, kind text NOT NULL) PARTITION BY RANGE (at)
 CREATE TABLE tree_2026 PARTITION OF tree FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')
     PARTITION BY LIST (kind);
 CREATE TABLE tree_2026_x PARTITION OF tree_2026 FOR VALUES IN ('x');
+CREATE TABLE tree_2027 PARTITION OF tree (kind WITH OPTIONS DEFAULT 'y')
+    FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+ALTER TABLE tree ADD COLUMN note text;
+ALTER TABLE tree_2027 ALTER COLUMN note SET NOT NULL;
 CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER zz_touch BEFORE UPDATE ON zz_base FOR EACH ROW EXECUTE FUNCTION touch();
 ALTER TABLE zz_base DISABLE TRIGGER zz_touch;
@@ -117,6 +121,8 @@ def test_postgres_dump_of_every_object_kind(pg_cluster, tmp_path):
         "CREATE POLICY own ON billing.customers AS RESTRICTIVE FOR UPDATE USING",
         "CREATE MATERIALIZED VIEW billing.totals AS",
         "CREATE VIEW secure WITH (security_invoker=true) AS",
+        "CREATE TABLE tree_2027 PARTITION OF tree (kind WITH OPTIONS DEFAULT 'y'::text, "
+        "note WITH OPTIONS NOT NULL) FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');",
     ):
         assert expected in text
     # Dependencies beat names: the base view before the view on it, the table before

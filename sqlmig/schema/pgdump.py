@@ -179,13 +179,31 @@ class _Writer:
     def _table(self, r: tuple[Any, ...]) -> str:
         s, name, _kind, persistence, _rls, _force, partkey, bound, parent = r[:9]
         head = f"CREATE {'UNLOGGED ' if persistence == 'u' else ''}TABLE {self.qual(s, name)}"
-        if parent:  # columns, defaults and NOT NULL come from the parent
-            text = f"{head} PARTITION OF {self.qual(parent[0], parent[1])} {bound}"
+        if parent:  # columns come from the parent; only what differs is said here
+            own = self._partition_column_options(s, name, (parent[0], parent[1]))
+            text = f"{head} PARTITION OF {self.qual(parent[0], parent[1])}{own} {bound}"
         else:
             columns = [self._column(c) for c in self.columns.get((s, name), [])]
             body = ",\n".join(f"    {c}" for c in columns)
             text = f"{head} (\n{body}\n)" if columns else f"{head} ()"
         return text + (f" PARTITION BY {partkey}" if partkey else "") + ";"
+
+    def _partition_column_options(self, s: str, name: str, parent: tuple[str, str]) -> str:
+        """NOT NULL and defaults a partition has beyond what it inherits."""
+        inherited = {c[2]: c for c in self.columns.get(parent, [])}
+        options = []
+        for c in self.columns.get((s, name), []):
+            from_parent = inherited.get(c[2])
+            if from_parent is None:
+                continue
+            extra = []
+            if c[4] and not from_parent[4]:
+                extra.append("NOT NULL")
+            if c[5] is not None and c[5] != from_parent[5] and c[7] != "s":
+                extra.append(f"DEFAULT {c[5]}")
+            if extra:
+                options.append(f"{self.ident(c[2])} WITH OPTIONS {' '.join(extra)}")
+        return f" ({', '.join(options)})" if options else ""
 
     def _column(self, c: tuple[Any, ...]) -> str:
         _s, _t, name, ctype, notnull, default, identity, generated, collation = c[:9]
