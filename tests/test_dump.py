@@ -49,6 +49,12 @@ ALTER TABLE zz_base DISABLE TRIGGER zz_touch;
 COMMENT ON TABLE "order" IS 'it''s quoted';
 COMMENT ON FUNCTION a_count() IS 'rows';
 CREATE VIEW secure WITH (security_invoker = true) AS SELECT code FROM zz_base;
+CREATE TABLE aa_child (c int, shared text NOT NULL) INHERITS (zz_parent_a, zz_parent_b);
+"""
+# Parents named to sort after the child: only the dependency puts them first.
+PARENTS = """\
+CREATE TABLE zz_parent_a (a int CHECK (a > 0), shared text);
+CREATE TABLE zz_parent_b (b int, shared text);
 """
 
 
@@ -110,7 +116,7 @@ def test_demo_dump_is_reproducible_and_leaves_out_sqlmig_tables(db_url, empty_ur
 def test_postgres_dump_of_every_object_kind(pg_cluster, tmp_path):
     admin = pg_cluster.admin_url
     url, empty = pg_database(admin), pg_database(admin)
-    load(url, "CREATE DOMAIN zz_domain_base AS int;\n" + RICH + TRICKY)
+    load(url, "CREATE DOMAIN zz_domain_base AS int;\n" + PARENTS + RICH + TRICKY)
     text = assert_reproducible(url, empty, tmp_path)
     assert schema_dump(empty) == schema_dump(url)  # pg_dump, as an oracle, agrees
     for expected in (
@@ -123,6 +129,8 @@ def test_postgres_dump_of_every_object_kind(pg_cluster, tmp_path):
         "CREATE VIEW secure WITH (security_invoker=true) AS",
         "CREATE TABLE tree_2027 PARTITION OF tree (kind WITH OPTIONS DEFAULT 'y'::text, "
         "note WITH OPTIONS NOT NULL) FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');",
+        "CREATE TABLE aa_child (\n    shared text NOT NULL,\n    c integer\n) "
+        "INHERITS (zz_parent_a, zz_parent_b);",
     ):
         assert expected in text
     # Dependencies beat names: the base view before the view on it, the table before
@@ -210,12 +218,15 @@ def test_cli_dump_to_an_unwritable_place_fails_clearly(sqlite_url, tmp_path):
 
 def test_view_options_and_sequence_ownership_are_compared(pg_cluster, tmp_path):
     url = pg_database(pg_cluster.admin_url)
-    load(url, "CREATE DOMAIN zz_domain_base AS int;\n" + TRICKY)
+    load(url, "CREATE DOMAIN zz_domain_base AS int;\n" + PARENTS + TRICKY)
     with Migrator(url, tmp_path) as m:
         m.dump(tmp_path / "schema.sql")
         load(url, "ALTER VIEW secure RESET (security_invoker);")
         load(url, "ALTER SEQUENCE zz_base_id_seq OWNED BY NONE;")
+        load(url, "ALTER TABLE aa_child NO INHERIT zz_parent_b;")
         assert m.diff() == [
             "sequence zz_base_id_seq: owned by (none) in database, zz_base.id in schema.sql",
+            "table aa_child: inherits zz_parent_a in database, zz_parent_a, zz_parent_b in "
+            "schema.sql",
             "view secure: options (none) in database, security_invoker=true in schema.sql",
         ]

@@ -143,8 +143,10 @@ class _Writer:
             nodes[f"c{r[10]}"] = (2, qual(r[0], r[1]), self._sequence, r)
         for r in self.rows["table"]:
             nodes[f"c{r[10]}"] = (3, qual(r[0], r[1]), self._table, r)
-            if r[8]:  # a partition needs its parent; pg_inherits, not pg_depend, says so
-                self.edges.setdefault(f"c{r[10]}", set()).add(f"c{tables[(r[8][0], r[8][1])]}")
+            # A partition or an inheriting table needs its parents; pg_inherits says so,
+            # not pg_depend.
+            parents = [tables[(r[8][0], r[8][1])]] if r[8] else r[12] or []
+            self.edges.setdefault(f"c{r[10]}", set()).update(f"c{oid}" for oid in parents)
         for r in self.rows["constraint"]:
             if r[5] in ("p", "u", "x") and (r[0], r[1]) in tables:
                 nodes[f"k{r[7]}"] = (4, f"{qual(r[0], r[1])}.{r[2]}", self._constraint, r)
@@ -182,10 +184,12 @@ class _Writer:
         if parent:  # columns come from the parent; only what differs is said here
             own = self._partition_column_options(s, name, (parent[0], parent[1]))
             text = f"{head} PARTITION OF {self.qual(parent[0], parent[1])}{own} {bound}"
-        else:
-            columns = [self._column(c) for c in self.columns.get((s, name), [])]
+        else:  # an inheriting table lists only the columns it declares itself
+            columns = [self._column(c) for c in self.columns.get((s, name), []) if c[12]]
             body = ",\n".join(f"    {c}" for c in columns)
             text = f"{head} (\n{body}\n)" if columns else f"{head} ()"
+            if r[11]:
+                text += f" INHERITS ({', '.join(r[11])})"
         return text + (f" PARTITION BY {partkey}" if partkey else "") + ";"
 
     def _partition_column_options(self, s: str, name: str, parent: tuple[str, str]) -> str:

@@ -42,8 +42,12 @@ QUERIES: dict[str, str] = {
         SELECT n.nspname, c.relname, c.relkind, c.relpersistence, c.relrowsecurity,
                c.relforcerowsecurity, pg_get_partkeydef(c.oid), pg_get_expr(c.relpartbound, c.oid),
                (SELECT ARRAY[pn.nspname, p.relname] FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
-                JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid),
-               obj_description(c.oid, 'pg_class'), c.oid
+                JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE i.inhrelid = c.oid AND c.relispartition),
+               obj_description(c.oid, 'pg_class'), c.oid,
+               (SELECT array_agg(i.inhparent::regclass::text ORDER BY i.inhseqno) FROM pg_inherits i
+                WHERE i.inhrelid = c.oid AND NOT c.relispartition),
+               (SELECT array_agg(i.inhparent ORDER BY i.inhseqno) FROM pg_inherits i
+                WHERE i.inhrelid = c.oid AND NOT c.relispartition)
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
     "column": f"""
@@ -52,7 +56,7 @@ QUERIES: dict[str, str] = {
                CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
                col_description(c.oid, a.attnum),
                row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum),  -- dropped columns leave gaps
-               c.relkind
+               c.relkind, a.attislocal
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
@@ -170,7 +174,7 @@ def _text(value: object) -> str:
 
 
 def _table(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
-    s, name, kind, persistence, rls, force, partkey, bound, parent, comment, _oid = r
+    s, name, kind, persistence, rls, force, partkey, bound, parent, comment, _, inherits, _ = r
     attrs: dict[str, object] = {
         "kind": "partitioned table" if kind == "p" else "table",
         "unlogged": persistence == "u",
@@ -181,6 +185,8 @@ def _table(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
         attrs["partition key"] = partkey
     if parent:
         attrs["partition of"] = f"{qual(*parent)} {bound or ''}".strip()
+    if inherits:
+        attrs["inherits"] = inherits
     return f"table {qual(s, name)}", attrs
 
 
@@ -197,8 +203,7 @@ def _column(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
         collation,
         comment,
         position,
-        _,
-    ) = r
+    ) = r[:11]
     attrs: dict[str, object] = {
         "type": ctype,
         "nullable": not notnull,
