@@ -230,3 +230,19 @@ def test_view_options_and_sequence_ownership_are_compared(pg_cluster, tmp_path):
             "schema.sql",
             "view secure: options (none) in database, security_invoker=true in schema.sql",
         ]
+
+
+def test_dump_leaves_out_foreign_tables_whole(pg_cluster, tmp_path):
+    """Foreign tables need servers the dump does not create: none of them, not even a
+    column comment, may end up in it, or the dump would not load."""
+    url, empty = pg_database(pg_cluster.admin_url), pg_database(pg_cluster.admin_url)
+    load(
+        url,
+        "CREATE EXTENSION file_fdw; CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;"
+        "CREATE FOREIGN TABLE outside (line text) SERVER files OPTIONS (filename '/dev/null');"
+        "COMMENT ON COLUMN outside.line IS 'from a file';"
+        "CREATE TABLE inside (id int);",
+    )
+    text = dump(url, tmp_path)
+    assert "outside" not in text and "CREATE TABLE inside" in text
+    load(empty, text)

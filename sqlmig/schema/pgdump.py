@@ -278,8 +278,10 @@ class _Writer:
         rows = self.rows
         found += [(f"SCHEMA {self.ident(r[0])}", r[2]) for r in rows["schema"]]
         found += [(f"TABLE {self.qual(r[0], r[1])}", r[9]) for r in rows["table"]]
-        found += [
-            (f"COLUMN {self.qual(r[0], r[1])}.{self.ident(r[2])}", r[9]) for r in rows["column"]
+        found += [  # not of foreign tables: the dump does not create those
+            (f"COLUMN {self.qual(r[0], r[1])}.{self.ident(r[2])}", r[9])
+            for r in rows["column"]
+            if r[11] != "f"
         ]
         found += [
             (f"CONSTRAINT {self.ident(r[2])} ON {self.qual(r[0], r[1])}", r[4])
