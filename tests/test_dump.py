@@ -208,7 +208,18 @@ def test_cli_dump_writes_schema_sql_by_default_or_where_told(db_url, tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_cli_dump_of_a_missing_sqlite_file_keeps_schema_sql(tmp_path):
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "schema.sql").write_text("CREATE TABLE kept (id int);\n")
+    result = CliRunner().invoke(app, ["dump", "-d", f"sqlite:///{tmp_path / 'typo.db'}"])
+    assert result.exit_code == 3
+    assert "no database at" in result.output and "typo.db" in result.output
+    assert (tmp_path / "sql" / "schema.sql").read_text() == "CREATE TABLE kept (id int);\n"
+    assert not (tmp_path / "typo.db").exists()
+
+
 def test_cli_dump_to_an_unwritable_place_fails_clearly(sqlite_url, tmp_path):
+    query(sqlite_url, "CREATE TABLE t (a int)")
     result = CliRunner().invoke(
         app, ["dump", "-d", sqlite_url, "-o", str(tmp_path / "no" / "such" / "dir.sql")]
     )

@@ -208,6 +208,9 @@ class SqliteEngine(BookkeepingOps):
     def dump_schema(self) -> str:
         from sqlmig.schema.sqlite import dump
 
+        if self.path != ":memory:" and not Path(self.path).exists():
+            # An empty dump of a mistyped path would overwrite a real schema.sql.
+            raise ConnectError(f"no database at {self.url.masked}: nothing to dump")
         return dump(self.conn, self._own_tables)
 
     @property
