@@ -28,21 +28,19 @@ def compare(
     """One readable line per difference, in a stable order; [] when they match."""
     lines = []
     changed_parents = set()
-    for key in sorted(live.keys() & base.keys()):
-        if key.startswith("table "):
-            continue  # only finer objects make a table's text redundant
-        if any(live[key].get(a) != base[key].get(a) for a in live[key].keys() | base[key].keys()):
+    # Nearly everything is equal: one dict comparison each finds the few that are not.
+    differing = sorted(k for k in live.keys() & base.keys() if live[k] != base[k])
+    for key in differing:
+        if not key.startswith("table "):  # only finer objects make a table's text redundant
             changed_parents.add(_parent(key))
-    for key in sorted(live.keys() | base.keys()):
+    for key in sorted(live.keys() ^ base.keys()):
         if key not in base:
             lines.append(f"{key}: in {live_name}, not in {base_name}")
-        elif key not in live:
-            lines.append(f"{key} missing in {live_name}")
         else:
-            continue
+            lines.append(f"{key} missing in {live_name}")
         if not key.startswith("table "):
             changed_parents.add(_parent(key))
-    for key in sorted(live.keys() & base.keys()):
+    for key in differing:
         for attr in sorted(live[key].keys() | base[key].keys()):
             a, b = live[key].get(attr), base[key].get(attr)
             if a == b:
