@@ -297,7 +297,7 @@ CREATE POLICY own ON billing.customers AS RESTRICTIVE FOR UPDATE TO public USING
         ),
         (
             'ALTER TABLE billing.customers ALTER COLUMN nick TYPE text COLLATE "POSIX"',
-            "column billing.customers.nick: collation POSIX",
+            'column billing.customers.nick: collation "POSIX"',
         ),
         (
             "ALTER TABLE billing.invoices VALIDATE CONSTRAINT invoices_total_cap",

@@ -17,17 +17,21 @@ from typing import Any
 import psycopg
 
 from sqlmig.schema import dump_header
-from sqlmig.schema.postgres import Rows, qual, read_catalogs
+from sqlmig.schema.postgres import SEARCH_PATH, Rows, qual, read_catalogs
 
 HEADER = (
     dump_header("the catalogs")
-    # Function bodies may name tables created further down, as in pg_dump's output.
+    # Function bodies may name tables created further down, as in pg_dump's output; names
+    # are written for this search_path, and literals for standard strings.
     + "\nSET check_function_bodies = false;\n"
+    + f"SET search_path = {SEARCH_PATH};\n"
+    + "SET standard_conforming_strings = on;\n"
 )
 
-# Which object needs which, as keys: 'c' relation, 'p' function, 't' type, 'k' key.
-# A view depends through its rewrite rule, a default through pg_attrdef, a domain check
-# through pg_constraint; array types stand for their element, row types for their table.
+# Which object needs which, as keys: 'c' relation, 'p' function, 't' type, 'k' key, and
+# 'd<table>.<column>' a column default. A view depends through its rewrite rule, a
+# default through pg_attrdef, a domain check through pg_constraint; array types stand
+# for their element, row types for their table.
 _KEY = """
     CASE WHEN {rel}.relkind = 'c' THEN 't' || {rel}.reltype ELSE 'c' || {rel}.oid END"""
 DEPENDENCIES = f"""
@@ -36,7 +40,11 @@ DEPENDENCIES = f"""
                WHEN 'pg_rewrite'::regclass THEN
                  (SELECT 'c' || rw.ev_class FROM pg_rewrite rw WHERE rw.oid = d.objid)
                WHEN 'pg_attrdef'::regclass THEN
-                 (SELECT 'c' || ad.adrelid FROM pg_attrdef ad WHERE ad.oid = d.objid)
+                 (SELECT CASE WHEN a.attgenerated = '' THEN 'd' || ad.adrelid || '.' || ad.adnum
+                              ELSE 'c' || ad.adrelid END
+                  FROM pg_attrdef ad JOIN pg_attribute a
+                    ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+                  WHERE ad.oid = d.objid)
                WHEN 'pg_constraint'::regclass THEN
                  (SELECT CASE WHEN k.contypid <> 0 THEN 't' || k.contypid
                               WHEN k.contype IN ('p', 'u', 'x') THEN 'k' || k.oid END
@@ -89,14 +97,31 @@ def dump(conn: psycopg.Connection[Any], own: set[tuple[str, str]]) -> str:
     return _Writer(rows, reserved, edges).script()
 
 
+Row = tuple[Any, ...]
+
+
 class _Writer:
     def __init__(self, rows: Rows, reserved: set[str], edges: dict[str, set[str]]) -> None:
         self.rows = rows
         self.reserved = reserved
-        self.edges = edges
-        self.columns: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        self.tables = {(t[0], t[1]): t for t in rows["table"]}
+        self.by_oid = {t[10]: (t[0], t[1]) for t in rows["table"]}
+        self.columns: dict[tuple[str, str], list[Row]] = {}
         for col in sorted(rows["column"], key=lambda r: r[10]):
             self.columns.setdefault((col[0], col[1]), []).append(col)
+        # A default that calls a function is set after the functions, so that a function
+        # reading the table and the table's default calling it can both be created.
+        self.deferred: set[tuple[int, int]] = set()
+        self.edges: dict[str, set[str]] = {}
+        for dependent, referenced in edges.items():
+            if dependent.startswith("d"):
+                table, attnum = (int(part) for part in dependent[1:].split("."))
+                if any(ref.startswith("p") for ref in referenced):
+                    self.deferred.add((table, attnum))
+                else:
+                    self.edges.setdefault(f"c{table}", set()).update(referenced)
+            else:
+                self.edges.setdefault(dependent, set()).update(referenced)
 
     def ident(self, name: str) -> str:
         plain = name.isidentifier() and name == name.lower() and name.isascii()
@@ -105,7 +130,7 @@ class _Writer:
         return '"' + name.replace('"', '""') + '"'
 
     def qual(self, schema: str, name: str) -> str:
-        if schema == "public":
+        if schema == SEARCH_PATH:
             return self.ident(name)
         return f"{self.ident(schema)}.{self.ident(name)}"
 
@@ -115,6 +140,7 @@ class _Writer:
             self._schemas(),
             self._extensions(),
             self._ordered_objects(),
+            self._late_defaults(),
             self._after_tables(),
             self._comments(),
         ):
@@ -125,16 +151,15 @@ class _Writer:
         return [f"CREATE SCHEMA {self.ident(r[0])};\n" for r in sorted(self.rows["schema"])]
 
     def _extensions(self) -> list[str]:
+        # In creation order: an extension that requires another was created after it.
         return [
             f"CREATE EXTENSION {self.ident(name)} WITH SCHEMA {self.ident(schema)};\n"
-            for name, schema in sorted(self.rows["extension"])
+            for name, schema, _oid in sorted(self.rows["extension"], key=lambda r: r[2])
         ]
 
     def _ordered_objects(self) -> list[str]:
         """Types, functions, sequences, tables, keys and views, each after what it needs."""
-        Row = tuple[Any, ...]
         nodes: dict[str, tuple[int, str, Callable[[Row], str], Row]] = {}
-        tables = {(t[0], t[1]): t[10] for t in self.rows["table"]}
         for r in self.rows["type"]:
             nodes[f"t{r[10]}"] = (0, qual(r[0], r[1]), self._type, r)
         for r in self.rows["function"]:
@@ -145,18 +170,19 @@ class _Writer:
             nodes[f"c{r[10]}"] = (3, qual(r[0], r[1]), self._table, r)
             # A partition or an inheriting table needs its parents; pg_inherits says so,
             # not pg_depend.
-            parents = [tables[(r[8][0], r[8][1])]] if r[8] else r[12] or []
+            parents = [self.tables[(r[8][0], r[8][1])][10]] if r[8] else r[12] or []
             self.edges.setdefault(f"c{r[10]}", set()).update(f"c{oid}" for oid in parents)
         for r in self.rows["constraint"]:
-            if r[5] in ("p", "u", "x") and (r[0], r[1]) in tables:
+            if r[5] in ("p", "u", "x") and (r[0], r[1]) in self.tables:
                 nodes[f"k{r[7]}"] = (4, f"{qual(r[0], r[1])}.{r[2]}", self._constraint, r)
-                self.edges.setdefault(f"k{r[7]}", set()).add(f"c{tables[(r[0], r[1])]}")
+                table_oid = self.tables[(r[0], r[1])][10]
+                self.edges.setdefault(f"k{r[7]}", set()).add(f"c{table_oid}")
         for r in self.rows["view"]:
             nodes[f"c{r[6]}"] = (5, qual(r[0], r[1]), self._view, r)
         order = _toposort({k: (rank, name) for k, (rank, name, *_) in nodes.items()}, self.edges)
         return [render(row) + "\n" for render, row in (nodes[k][2:] for k in order)]
 
-    def _type(self, r: tuple[Any, ...]) -> str:
+    def _type(self, r: Row) -> str:
         name = self.qual(r[0], r[1])
         if r[2] == "e":
             return f"CREATE TYPE {name} AS ENUM ({', '.join(r[3] or [])});"
@@ -167,10 +193,13 @@ class _Writer:
             parts.append(f"DEFAULT {r[6]}")
         if r[5]:
             parts.append("NOT NULL")
-        parts += r[7] or []
-        return " ".join(parts) + ";"
+        # CREATE DOMAIN cannot say NOT VALID; ALTER DOMAIN can.
+        constraints = r[7] or []
+        parts += [c for c in constraints if not c.endswith(" NOT VALID")]
+        later = [f"ALTER DOMAIN {name} ADD {c};" for c in constraints if c.endswith(" NOT VALID")]
+        return "\n\n".join([" ".join(parts) + ";", *later])
 
-    def _sequence(self, r: tuple[Any, ...]) -> str:
+    def _sequence(self, r: Row) -> str:
         _s, _n, seqtype, start, increment, low, high, cache, cycle = r[:9]
         return (
             f"CREATE SEQUENCE {self.qual(r[0], r[1])} AS {seqtype} START WITH {start} "
@@ -178,56 +207,102 @@ class _Writer:
             f"{' CYCLE' if cycle else ''};"
         )
 
-    def _table(self, r: tuple[Any, ...]) -> str:
+    def _table(self, r: Row) -> str:
         s, name, _kind, persistence, _rls, _force, partkey, bound, parent = r[:9]
-        head = f"CREATE {'UNLOGGED ' if persistence == 'u' else ''}TABLE {self.qual(s, name)}"
-        if parent:  # columns come from the parent; only what differs is said here
-            own = self._partition_column_options(s, name, (parent[0], parent[1]))
-            text = f"{head} PARTITION OF {self.qual(parent[0], parent[1])}{own} {bound}"
-        else:  # an inheriting table lists only the columns it declares itself
-            columns = [self._column(c) for c in self.columns.get((s, name), []) if c[12]]
-            body = ",\n".join(f"    {c}" for c in columns)
-            text = f"{head} (\n{body}\n)" if columns else f"{head} ()"
-            if r[11]:
-                text += f" INHERITS ({', '.join(r[11])})"
-        return text + (f" PARTITION BY {partkey}" if partkey else "") + ";"
+        me = self.qual(s, name)
+        head = f"CREATE {'UNLOGGED ' if persistence == 'u' else ''}TABLE {me}"
+        tail = (f" PARTITION BY {partkey}" if partkey else "") + (
+            f" WITH ({', '.join(r[13])})" if r[13] else ""
+        )
+        columns = self.columns.get((s, name), [])
+        parents = [(parent[0], parent[1])] if parent else [self.by_oid[o] for o in r[12] or []]
+        inherited = {c[2]: c for ps, pn in parents for c in self.columns.get((ps, pn), [])}
+        # CREATE TABLE puts inherited columns first, in the parents' order: when the table
+        # has its columns in another order, create it whole and attach it afterwards.
+        natural = list(dict.fromkeys(c[2] for ps, pn in parents for c in self.columns[(ps, pn)]))
+        natural += [c[2] for c in columns if c[2] not in inherited]
+        if parents and [c[2] for c in columns] != natural:
+            created = f"{head} {self._column_list(columns, r[10])}{tail};"
+            if parent:
+                attach = f"ALTER TABLE {self.qual(*parents[0])} ATTACH PARTITION {me} {bound};"
+                return f"{created}\n\n{attach}"
+            joins = [f"ALTER TABLE {me} INHERIT {self.qual(ps, pn)};" for ps, pn in parents]
+            return "\n\n".join([created, *joins])
+        if parent:
+            created = f"{head} PARTITION OF {self.qual(*parents[0])} {bound}{tail};"
+        else:  # an inheriting table declares only its own columns
+            own = [c for c in columns if c[12] or c[2] not in inherited]
+            listed = f"{head} {self._column_list(own, r[10])}"
+            if parents:
+                listed += f" INHERITS ({', '.join(self.qual(ps, pn) for ps, pn in parents)})"
+            created = listed + tail + ";"
+        changes = self._inherited_changes(me, r[10], columns, inherited)
+        return "\n\n".join([created, *changes])
 
-    def _partition_column_options(self, s: str, name: str, parent: tuple[str, str]) -> str:
-        """NOT NULL and defaults a partition has beyond what it inherits."""
-        inherited = {c[2]: c for c in self.columns.get(parent, [])}
-        options = []
-        for c in self.columns.get((s, name), []):
-            from_parent = inherited.get(c[2])
-            if from_parent is None:
+    def _column_list(self, columns: list[Row], table_oid: int) -> str:
+        if not columns:
+            return "()"
+        return "(\n" + ",\n".join(f"    {self._column(c, table_oid)}" for c in columns) + "\n)"
+
+    def _inherited_changes(
+        self, me: str, table_oid: int, columns: list[Row], inherited: dict[str, Row]
+    ) -> list[str]:
+        """ALTER statements for what inherited columns have beyond their parent's."""
+        out = []
+        for c in columns:
+            source = inherited.get(c[2])
+            if source is None or c[12] or c[7] == "s":  # declared here, or generated
                 continue
-            extra = []
-            if c[4] and not from_parent[4]:
-                extra.append("NOT NULL")
-            if c[5] is not None and c[5] != from_parent[5] and c[7] != "s":
-                extra.append(f"DEFAULT {c[5]}")
-            if extra:
-                options.append(f"{self.ident(c[2])} WITH OPTIONS {' '.join(extra)}")
-        return f" ({', '.join(options)})" if options else ""
+            column = f"ALTER TABLE ONLY {me} ALTER COLUMN {self.ident(c[2])}"
+            if c[4] and not source[4]:
+                out.append(f"{column} SET NOT NULL;")
+            if (table_oid, c[13]) in self.deferred:
+                continue  # set after the functions, like every default that calls one
+            parent_oid = self.tables[(source[0], source[1])][10]
+            got = None if (parent_oid, source[13]) in self.deferred else source[5]
+            if c[5] != got:
+                out.append(f"{column} SET DEFAULT {c[5]};" if c[5] else f"{column} DROP DEFAULT;")
+        return out
 
-    def _column(self, c: tuple[Any, ...]) -> str:
+    def _column(self, c: Row, table_oid: int) -> str:
         _s, _t, name, ctype, notnull, default, identity, generated, collation = c[:9]
         parts = [self.ident(name), ctype]
         if collation:
-            parts.append(f"COLLATE {self.ident(collation)}")
+            parts.append(f"COLLATE {collation}")
         if generated == "s":
             parts.append(f"GENERATED ALWAYS AS ({default}) STORED")
         elif identity:
-            parts.append(f"GENERATED {'ALWAYS' if identity == 'a' else 'BY DEFAULT'} AS IDENTITY")
-        elif default is not None:
+            kind = "ALWAYS" if identity == "a" else "BY DEFAULT"
+            parts.append(f"GENERATED {kind} AS IDENTITY ({c[14]})")
+        elif default is not None and (table_oid, c[13]) not in self.deferred:
             parts.append(f"DEFAULT {default}")
         if notnull and not identity:
             parts.append("NOT NULL")
         return " ".join(parts)
 
-    def _constraint(self, r: tuple[Any, ...]) -> str:
+    def _late_defaults(self) -> list[str]:
+        """Defaults that call functions, and defaults of view columns."""
+        views = {(v[0], v[1]) for v in self.rows["view"] if v[2] == "v"}
+        out = []
+        for (s, name), columns in sorted(self.columns.items()):
+            if (s, name) in self.tables:
+                kind, oid = "TABLE ONLY", self.tables[(s, name)][10]
+            elif (s, name) in views:
+                kind, oid = "VIEW", None
+            else:
+                continue
+            for c in columns:
+                if c[5] is not None and (oid is None or (oid, c[13]) in self.deferred):
+                    out.append(
+                        f"ALTER {kind} {self.qual(s, name)} ALTER COLUMN {self.ident(c[2])} "
+                        f"SET DEFAULT {c[5]};\n"
+                    )
+        return out
+
+    def _constraint(self, r: Row) -> str:
         return f"ALTER TABLE {self.qual(r[0], r[1])} ADD CONSTRAINT {self.ident(r[2])} {r[3]};"
 
-    def _view(self, r: tuple[Any, ...]) -> str:
+    def _view(self, r: Row) -> str:
         s, name, kind, definition, _comment, options = r[:6]
         kind_name = "MATERIALIZED VIEW" if kind == "m" else "VIEW"
         with_options = f" WITH ({', '.join(options)})" if options else ""
@@ -241,7 +316,12 @@ class _Writer:
             if r[9]:
                 owner = f"{self.qual(r[9][0], r[9][1])}.{self.ident(r[9][2])}"
                 out.append(f"ALTER SEQUENCE {self.qual(r[0], r[1])} OWNED BY {owner};\n")
-        out += [f"{r[3]};\n" for r in sorted(self.rows["index"], key=lambda r: (r[0], r[2]))]
+        # The server writes an index on a partitioned table as ON ONLY, for pg_dump to
+        # attach the partitions' own indexes; without ONLY it builds those itself.
+        out += [
+            f"{r[3].replace(' ON ONLY ', ' ON ', 1)};\n"
+            for r in sorted(self.rows["index"], key=lambda r: (r[0], r[2]))
+        ]
         constraints = sorted(self.rows["constraint"], key=lambda r: (r[0], r[1], r[2]))
         for kinds in (("c",), ("f",)):  # a foreign key may need a unique index made above
             out += [self._constraint(r) + "\n" for r in constraints if r[5] in kinds and r[6]]
@@ -258,8 +338,8 @@ class _Writer:
         out += [self._policy(r) for r in sorted(self.rows["policy"], key=lambda r: r[:3])]
         return out
 
-    def _policy(self, r: tuple[Any, ...]) -> str:
-        s, table, name, permissive, command, roles, using, check = r
+    def _policy(self, r: Row) -> str:
+        s, table, name, permissive, command, roles, using, check = r[:8]
         parts = [f"CREATE POLICY {self.ident(name)} ON {self.qual(s, table)}"]
         if not permissive:
             parts.append("AS RESTRICTIVE")
@@ -278,14 +358,19 @@ class _Writer:
         rows = self.rows
         found += [(f"SCHEMA {self.ident(r[0])}", r[2]) for r in rows["schema"]]
         found += [(f"TABLE {self.qual(r[0], r[1])}", r[9]) for r in rows["table"]]
+        found += [(f"SEQUENCE {self.qual(r[0], r[1])}", r[11]) for r in rows["sequence"]]
         found += [  # not of foreign tables: the dump does not create those
             (f"COLUMN {self.qual(r[0], r[1])}.{self.ident(r[2])}", r[9])
             for r in rows["column"]
             if r[11] != "f"
         ]
+        for kind, rows_of, at in (("CONSTRAINT", "constraint", 4), ("TRIGGER", "trigger", 5)):
+            found += [
+                (f"{kind} {self.ident(r[2])} ON {self.qual(r[0], r[1])}", r[at])
+                for r in rows[rows_of]
+            ]
         found += [
-            (f"CONSTRAINT {self.ident(r[2])} ON {self.qual(r[0], r[1])}", r[4])
-            for r in rows["constraint"]
+            (f"POLICY {self.ident(r[2])} ON {self.qual(r[0], r[1])}", r[8]) for r in rows["policy"]
         ]
         found += [(f"INDEX {self.qual(r[0], r[2])}", r[4]) for r in rows["index"]]
         found += [

@@ -36,7 +36,7 @@ QUERIES: dict[str, str] = {
         FROM pg_namespace n WHERE {_USER_NS} AND n.nspname <> 'public'
           AND {_not_extension("n.oid", "pg_namespace")}""",
     "extension": """
-        SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        SELECT e.extname, n.nspname, e.oid FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
         WHERE e.extname <> 'plpgsql'""",
     "table": f"""
         SELECT n.nspname, c.relname, c.relkind, c.relpersistence, c.relrowsecurity,
@@ -47,20 +47,27 @@ QUERIES: dict[str, str] = {
                (SELECT array_agg(i.inhparent::regclass::text ORDER BY i.inhseqno) FROM pg_inherits i
                 WHERE i.inhrelid = c.oid AND NOT c.relispartition),
                (SELECT array_agg(i.inhparent ORDER BY i.inhseqno) FROM pg_inherits i
-                WHERE i.inhrelid = c.oid AND NOT c.relispartition)
+                WHERE i.inhrelid = c.oid AND NOT c.relispartition),
+               c.reloptions
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
     "column": f"""
         SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated,
-               CASE WHEN a.attcollation <> t.typcollation THEN co.collname END,
+               CASE WHEN a.attcollation <> t.typcollation THEN a.attcollation::regcollation::text END,
                col_description(c.oid, a.attnum),
                row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum),  -- dropped columns leave gaps
-               c.relkind, a.attislocal
+               c.relkind, a.attislocal, a.attnum,
+               (SELECT 'SEQUENCE NAME ' || q.seqrelid::regclass::text || ' START WITH ' || q.seqstart
+                       || ' INCREMENT BY ' || q.seqincrement || ' MINVALUE ' || q.seqmin
+                       || ' MAXVALUE ' || q.seqmax || ' CACHE ' || q.seqcache
+                       || CASE WHEN q.seqcycle THEN ' CYCLE' ELSE '' END
+                FROM pg_depend d JOIN pg_sequence q ON q.seqrelid = d.objid
+                WHERE d.classid = 'pg_class'::regclass AND d.refobjid = c.oid
+                  AND d.refobjsubid = a.attnum AND d.deptype = 'i')
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-        LEFT JOIN pg_collation co ON co.oid = a.attcollation
         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
           AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
     "constraint": f"""
@@ -74,7 +81,9 @@ QUERIES: dict[str, str] = {
                obj_description(i.oid, 'pg_class')
         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
         JOIN pg_namespace n ON n.oid = i.relnamespace
-        WHERE {_USER_NS} AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)
+        WHERE {_USER_NS}
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid
+                          AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x'))
           AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = x.indexrelid)
           AND {_not_extension("i.oid", "pg_class")}""",
     "view": f"""
@@ -90,7 +99,7 @@ QUERIES: dict[str, str] = {
                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a'
                   AND d.refclassid = 'pg_class'::regclass),
-               c.oid
+               c.oid, obj_description(c.oid, 'pg_class')
         FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE {_USER_NS} AND {_not_extension("c.oid", "pg_class")}
           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')""",
@@ -100,21 +109,26 @@ QUERIES: dict[str, str] = {
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE p.prokind IN ('f', 'p') AND {_USER_NS} AND {_not_extension("p.oid", "pg_proc")}""",
     "trigger": f"""
-        SELECT n.nspname, c.relname, g.tgname, pg_get_triggerdef(g.oid, true), g.tgenabled
+        SELECT n.nspname, c.relname, g.tgname, pg_get_triggerdef(g.oid, true), g.tgenabled,
+               obj_description(g.oid, 'pg_trigger')
         FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND {_USER_NS}""",
     "type": f"""
         SELECT n.nspname, t.typname, t.typtype,
                (SELECT array_agg(quote_literal(e.enumlabel) ORDER BY e.enumsortorder)
                 FROM pg_enum e WHERE e.enumtypid = t.oid),
-               CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+               CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod)
+                   || CASE WHEN t.typcollation <> (SELECT typcollation FROM pg_type WHERE oid = t.typbasetype)
+                           THEN ' COLLATE ' || t.typcollation::regcollation::text ELSE '' END END,
                t.typnotnull, t.typdefault,
                (SELECT array_agg('CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid, true)
                                  ORDER BY k.conname)
                 FROM pg_constraint k WHERE k.contypid = t.oid),
                (SELECT array_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
+                                 || CASE WHEN a.attcollation <> at.typcollation
+                                         THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END
                                  ORDER BY a.attnum)
-                FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),
+                FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),
                obj_description(t.oid, 'pg_type'), t.oid
         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
         WHERE (t.typtype IN ('e', 'd') OR (t.typtype = 'c'
@@ -124,11 +138,13 @@ QUERIES: dict[str, str] = {
         SELECT n.nspname, c.relname, p.polname, p.polpermissive, p.polcmd,
                (SELECT array_agg(CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END ORDER BY 1)
                 FROM unnest(p.polroles) r),
-               pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+               pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
+               obj_description(p.oid, 'pg_policy')
         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE {_USER_NS}""",
 }
 
+SEARCH_PATH = "public"  # names in it are written unqualified, others with their schema
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
 _COMMANDS = {"r": "select", "a": "insert", "w": "update", "d": "delete", "*": "all"}
 
@@ -147,10 +163,15 @@ Rows = dict[str, list[tuple[Any, ...]]]
 
 def read_catalogs(conn: psycopg.Connection[Any], own: set[tuple[str, str]]) -> Rows:
     """Every kind's catalog rows, without sqlmig's ``own`` tables and what hangs off them."""
-    return {
-        kind: [r for r in conn.execute(sql).fetchall() if (r[0], r[1]) not in own]
-        for kind, sql in QUERIES.items()
-    }
+    with conn.transaction():
+        # The server leaves out the schema of names visible on the search_path: pin it, so
+        # that a schema reads the same whoever connects, and a dump loads under the path
+        # it sets.
+        conn.execute(f"SELECT pg_catalog.set_config('search_path', '{SEARCH_PATH}', true)")
+        return {
+            kind: [r for r in conn.execute(sql).fetchall() if (r[0], r[1]) not in own]
+            for kind, sql in QUERIES.items()
+        }
 
 
 def introspect(conn: psycopg.Connection[Any], own: set[tuple[str, str]]) -> Schema:
@@ -174,7 +195,7 @@ def _text(value: object) -> str:
 
 
 def _table(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
-    s, name, kind, persistence, rls, force, partkey, bound, parent, comment, _, inherits, _ = r
+    s, name, kind, persistence, rls, force, partkey, bound, parent, comment, _, inherits, _ = r[:13]
     attrs: dict[str, object] = {
         "kind": "partitioned table" if kind == "p" else "table",
         "unlogged": persistence == "u",
@@ -187,6 +208,8 @@ def _table(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
         attrs["partition of"] = f"{qual(*parent)} {bound or ''}".strip()
     if inherits:
         attrs["inherits"] = inherits
+    if r[13]:
+        attrs["options"] = r[13]
     return f"table {qual(s, name)}", attrs
 
 
@@ -209,6 +232,7 @@ def _column(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
         "nullable": not notnull,
         "default": None if generated else default,
         "identity": {"a": "always", "d": "by default"}.get(identity, "no"),
+        "identity sequence": r[14],
         "generated": f"always as ({default}) stored" if generated == "s" else "no",
         "collation": collation,
         "comment": comment,
@@ -243,6 +267,7 @@ _READERS: dict[str, READER] = {
             "cache": r[7],
             "cycle": r[8],
             "owned by": f"{qual(r[9][0], r[9][1])}.{ident(r[9][2])}" if r[9] else None,
+            "comment": r[11],
         },
     ),
     "function": lambda r: (
@@ -254,6 +279,7 @@ _READERS: dict[str, READER] = {
         {
             "definition": r[3],
             "enabled": {"O": "yes", "D": "no", "R": "replica", "A": "always"}[r[4]],
+            "comment": r[5],
         },
     ),
     "type": lambda r: (
@@ -277,6 +303,7 @@ _READERS: dict[str, READER] = {
             "roles": r[5],
             "using": r[6],
             "with check": r[7],
+            "comment": r[8],
         },
     ),
 }
