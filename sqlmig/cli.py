@@ -347,6 +347,7 @@ def dump(
 ) -> None:
     """Write the database's schema as deterministic SQL (the baseline `diff` compares with)."""
     from sqlmig import render
+    from sqlmig.schema import LEFT_OUT
 
     with _migrator(opts) as m:
         if output == "-":
@@ -356,6 +357,14 @@ def dump(
         text = m.dump(path)
     statements = sum(1 for line in text.splitlines() if line.endswith(";"))
     render.out.print(f"wrote {path} ({statements} statements)")
+    left_out = [
+        line.removeprefix(LEFT_OUT) for line in text.splitlines() if line.startswith(LEFT_OUT)
+    ]
+    if left_out:
+        render.err.print(
+            f"[yellow]warning[/]: {len(left_out)} object(s) of kinds sqlmig does not dump; "
+            f"listed at the top of {path}: {', '.join(left_out)}"
+        )
 
 
 @command

@@ -10,6 +10,10 @@ from __future__ import annotations
 Schema = dict[str, dict[str, str]]
 
 
+# Starts each line of a dump that names an object it could not write.
+LEFT_OUT = "-- not dumped, add by hand: "
+
+
 def dump_header(source: str) -> str:
     """The first lines of every ``sqlmig dump``: no date or database name, so the same
     schema always gives the same bytes."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from sqlmig.schema import dump_header
+from sqlmig.schema import LEFT_OUT, dump_header
 from sqlmig.schema.postgres import SEARCH_PATH, Rows, qual, read_catalogs
 
 HEADER = (
@@ -136,6 +136,9 @@ class _Writer:
 
     def script(self) -> str:
         parts = [HEADER]
+        left_out = sorted(f"{kind} {name}" for kind, name in self.rows["other"])
+        if left_out:
+            parts.append("".join(f"{LEFT_OUT}{what}\n" for what in left_out))
         for section in (
             self._schemas(),
             self._extensions(),

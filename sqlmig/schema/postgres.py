@@ -134,6 +134,41 @@ QUERIES: dict[str, str] = {
         WHERE (t.typtype IN ('e', 'd') OR (t.typtype = 'c'
                AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
           AND {_USER_NS} AND {_not_extension("t.oid", "pg_type")}""",
+    # Kinds compared by existence only, and left out of a dump (which says so).
+    "other": f"""
+        SELECT 'aggregate', p.oid::regprocedure::text FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.prokind = 'a' AND {_USER_NS} AND {_not_extension("p.oid", "pg_proc")}
+        UNION ALL
+        SELECT 'range type', t.oid::regtype::text FROM pg_type t
+        JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE t.typtype = 'r' AND {_USER_NS} AND {_not_extension("t.oid", "pg_type")}
+        UNION ALL
+        SELECT 'collation', c.oid::regcollation::text FROM pg_collation c
+        JOIN pg_namespace n ON n.oid = c.collnamespace
+        WHERE {_USER_NS} AND {_not_extension("c.oid", "pg_collation")}
+        UNION ALL
+        SELECT 'operator', o.oid::regoperator::text FROM pg_operator o
+        JOIN pg_namespace n ON n.oid = o.oprnamespace
+        WHERE {_USER_NS} AND {_not_extension("o.oid", "pg_operator")}
+        UNION ALL
+        SELECT 'rule', quote_ident(r.rulename) || ' on ' || r.ev_class::regclass::text
+        FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE r.rulename <> '_RETURN' AND {_USER_NS}
+        UNION ALL
+        SELECT 'statistics', quote_ident(n.nspname) || '.' || quote_ident(x.stxname)
+        FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE {_USER_NS}
+        UNION ALL
+        SELECT 'event trigger', quote_ident(e.evtname) FROM pg_event_trigger e
+        WHERE {_not_extension("e.oid", "pg_event_trigger")}
+        UNION ALL
+        SELECT 'foreign table', c.oid::regclass::text FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'f' AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}
+        UNION ALL
+        SELECT 'cast', format('(%s AS %s)', c.castsource::regtype, c.casttarget::regtype)
+        FROM pg_cast c WHERE c.oid >= 16384 AND {_not_extension("c.oid", "pg_cast")}""",
     "policy": f"""
         SELECT n.nspname, c.relname, p.polname, p.polpermissive, p.polcmd,
                (SELECT array_agg(CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END ORDER BY 1)
@@ -295,6 +330,7 @@ _READERS: dict[str, READER] = {
             "comment": r[9],
         },
     ),
+    "other": lambda r: (f"{r[0]} {r[1]}", {}),
     "policy": lambda r: (
         f"policy {qual(r[0], r[1])}.{ident(r[2])}",
         {
