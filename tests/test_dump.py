@@ -191,6 +191,11 @@ PG_CASES = {
         CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION tg();
         COMMENT ON TRIGGER tr ON t IS 'y';
         CREATE POLICY pol ON t USING (true); COMMENT ON POLICY pol ON t IS 'z';""",
+    "replica identity and unlogged sequences": """
+        CREATE TABLE t (a int NOT NULL, b int); ALTER TABLE t REPLICA IDENTITY FULL;
+        CREATE TABLE u (a int NOT NULL); CREATE UNIQUE INDEX u_a ON u (a);
+        ALTER TABLE u REPLICA IDENTITY USING INDEX u_a;
+        CREATE UNLOGGED SEQUENCE s;""",
     "table options and view column defaults": """
         CREATE TABLE t (a int) WITH (fillfactor=70);
         CREATE VIEW v AS SELECT a FROM t; ALTER VIEW v ALTER a SET DEFAULT 1;""",

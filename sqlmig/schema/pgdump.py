@@ -205,7 +205,8 @@ class _Writer:
     def _sequence(self, r: Row) -> str:
         _s, _n, seqtype, start, increment, low, high, cache, cycle = r[:9]
         return (
-            f"CREATE SEQUENCE {self.qual(r[0], r[1])} AS {seqtype} START WITH {start} "
+            f"CREATE {'UNLOGGED ' if r[12] else ''}SEQUENCE {self.qual(r[0], r[1])} "
+            f"AS {seqtype} START WITH {start} "
             f"INCREMENT BY {increment} MINVALUE {low} MAXVALUE {high} CACHE {cache}"
             f"{' CYCLE' if cycle else ''};"
         )
@@ -334,6 +335,8 @@ class _Writer:
                 state = f"{_TRIGGER_STATE[r[4]]} TRIGGER {self.ident(r[2])}"
                 out.append(f"ALTER TABLE {self.qual(r[0], r[1])} {state};\n")
         for r in sorted(self.rows["table"], key=lambda r: (r[0], r[1])):
+            if r[14]:  # after the indexes: USING INDEX names one
+                out.append(f"ALTER TABLE {self.qual(r[0], r[1])} REPLICA IDENTITY {r[14]};\n")
             if r[4]:
                 out.append(f"ALTER TABLE {self.qual(r[0], r[1])} ENABLE ROW LEVEL SECURITY;\n")
             if r[5]:

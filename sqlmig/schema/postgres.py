@@ -48,7 +48,11 @@ QUERIES: dict[str, str] = {
                 WHERE i.inhrelid = c.oid AND NOT c.relispartition),
                (SELECT array_agg(i.inhparent ORDER BY i.inhseqno) FROM pg_inherits i
                 WHERE i.inhrelid = c.oid AND NOT c.relispartition),
-               c.reloptions
+               c.reloptions,
+               CASE c.relreplident WHEN 'n' THEN 'NOTHING' WHEN 'f' THEN 'FULL'
+                 WHEN 'i' THEN 'USING INDEX ' || (SELECT quote_ident(i.relname) FROM pg_index x
+                   JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid AND x.indisreplident)
+               END
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
     "column": f"""
@@ -99,7 +103,7 @@ QUERIES: dict[str, str] = {
                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a'
                   AND d.refclassid = 'pg_class'::regclass),
-               c.oid, obj_description(c.oid, 'pg_class')
+               c.oid, obj_description(c.oid, 'pg_class'), c.relpersistence = 'u'
         FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE {_USER_NS} AND {_not_extension("c.oid", "pg_class")}
           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')""",
@@ -245,6 +249,8 @@ def _table(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
         attrs["inherits"] = inherits
     if r[13]:
         attrs["options"] = r[13]
+    if r[14]:
+        attrs["replica identity"] = r[14]
     return f"table {qual(s, name)}", attrs
 
 
@@ -303,6 +309,7 @@ _READERS: dict[str, READER] = {
             "cycle": r[8],
             "owned by": f"{qual(r[9][0], r[9][1])}.{ident(r[9][2])}" if r[9] else None,
             "comment": r[11],
+            "unlogged": r[12],
         },
     ),
     "function": lambda r: (
