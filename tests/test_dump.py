@@ -191,6 +191,9 @@ PG_CASES = {
         CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION tg();
         COMMENT ON TRIGGER tr ON t IS 'y';
         CREATE POLICY pol ON t USING (true); COMMENT ON POLICY pol ON t IS 'z';""",
+    "storage options of a key's index": """
+        CREATE TABLE t (a int, b int);
+        ALTER TABLE t ADD CONSTRAINT pk PRIMARY KEY (a) INCLUDE (b) WITH (fillfactor=80);""",
     "replica identity and unlogged sequences": """
         CREATE TABLE t (a int NOT NULL, b int); ALTER TABLE t REPLICA IDENTITY FULL;
         CREATE TABLE u (a int NOT NULL); CREATE UNIQUE INDEX u_a ON u (a);

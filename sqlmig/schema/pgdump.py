@@ -327,6 +327,11 @@ class _Writer:
             for r in sorted(self.rows["index"], key=lambda r: (r[0], r[2]))
         ]
         constraints = sorted(self.rows["constraint"], key=lambda r: (r[0], r[1], r[2]))
+        out += [
+            f"ALTER INDEX {self.qual(r[0], r[9])} SET ({', '.join(r[8])});\n"
+            for r in constraints
+            if r[8] and r[6]
+        ]
         for kinds in (("c",), ("f",)):  # a foreign key may need a unique index made above
             out += [self._constraint(r) + "\n" for r in constraints if r[5] in kinds and r[6]]
         for r in sorted(self.rows["trigger"], key=lambda r: (r[0], r[1], r[2])):

@@ -76,7 +76,10 @@ QUERIES: dict[str, str] = {
           AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
     "constraint": f"""
         SELECT n.nspname, c.relname, k.conname, pg_get_constraintdef(k.oid, true),
-               obj_description(k.oid, 'pg_constraint'), k.contype, k.conislocal, k.oid
+               obj_description(k.oid, 'pg_constraint'), k.contype, k.conislocal, k.oid,
+               -- storage options of a key's own index, which pg_get_constraintdef leaves out
+               (SELECT i.reloptions FROM pg_class i WHERE i.oid = k.conindid AND k.contype IN ('p', 'u', 'x')),
+               (SELECT i.relname FROM pg_class i WHERE i.oid = k.conindid AND k.contype IN ('p', 'u', 'x'))
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE k.conparentid = 0 AND {_USER_NS}""",
@@ -290,7 +293,7 @@ _READERS: dict[str, READER] = {
     "column": _column,
     "constraint": lambda r: (
         f"constraint {qual(r[0], r[1])}.{ident(r[2])}",
-        {"definition": r[3], "comment": r[4]},
+        {"definition": r[3], "comment": r[4], "index options": r[8]},
     ),
     "index": lambda r: (f"index {qual(r[0], r[2])}", {"definition": r[3], "comment": r[4]}),
     "view": lambda r: (
