@@ -9,7 +9,8 @@ in `psql` or the `sqlite3` shell splits the same way here:
   blocks (a CASE inside such a block also closes with END).
 - SQLite follows ``sqlite3_complete()``: `;` ends a statement outside quotes
   (including `` ` `` and ``[...]`` identifiers) and comments (not nested), except in
-  ``CREATE [TEMP] TRIGGER``, which only ends at ``END ;``.
+  ``CREATE [TEMP] TRIGGER``, which only ends at ``; END ;`` (so a ``CASE ... END`` in its
+  body does not end it).
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ def _statement_end(sql: str, pos: int, pg: bool) -> int:
     scanner = _SCANNERS[(pg, in_body)]
     depth = parens = 0
     last_word = ""
+    after_semi = False  # sqlite3_complete(): only an END right after a `;` closes a trigger
     while (m := scanner.search(sql, pos)) is not None:
         kind = m.lastgroup or ""
         pos = m.end()
@@ -143,7 +145,8 @@ def _statement_end(sql: str, pos: int, pg: bool) -> int:
             word = m.group().upper()
             if pg and parens == 0:
                 depth = _body_depth(word, depth)
-            last_word = word
+            last_word = word if word != "END" or after_semi or pg else ""
+            after_semi = False
             continue
         if kind in _SKIP:
             pos = _SKIP[kind](sql, m, pg)
@@ -155,6 +158,7 @@ def _statement_end(sql: str, pos: int, pg: bool) -> int:
             parens = max(0, parens - 1)
         elif m.group() == ";" and _ends(pg, parens, depth, in_body, last_word):
             return m.start()
+        after_semi = m.group() == ";"
         last_word = ""
     return len(sql)
 

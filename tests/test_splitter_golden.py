@@ -75,6 +75,15 @@ SQLITE = [
         ["CREATE TEMP TRIGGER t AFTER DELETE ON x BEGIN DELETE FROM y; END /* c */", "SELECT 3"],
     ),
     ("BEGIN; SELECT 1; END;", ["BEGIN", "SELECT 1", "END"]),
+    (  # only an END right after a `;` ends a trigger, as in sqlite3_complete()
+        "CREATE TRIGGER t AFTER INSERT ON x BEGIN UPDATE x SET b = CASE WHEN 1 THEN 2 END; "
+        "SELECT new.end; END; SELECT 3",
+        [
+            "CREATE TRIGGER t AFTER INSERT ON x BEGIN UPDATE x SET b = CASE WHEN 1 THEN 2 END; "
+            "SELECT new.end; END",
+            "SELECT 3",
+        ],
+    ),
 ]
 
 

@@ -203,6 +203,9 @@ class SqliteEngine(BookkeepingOps):
     def introspect(self) -> Schema:
         from sqlmig.schema.sqlite import introspect
 
+        # A script from `sqlite3 .dump` creates virtual tables by writing sqlite_schema
+        # directly; the connection sees them only once it re-reads its schema.
+        self.conn.execute("PRAGMA writable_schema = RESET")
         return introspect(self.conn, self._own_tables)
 
     def dump_schema(self) -> str:

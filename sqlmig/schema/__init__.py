@@ -29,45 +29,27 @@ _SHOWN = 60  # longer values (function bodies, view queries) are shown around th
 def compare(
     live: Schema, base: Schema, live_name: str = "database", base_name: str = "schema.sql"
 ) -> list[str]:
-    """One readable line per difference, in a stable order; [] when they match."""
+    """One readable line per difference, in a stable order; [] when they match.
+
+    A SQLite table's definition repeats its columns, so a changed column also shows as
+    a changed definition: said anyway, since the definition also holds what nothing
+    finer does (CHECK, STRICT, WITHOUT ROWID).
+    """
     lines = []
-    changed_parents = set()
-    # Nearly everything is equal: one dict comparison each finds the few that are not.
-    differing = sorted(k for k in live.keys() & base.keys() if live[k] != base[k])
-    for key in differing:
-        if not key.startswith("table "):  # only finer objects make a table's text redundant
-            changed_parents.add(_parent(key))
     for key in sorted(live.keys() ^ base.keys()):
-        if key not in base:
+        if key in live:
             lines.append(f"{key}: in {live_name}, not in {base_name}")
         else:
             lines.append(f"{key} missing in {live_name}")
-        if not key.startswith("table "):
-            changed_parents.add(_parent(key))
-    for key in differing:
+    # Nearly everything is equal: one dict comparison each finds the few that are not.
+    for key in sorted(k for k in live.keys() & base.keys() if live[k] != base[k]):
         for attr in sorted(live[key].keys() | base[key].keys()):
             a, b = live[key].get(attr), base[key].get(attr)
-            if a == b:
-                continue
-            # A table's text repeats its columns: only worth saying when nothing finer did.
-            if attr == "definition" and key.startswith("table ") and _name(key) in changed_parents:
-                continue
-            lines.append(
-                f"{key}: {attr} {_show(a, b)} in {live_name}, {_show(b, a)} in {base_name}"
-            )
+            if a != b:
+                lines.append(
+                    f"{key}: {attr} {_show(a, b)} in {live_name}, {_show(b, a)} in {base_name}"
+                )
     return sorted(lines)
-
-
-def _name(key: str) -> str:
-    return key.split(" ", 1)[1] if " " in key else key
-
-
-def _parent(key: str) -> str:
-    """'column accounts.email' -> 'accounts': the table a finer object belongs to."""
-    name = _name(key)
-    if key.startswith(("column ", "foreign key ", "constraint ", "trigger ", "policy ")):
-        return name.rsplit(".", 1)[0]
-    return name
 
 
 def _show(value: str | None, other: str | None) -> str:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlmig.config import Settings, parse_url
+from sqlmig.config import Dialect, Settings, parse_url
 from sqlmig.discovery import read_sql_file
 from sqlmig.engines import open_engine
 from sqlmig.engines.base import Engine
 from sqlmig.errors import ConfigError, ConnectError, Problem, StatementError, ValidationError
-from sqlmig.runner import Runner
+from sqlmig.models import SqlFile
+from sqlmig.runner import TRANSACTION_CONTROL, Runner
 from sqlmig.schema import Schema
+from sqlmig.splitter import split
+
+_NOT_NEWLINE = re.compile(r"[^\n]")
 
 
 @contextmanager
@@ -71,8 +76,21 @@ def load_baseline(engine: Engine, path: Path) -> Schema:
     file = read_sql_file(path, problems)
     if file is None:
         raise ValidationError(problems)
+    file = _without_transaction_control(file, engine.dialect)
     try:
         Runner(engine).execute_file(file, atomic=False)
     except StatementError as exc:
         raise exc.in_scratch() from None
     return engine.introspect()
+
+
+def _without_transaction_control(file: SqlFile, dialect: Dialect) -> SqlFile:
+    """The file without BEGIN/COMMIT (as `sqlite3 .dump` writes them): they would end the
+    load's own transaction, and in a scratch database they change nothing else. They are
+    blanked, not removed, so that errors still point at the right line."""
+    text = file.text
+    for st in split(text, dialect):
+        if TRANSACTION_CONTROL.match(st.text):
+            end = st.offset + len(st.text)
+            text = text[: st.offset] + _NOT_NEWLINE.sub(" ", text[st.offset : end]) + text[end:]
+    return replace(file, text=text)

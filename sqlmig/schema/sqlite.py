@@ -2,32 +2,56 @@
 
 Columns and foreign keys come from PRAGMAs, so their formatting cannot differ; what only
 exists as text (CHECK constraints, generated columns, STRICT, WITHOUT ROWID, views,
-triggers) is compared after normalising case, quoting and whitespace.
+triggers) is compared after normalising comments, whitespace, case and identifier
+quoting. Case is folded as SQLite folds it: ASCII letters only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+from collections.abc import Iterable
+from typing import Any
 
 from sqlmig.schema import Schema, dump_header
 
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|[\w$]+|\S")
+_TOKEN = re.compile(
+    r"(?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))"
+    r"|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|[\w$]+|\S",
+    re.DOTALL,
+)
 _PLAIN = re.compile(r"^[A-Za-z_][\w$]*$")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_TYPE_SPACE = re.compile(r"\s*([(),])\s*|\s+")
+
+
+def fold(name: str) -> str:
+    """SQLite's case folding for identifiers and keywords: ASCII letters only."""
+    return name.translate(_ASCII_LOWER)
 
 
 def normalise(sql: str) -> str:
-    """Same text for the same SQL whatever its layout, keyword case or identifier quoting."""
+    """Same text for the same SQL whatever its layout, comments, keyword case or
+    identifier quoting."""
     out: list[str] = []
-    for raw in _TOKEN.findall(sql):
-        token = raw.lower() if raw[0] != "'" else raw
+    for m in _TOKEN.finditer(sql):
+        if m.lastgroup == "comment":
+            continue
+        raw = m.group()
+        token = fold(raw) if raw[0] != "'" else raw
         if raw[0] in '"`[':
             inner = raw[1:-1].replace('""', '"') if raw[0] == '"' else raw[1:-1]
-            token = inner.lower() if _PLAIN.match(inner) else f'"{inner}"'
+            token = fold(inner) if _PLAIN.match(inner) else f'"{inner}"'
         if out and _wordish(out[-1]) and _wordish(token):
             out.append(" ")
         out.append(token)
     return "".join(out)
+
+
+def _type(declared: str) -> str:
+    """A declared column type as SQLite reads it: case and spacing do not matter."""
+    return _TYPE_SPACE.sub(lambda m: m.group(1) or " ", declared.strip()).upper()
 
 
 def _wordish(token: str) -> bool:
@@ -47,7 +71,9 @@ def _objects(conn: sqlite3.Connection, exclude: set[str]) -> list[tuple[str, str
         shadows = set()
     rows = conn.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_master "
-        f"WHERE name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY {_KIND_ORDER}, name"
+        # Only the prefix sqlite_ is reserved: `_` would match any character in LIKE.
+        f"WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND sql IS NOT NULL "
+        f"ORDER BY {_KIND_ORDER}, name"
     ).fetchall()
     return [r for r in rows if r[2] not in exclude and r[2] not in shadows]
 
@@ -55,42 +81,54 @@ def _objects(conn: sqlite3.Connection, exclude: set[str]) -> list[tuple[str, str
 def dump(conn: sqlite3.Connection, exclude: set[str]) -> str:
     """The schema as a script: SQLite keeps each object's CREATE statement as written,
     so those texts are the dump, and loading it stores the same texts again."""
-    statements = [f"{sql};\n" for _kind, _name, _table, sql in _objects(conn, exclude)]
+    statements = [
+        # SQLite keeps a statement's text up to its last token, so it can end in a comment.
+        f"{sql};\n" if sqlite3.complete_statement(f"{sql};") else f"{sql}\n;\n"
+        for _kind, _name, _table, sql in _objects(conn, exclude)
+    ]
     return "\n".join([dump_header("sqlite_master"), *statements])
 
 
 def introspect(conn: sqlite3.Connection, exclude: set[str]) -> Schema:
     schema: Schema = {}
-    tables = set()
+    tables: set[str] = set()
+    virtual: set[str] = set()
     for kind, name, _table, sql in _objects(conn, exclude):
         schema[f"{kind} {_quote(name)}"] = {"definition": normalise(sql)}
         if kind == "table":
-            tables.add(name)
-    schema.update(_columns(conn, tables))
-    schema.update(_foreign_keys(conn, tables))
+            (virtual if fold(sql).startswith("create virtual") else tables).add(name)
+    columns = _columns(conn.execute(_PER_TABLE.format(pragma="table_xinfo")), tables)
+    for name in sorted(virtual):
+        # Without its module (sqlite-vec, spatialite...) loaded, only its text is compared.
+        with contextlib.suppress(sqlite3.Error):
+            rows = conn.execute("SELECT ?, p.* FROM pragma_table_xinfo(?) p", (name, name))
+            columns.update(_columns(rows, {name}))
+    schema.update(columns)
+    schema.update(_foreign_keys(conn, tables, columns))
     return schema
 
 
 # Every table's PRAGMA rows in one query: the table-valued PRAGMA functions take the
-# table name from the join.
+# table name from the join. Virtual tables are read one by one: one whose module is not
+# loaded would fail the whole query.
 _PER_TABLE = (
     "SELECT m.name, p.* FROM sqlite_master m JOIN pragma_{pragma}(m.name) p "
-    "WHERE m.type = 'table' ORDER BY m.name{order}"
+    "WHERE m.type = 'table' AND m.sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY m.name, 2, 3"
 )
 
 
 def _quote(name: str) -> str:
+    name = fold(name)
     return name if _PLAIN.match(name) else '"' + name.replace('"', '""') + '"'
 
 
-def _columns(conn: sqlite3.Connection, tables: set[str]) -> Schema:
+def _columns(rows: Iterable[tuple[Any, ...]], tables: set[str]) -> Schema:
     out: Schema = {}
-    query = _PER_TABLE.format(pragma="table_xinfo", order=", p.cid")
-    for table, _cid, name, ctype, notnull, default, pk, hidden in conn.execute(query):
+    for table, _cid, name, ctype, notnull, default, pk, hidden in rows:
         if table not in tables:
             continue
         out[f"column {_quote(table)}.{_quote(name)}"] = {
-            "type": ctype or "(none)",
+            "type": _type(ctype) if ctype else "(none)",
             "nullable": "no" if notnull else "yes",
             "default": normalise(default) if default is not None else "(none)",
             "primary key position": str(pk),
@@ -99,20 +137,32 @@ def _columns(conn: sqlite3.Connection, tables: set[str]) -> Schema:
     return out
 
 
-def _foreign_keys(conn: sqlite3.Connection, tables: set[str]) -> Schema:
+def _foreign_keys(conn: sqlite3.Connection, tables: set[str], columns: Schema) -> Schema:
     groups: dict[tuple[str, int], list[tuple[str, ...]]] = {}
-    query = _PER_TABLE.format(pragma="foreign_key_list", order=", p.id, p.seq")
-    for table, fk_id, _seq, parent, frm, to, on_update, on_delete, match in conn.execute(query):
+    for table, fk_id, _seq, parent, frm, to, on_update, on_delete, _match in conn.execute(
+        _PER_TABLE.format(pragma="foreign_key_list")
+    ):
         if table in tables:
-            part = (parent, frm, to or "", on_update, on_delete, match)
+            part = (_quote(parent), _quote(frm), _quote(to) if to else "", on_update, on_delete)
             groups.setdefault((table, fk_id), []).append(part)
     out: Schema = {}
     for (table, _), parts in groups.items():
         parent = parts[0][0]
-        cols = ", ".join(p[1] for p in parts)
-        out[f"foreign key {_quote(table)}.({cols})"] = {
-            "references": f"{parent}({', '.join(p[2] for p in parts)})",
+        # REFERENCES p means p's primary key: say which columns that is.
+        to = [p[2] for p in parts] if all(p[2] for p in parts) else _primary_key(parent, columns)
+        out[f"foreign key {_quote(table)}.({', '.join(p[1] for p in parts)})"] = {
+            "references": f"{parent}({', '.join(to)})",
             "on update": parts[0][3].lower(),
             "on delete": parts[0][4].lower(),
         }
     return out
+
+
+def _primary_key(table: str, columns: Schema) -> list[str]:
+    prefix = f"column {table}."
+    keyed = [
+        (int(attrs["primary key position"]), key.removeprefix(prefix))
+        for key, attrs in columns.items()
+        if key.startswith(prefix) and attrs["primary key position"] != "0"
+    ]
+    return [name for _, name in sorted(keyed)]
