@@ -110,26 +110,35 @@ def columns(
     Built by hand rather than with rich's Table: that takes ~0.5 s for 1,000 rows and
     wraps long notes into unreadable boxes in an 80-column terminal.
     """
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines: list[list[str]] = []
+    for row in [header, *rows]:
+        used = max((i for i, cell in enumerate(row) if cell), default=0) + 1
+        lines.append(
+            [
+                cell
+                if i == used - 1
+                else cell.rjust(widths[i])
+                if i in right
+                else cell.ljust(widths[i])
+                for i, cell in enumerate(row[:used])
+            ]
+        )
+    if not out.is_terminal:  # piped or captured: no styles to show, so no rich at all
+        body = ["  ".join(cells) for cells in lines]
+        sys.stdout.write("\n".join([title, *body, *([footer[0]] if footer else [])]) + "\n")
+        return
     from rich.text import Text
 
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     text = Text(title + "\n", style="bold")
-    for row, style in [(header, "bold"), *zip(rows, styles, strict=True)]:
-        used = max((i for i, cell in enumerate(row) if cell), default=0) + 1
-        for i, cell in enumerate(row[:used]):
-            last = i == used - 1
-            padded = (
-                cell if last else cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            )
-            text.append(padded, style=style if i == state_column or row is header else None)
-            text.append("\n" if last else "  ")
+    for n, (cells, style) in enumerate(zip(lines, ["bold", *styles], strict=True)):
+        for i, cell in enumerate(cells):
+            text.append(cell, style=style if i == state_column or n == 0 else None)
+            text.append("\n" if i == len(cells) - 1 else "  ")
     if footer:
         text.append(footer[0], style=footer[1])
     text.rstrip()
-    if out.is_terminal:
-        out.print(text, soft_wrap=True)
-    else:  # piped or captured: no styles to show, and rich's rendering is the slow part
-        sys.stdout.write(text.plain + "\n")
+    out.print(text, soft_wrap=True)
 
 
 def _status_cells(e: MigrationStatus) -> tuple[str, str, str, str, str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -225,3 +226,29 @@ def test_apply_verify_reports_drift_in_text_and_in_one_json_document(project, db
     document = json.loads(as_json.stdout)  # the whole output parses: nothing printed after it
     assert document["direction"] == "up" and document["steps"] == []
     assert "table audit missing in database" in document["differences"]
+
+
+def test_status_in_a_terminal_is_coloured_and_aligned_like_the_plain_text(
+    project, monkeypatch, capsys
+):
+    import io
+
+    from rich.console import Console
+
+    from sqlmig import Migrator, render
+
+    url = f"sqlite:///{project / 'app.db'}"
+    with Migrator(url, project / "sql") as m:
+        m.apply(2, backup=False)
+        status = m.status()
+    render.status_table(status)
+    plain = capsys.readouterr().out
+    terminal = io.StringIO()
+    monkeypatch.setattr(
+        render, "out", Console(file=terminal, force_terminal=True, color_system="standard")
+    )
+    render.status_table(status)
+    coloured = terminal.getvalue()
+    assert "\x1b[" in coloured  # styled
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain  # same text, same alignment
+    assert "applied" in plain and "pending" in plain
