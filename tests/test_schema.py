@@ -467,3 +467,90 @@ def test_supabase_example_catches_policy_drift(pg_url, tmp_path):
         'policy profiles."Users can update own profile": using true in database, (auth.uid() = id) in schema.sql',
         "table profiles: row level security disabled in database, enabled in schema.sql",
     ]
+
+
+# Found by a review of the PostgreSQL drift check: (live, schema.sql) pairs that are the
+# same schema and were reported as drift.
+SAME_SCHEMA = {
+    "policy roles in another order": (
+        "CREATE TABLE t (id int); CREATE POLICY p ON t TO ra, rb USING (true);",
+        "CREATE TABLE t (id int); CREATE POLICY p ON t TO rb, ra USING (true);",
+    ),
+    "domain default after a sequence rename": (
+        "CREATE SEQUENCE s; CREATE DOMAIN d AS bigint DEFAULT nextval('s');"
+        "ALTER SEQUENCE s RENAME TO s2;",
+        "CREATE SEQUENCE s2; CREATE DOMAIN d AS bigint DEFAULT nextval('s2');",
+    ),
+    "storage options in another order": (
+        "CREATE TABLE t (a int) WITH (fillfactor = 70, autovacuum_enabled = false);",
+        "CREATE TABLE t (a int) WITH (autovacuum_enabled = false, fillfactor = 70);",
+    ),
+    "a range type's own functions": (
+        "CREATE TYPE fr AS RANGE (subtype = float8);",
+        "CREATE TYPE fr AS RANGE (subtype = float8);",
+    ),
+}
+
+
+@pytest.mark.parametrize(("live", "baseline"), SAME_SCHEMA.values(), ids=SAME_SCHEMA.keys())
+def test_the_same_schema_written_differently_is_not_drift(pg_url, tmp_path, live, baseline):
+    query(
+        pg_url,
+        "DO $$ BEGIN CREATE ROLE ra; CREATE ROLE rb; EXCEPTION WHEN duplicate_object THEN END $$",
+    )
+    query(pg_url, live)
+    (tmp_path / "schema.sql").write_text(baseline)
+    with Migrator(pg_url, tmp_path) as m:
+        assert m.diff(tmp_path / "schema.sql") == []
+
+
+def test_a_range_type_is_one_object(pg_url, tmp_path):
+    query(pg_url, "CREATE TYPE fr AS RANGE (subtype = float8);")
+    (tmp_path / "schema.sql").write_text("")
+    with Migrator(pg_url, tmp_path) as m:
+        assert m.diff(tmp_path / "schema.sql") == ["range type fr: in database, not in schema.sql"]
+
+
+def test_the_database_search_path_applies_to_schema_sql(pg_url, tmp_path):
+    query(
+        pg_url,
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = app, public', "
+        "current_database()); END $$",
+    )
+    query(pg_url, "CREATE SCHEMA app; CREATE TABLE app.t (a int);")
+    (tmp_path / "schema.sql").write_text("CREATE SCHEMA app; CREATE TABLE t (a int);\n")
+    with Migrator(pg_url, tmp_path) as m:
+        assert m.diff(tmp_path / "schema.sql") == []
+
+
+def test_a_schema_set_aside_for_sqlmig_is_not_drift(pg_url, demo):
+    with Migrator(pg_url, demo, schema="sqlmig_meta") as m:
+        m.apply(backup=False)
+        assert m.diff() == []
+
+
+def test_an_invalid_index_left_by_a_failed_concurrent_build_is_drift(pg_url, tmp_path):
+    query(pg_url, "CREATE TABLE t (a int); INSERT INTO t VALUES (1), (1);")
+    with pytest.raises(Exception, match="could not create unique index"):
+        query(pg_url, "CREATE UNIQUE INDEX CONCURRENTLY t_a ON t (a)")
+    query(pg_url, "DELETE FROM t")
+    (tmp_path / "schema.sql").write_text(
+        "CREATE TABLE t (a int); CREATE UNIQUE INDEX t_a ON t (a);"
+    )
+    with Migrator(pg_url, tmp_path) as m:
+        assert m.diff(tmp_path / "schema.sql") == [
+            "index t_a: valid no in database, yes in schema.sql"
+        ]
+
+
+def test_long_values_are_shown_where_they_differ():
+    from sqlmig.schema import compare
+
+    labels = ", ".join(f"'label_{i}'" for i in range(20))
+    line = compare({"type mood": {"labels": labels + ", 'new'"}}, {"type mood": {"labels": labels}})
+    assert line[0].startswith("type mood: labels ...") and "'new' in database" in line[0]
+    body = {"definition": "BEGIN\n  RETURN 1;\nEND"}
+    line = compare({"function f()": body}, {"function f()": {"definition": "BEGIN RETURN 1; END"}})
+    assert line == [
+        "function f(): definition BEGIN\\n  RETURN 1;\\nEND in database, BEGIN RETURN 1; END in schema.sql"
+    ]

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 T = TypeVar("T")
-CatalogReader = Callable[[psycopg.Connection[Any], set[tuple[str, str]]], T]
+CatalogReader = Callable[[psycopg.Connection[Any], set[tuple[str, str | None]]], T]
 
 
 class PostgresEngine(BookkeepingOps):
@@ -223,7 +223,11 @@ class PostgresEngine(BookkeepingOps):
 
     def _read_catalogs(self, reader: CatalogReader[T]) -> T:
         s = self.settings
-        own = {(self.schema, t) for t in (s.table, s.history_table, s.seeds_table)}
+        own: set[tuple[str, str | None]] = {
+            (self.schema, t) for t in (s.table, s.history_table, s.seeds_table)
+        }
+        if s.schema and s.schema != "public":  # a schema set aside for sqlmig's tables
+            own.add((s.schema, None))
         try:
             return reader(self.conn, own)
         except psycopg.Error as exc:

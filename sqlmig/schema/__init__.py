@@ -53,12 +53,21 @@ def compare(
 
 
 def _show(value: str | None, other: str | None) -> str:
+    """``value`` on one line, cut around where it differs from ``other`` when long."""
     if value is None:
         return "(none)"
-    flat = " ".join(value.split())
+    flat, other_flat = " ".join(value.split()), " ".join((other or "").split())
+    if flat == other_flat:  # they differ in layout only: show it
+        flat, other_flat = value.replace("\n", "\\n"), (other or "").replace("\n", "\\n")
     if len(flat) <= _SHOWN:
         return flat
-    other_flat = " ".join((other or "").split())
-    at = next((i for i, (x, y) in enumerate(zip(flat, other_flat, strict=False)) if x != y), 0)
-    start = max(0, at - 20)
-    return ("..." if start else "") + flat[start : start + _SHOWN] + "..."
+    at = next(
+        (i for i, (x, y) in enumerate(zip(flat, other_flat, strict=False)) if x != y),
+        min(len(flat), len(other_flat)),  # one is the other plus more: the difference is the rest
+    )
+    start = max(0, min(at - 20, len(flat) - _SHOWN))
+    return (
+        ("..." if start else "")
+        + flat[start : start + _SHOWN]
+        + ("..." if start + _SHOWN < len(flat) else "")
+    )

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from sqlmig.schema import LEFT_OUT, dump_header
-from sqlmig.schema.postgres import SEARCH_PATH, Rows, qual, read_catalogs
+from sqlmig.schema.postgres import SEARCH_PATH, Own, Rows, qual, read_catalogs
 
 HEADER = (
     dump_header("the catalogs")
@@ -87,7 +87,7 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def dump(conn: psycopg.Connection[Any], own: set[tuple[str, str]]) -> str:
+def dump(conn: psycopg.Connection[Any], own: Own) -> str:
     """The schema of the database ``conn`` is connected to, as a loadable SQL script."""
     rows = read_catalogs(conn, own)
     reserved = {r[0] for r in conn.execute(KEYWORDS)}
@@ -156,8 +156,9 @@ class _Writer:
     def _extensions(self) -> list[str]:
         # In creation order: an extension that requires another was created after it.
         return [
-            f"CREATE EXTENSION {self.ident(name)} WITH SCHEMA {self.ident(schema)};\n"
-            for name, schema, _oid in sorted(self.rows["extension"], key=lambda r: r[2])
+            f"CREATE EXTENSION {self.ident(name)} WITH SCHEMA {self.ident(schema)} "
+            f"VERSION {literal(version)};\n"
+            for name, schema, _oid, version in sorted(self.rows["extension"], key=lambda r: r[2])
         ]
 
     def _ordered_objects(self) -> list[str]:

@@ -30,13 +30,21 @@ def _not_extension(oid: str, catalog: str) -> str:
     )
 
 
+def _not_internal(oid: str, catalog: str) -> str:
+    """Not made implicitly with another object (a range type's constructors and casts)."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass "
+        f"AND d.objid = {oid} AND d.deptype = 'i')"
+    )
+
+
 QUERIES: dict[str, str] = {
     "schema": f"""
         SELECT n.nspname, NULL, obj_description(n.oid, 'pg_namespace')
         FROM pg_namespace n WHERE {_USER_NS} AND n.nspname <> 'public'
           AND {_not_extension("n.oid", "pg_namespace")}""",
     "extension": """
-        SELECT e.extname, n.nspname, e.oid FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        SELECT e.extname, n.nspname, e.oid, e.extversion FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
         WHERE e.extname <> 'plpgsql'""",
     "table": f"""
         SELECT n.nspname, c.relname, c.relkind, c.relpersistence, c.relrowsecurity,
@@ -48,7 +56,7 @@ QUERIES: dict[str, str] = {
                 WHERE i.inhrelid = c.oid AND NOT c.relispartition),
                (SELECT array_agg(i.inhparent ORDER BY i.inhseqno) FROM pg_inherits i
                 WHERE i.inhrelid = c.oid AND NOT c.relispartition),
-               c.reloptions,
+               (SELECT array_agg(o ORDER BY o) FROM unnest(c.reloptions) o),
                CASE c.relreplident WHEN 'n' THEN 'NOTHING' WHEN 'f' THEN 'FULL'
                  WHEN 'i' THEN 'USING INDEX ' || (SELECT quote_ident(i.relname) FROM pg_index x
                    JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid AND x.indisreplident)
@@ -78,14 +86,15 @@ QUERIES: dict[str, str] = {
         SELECT n.nspname, c.relname, k.conname, pg_get_constraintdef(k.oid, true),
                obj_description(k.oid, 'pg_constraint'), k.contype, k.conislocal, k.oid,
                -- storage options of a key's own index, which pg_get_constraintdef leaves out
-               (SELECT i.reloptions FROM pg_class i WHERE i.oid = k.conindid AND k.contype IN ('p', 'u', 'x')),
+               (SELECT array_agg(o ORDER BY o) FROM pg_class i, unnest(i.reloptions) o
+                WHERE i.oid = k.conindid AND k.contype IN ('p', 'u', 'x')),
                (SELECT i.relname FROM pg_class i WHERE i.oid = k.conindid AND k.contype IN ('p', 'u', 'x'))
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE k.conparentid = 0 AND {_USER_NS}""",
     "index": f"""
         SELECT n.nspname, t.relname, i.relname, pg_get_indexdef(x.indexrelid),
-               obj_description(i.oid, 'pg_class')
+               obj_description(i.oid, 'pg_class'), x.indisvalid
         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
         JOIN pg_namespace n ON n.oid = i.relnamespace
         WHERE {_USER_NS}
@@ -95,7 +104,8 @@ QUERIES: dict[str, str] = {
           AND {_not_extension("i.oid", "pg_class")}""",
     "view": f"""
         SELECT n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid, true),
-               obj_description(c.oid, 'pg_class'), c.reloptions, c.oid
+               obj_description(c.oid, 'pg_class'), (SELECT array_agg(o ORDER BY o) FROM unnest(c.reloptions) o),
+               c.oid
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('v', 'm') AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
     "sequence": f"""
@@ -114,7 +124,8 @@ QUERIES: dict[str, str] = {
         SELECT n.nspname, p.proname, p.prokind, pg_get_function_identity_arguments(p.oid),
                pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc'), p.oid
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE p.prokind IN ('f', 'p') AND {_USER_NS} AND {_not_extension("p.oid", "pg_proc")}""",
+        WHERE p.prokind IN ('f', 'p') AND {_USER_NS} AND {_not_extension("p.oid", "pg_proc")}
+          AND {_not_internal("p.oid", "pg_proc")}""",
     "trigger": f"""
         SELECT n.nspname, c.relname, g.tgname, pg_get_triggerdef(g.oid, true), g.tgenabled,
                obj_description(g.oid, 'pg_trigger')
@@ -127,7 +138,7 @@ QUERIES: dict[str, str] = {
                CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod)
                    || CASE WHEN t.typcollation <> (SELECT typcollation FROM pg_type WHERE oid = t.typbasetype)
                            THEN ' COLLATE ' || t.typcollation::regcollation::text ELSE '' END END,
-               t.typnotnull, t.typdefault,
+               t.typnotnull, pg_get_expr(t.typdefaultbin, 0),  -- not typdefault: text from creation time
                (SELECT array_agg('CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid, true)
                                  ORDER BY k.conname)
                 FROM pg_constraint k WHERE k.contypid = t.oid),
@@ -175,11 +186,13 @@ QUERIES: dict[str, str] = {
         WHERE c.relkind = 'f' AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}
         UNION ALL
         SELECT 'cast', format('(%s AS %s)', c.castsource::regtype, c.casttarget::regtype)
-        FROM pg_cast c WHERE c.oid >= 16384 AND {_not_extension("c.oid", "pg_cast")}""",
+        FROM pg_cast c WHERE c.oid >= 16384 AND {_not_extension("c.oid", "pg_cast")}
+          AND {_not_internal("c.oid", "pg_cast")}""",
     "policy": f"""
         SELECT n.nspname, c.relname, p.polname, p.polpermissive, p.polcmd,
-               (SELECT array_agg(CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END ORDER BY 1)
-                FROM unnest(p.polroles) r),
+               (SELECT array_agg(role ORDER BY role) FROM (
+                  SELECT CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END AS role
+                  FROM unnest(p.polroles) r) roles),
                pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
                obj_description(p.oid, 'pg_policy')
         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -201,9 +214,13 @@ def qual(schema: str, name: str) -> str:
 
 
 Rows = dict[str, list[tuple[Any, ...]]]
+Own = set[tuple[str, str | None]]  # (schema, table), or (schema, None) for a whole schema
+# Kinds whose rows start (schema, table) or, for schemas, (schema, None): sqlmig's own
+# tables, and a schema made only for them, are filtered from these and nothing else.
+_OWNED = {"schema", "table", "column", "constraint", "index", "trigger", "policy"}
 
 
-def read_catalogs(conn: psycopg.Connection[Any], own: set[tuple[str, str]]) -> Rows:
+def read_catalogs(conn: psycopg.Connection[Any], own: Own) -> Rows:
     """Every kind's catalog rows, without sqlmig's ``own`` tables and what hangs off them."""
     with conn.transaction():
         # The server leaves out the schema of names visible on the search_path: pin it, so
@@ -211,12 +228,16 @@ def read_catalogs(conn: psycopg.Connection[Any], own: set[tuple[str, str]]) -> R
         # it sets.
         conn.execute(f"SELECT pg_catalog.set_config('search_path', '{SEARCH_PATH}', true)")
         return {
-            kind: [r for r in conn.execute(sql).fetchall() if (r[0], r[1]) not in own]
+            kind: [
+                r
+                for r in conn.execute(sql).fetchall()
+                if kind not in _OWNED or (r[0], r[1]) not in own
+            ]
             for kind, sql in QUERIES.items()
         }
 
 
-def introspect(conn: psycopg.Connection[Any], own: set[tuple[str, str]]) -> Schema:
+def introspect(conn: psycopg.Connection[Any], own: Own) -> Schema:
     """The schema of the database ``conn`` is connected to, without sqlmig's ``own`` tables."""
     schema: Schema = {}
     for kind, rows in read_catalogs(conn, own).items():
@@ -288,14 +309,18 @@ def _column(r: tuple[Any, ...]) -> tuple[str, dict[str, object]]:
 READER = Callable[[tuple[Any, ...]], tuple[str, dict[str, object]]]
 _READERS: dict[str, READER] = {
     "schema": lambda r: (f"schema {ident(r[0])}", {"comment": r[2]}),
-    "extension": lambda r: (f"extension {ident(r[0])}", {"schema": r[1]}),
+    "extension": lambda r: (f"extension {ident(r[0])}", {"schema": r[1], "version": r[3]}),
     "table": _table,
     "column": _column,
     "constraint": lambda r: (
         f"constraint {qual(r[0], r[1])}.{ident(r[2])}",
         {"definition": r[3], "comment": r[4], "index options": r[8]},
     ),
-    "index": lambda r: (f"index {qual(r[0], r[2])}", {"definition": r[3], "comment": r[4]}),
+    "index": lambda r: (
+        f"index {qual(r[0], r[2])}",
+        # A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind.
+        {"definition": r[3], "comment": r[4], "valid": r[5]},
+    ),
     "view": lambda r: (
         f"{'materialized view' if r[2] == 'm' else 'view'} {qual(r[0], r[1])}",
         {"definition": r[3], "comment": r[4], "options": r[5]},

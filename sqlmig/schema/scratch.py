@@ -34,10 +34,19 @@ def scratch(settings: Settings, server_url: str | None = None) -> Iterator[Engin
         finally:
             engine.close()
         return
-    yield from _postgres_scratch(settings, server_url or settings.database_url)
+    yield from _postgres_scratch(
+        settings, server_url or settings.database_url, like_live=server_url is None
+    )
 
 
-def _postgres_scratch(settings: Settings, server_url: str) -> Iterator[Engine]:
+# The configured database's own search_path (ALTER DATABASE ... SET), as written there.
+_LIVE_SEARCH_PATH = """
+    SELECT substr(c, length('search_path=') + 1)
+    FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) c
+    WHERE d.datname = current_database() AND s.setrole = 0 AND c LIKE 'search\\_path=%'"""
+
+
+def _postgres_scratch(settings: Settings, server_url: str, *, like_live: bool) -> Iterator[Engine]:
     import psycopg
 
     url = parse_url(server_url)
@@ -56,6 +65,11 @@ def _postgres_scratch(settings: Settings, server_url: str) -> Iterator[Engine]:
                 "grant CREATEDB, or pass --scratch-url for a server where that is allowed"
             )
             raise ConfigError(url.redact(message)) from None
+        if like_live:
+            # Unqualified names in schema.sql must land where they would in the database
+            # it describes.
+            for (path,) in admin.execute(_LIVE_SEARCH_PATH).fetchall():
+                admin.execute(f'ALTER DATABASE "{name}" SET search_path TO {path}')
         parts = urlsplit(url.raw)
         scratch_url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
         engine = open_engine(replace(settings, database_url=scratch_url), write=False)
