@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 
 import pytest
 
 from sqlmig import LockTimeout, Migrator, StatementError
+from sqlmig.config import Settings
+from sqlmig.engines import open_engine
 from sqlmig.errors import ConnectError
 from tests.helpers import query, versions
 
@@ -157,3 +160,28 @@ def test_trigger_bodies_run_whole(sqlite_url, write_migration):
     with Migrator(sqlite_url, folder) as m:
         m.apply()
     assert query(sqlite_url, "SELECT a, b FROM t ORDER BY a") == [(-1, "neg"), (1, "pos")]
+
+
+def test_switching_to_wal_waits_for_a_writer_instead_of_failing_at_once(tmp_path):
+    """Runners starting together on a new file: while one writes in rollback-journal mode,
+    SQLite refuses another's switch to WAL at once, without its busy handler. sqlmig
+    waits, as for any lock, instead of failing the deploy."""
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE x (a)")
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    try:
+        engine = open_engine(
+            Settings(database_url=f"sqlite:///{path}", lock_timeout=10), write=True
+        )
+    finally:
+        release.join()
+        holder.close()
+    try:
+        assert engine.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        engine.close()
+    assert time.monotonic() - started >= 0.4  # it did wait for the writer

@@ -80,13 +80,24 @@ class SqliteEngine(BookkeepingOps):
         wanted = self.settings.sqlite_journal_mode.lower()
         if self.path == ":memory:":
             return
-        current = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                current = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if current != wanted:
+                    current = self.conn.execute(f"PRAGMA journal_mode = {wanted}").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                # Runners starting together on a new file all switch it to WAL, and SQLite
+                # answers the losers "locked" at once rather than through its busy handler:
+                # wait here instead, as for any lock.
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         if current != wanted:
-            got = self.conn.execute(f"PRAGMA journal_mode = {wanted}").fetchone()[0]
-            if got != wanted:
-                raise ConnectError(
-                    f"{self.url.masked}: could not switch journal_mode to {wanted} (still {got})"
-                )
+            raise ConnectError(
+                f"{self.url.masked}: could not switch journal_mode to {wanted} (still {current})"
+            )
 
     def _past_deadline(self) -> int:
         return int(self._deadline is not None and time.monotonic() > self._deadline)
