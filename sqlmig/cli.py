@@ -517,12 +517,12 @@ def _parse_since(text: str) -> "datetime":
     from sqlmig.errors import ConfigError
 
     ago = re.fullmatch(r"(\d+)([smhd])", text.strip())
-    if ago:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[ago.group(2)]
-        return datetime.now(UTC) - timedelta(**{unit: int(ago.group(1))})
     try:
+        if ago:
+            unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[ago.group(2)]
+            return datetime.now(UTC) - timedelta(**{unit: int(ago.group(1))})
         return datetime.fromisoformat(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ConfigError(f"--since {text!r}: use an ISO date or time, or 30m, 12h, 7d") from None
 
 

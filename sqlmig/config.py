@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from sqlmig.errors import ConfigError
 
@@ -48,39 +48,61 @@ class DatabaseUrl:
         return f"{scheme.split('+', 1)[0]}://{rest}"
 
 
+# A password as libpq keywords ("host=db password=...") or as a URL query parameter.
+_KEYWORD_PASSWORD = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&](?:ssl)?password=)([^&#]*)")
+
+
+def _userinfo(url: str) -> tuple[str, str, str] | None:
+    """(scheme://user, password, @rest) of a URL with a password, else None.
+
+    Up to the last '@', not as urlsplit reads it: a generated password may hold '#',
+    '?', '/' or even an unencoded '@', and libpq accepts most of those as they are.
+    """
+    if "://" not in url:
+        return None
+    scheme, rest = url.split("://", 1)
+    at = rest.rfind("@")
+    if at < 0 or ":" not in rest[:at]:
+        return None
+    user, password = rest[:at].split(":", 1)
+    return f"{scheme}://{user}", password, rest[at:]
+
+
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***; unchanged when it has none."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if not parts.password and "password" not in parts.query.lower():
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, "***" if k.lower() in ("password", "sslpassword") else v) for k, v in pairs],
-            safe="*",
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """The URL (or libpq keyword string) with any password replaced by ***."""
+    if "://" not in url:
+        return _KEYWORD_PASSWORD.sub(r"\1***", url)
+    found = _userinfo(url)
+    if found:
+        url = f"{found[0]}:***{found[2]}"
+    return _QUERY_PASSWORD.sub(r"\1***", url)
 
 
 def _secrets(url: str) -> tuple[str, ...]:
-    parts = urlsplit(url)
-    found = []
-    if parts.password:
-        found.append(parts.password)
-    found += [v for k, v in parse_qsl(parts.query) if k.lower() in ("password", "sslpassword")]
-    # Both the raw and the percent-decoded form can appear in a driver's message.
-    out = {s for f in found if f for s in (f, unquote(f))}
+    if "://" not in url:
+        found = [m.group(2).strip("'") for m in _KEYWORD_PASSWORD.finditer(url)]
+    else:
+        found = [m.group(2) for m in _QUERY_PASSWORD.finditer(url)]
+    userinfo = _userinfo(url)
+    if userinfo:
+        # Where libpq reads such a password differently (it stops at an unencoded '@', for
+        # one), its pieces show up in its messages as a host name or a parameter.
+        pieces = re.split(r"[@?#/]", userinfo[1])
+        found += [userinfo[1], *(piece for piece in pieces if len(piece) >= 3)]
+    # Raw, percent-decoded and form-decoded forms can all appear in a driver's message.
+    out = {s for f in found if f for s in (f, unquote(f), unquote_plus(f))}
     return tuple(sorted(out, key=len, reverse=True))
+
+
+def with_database(url: str, dbname: str) -> str:
+    """``url`` with its database replaced by ``dbname``: same server, user and options."""
+    scheme, rest = url.split("://", 1)
+    server_at = rest.rfind("@") + 1
+    end = re.compile(r"[/?#]").search(rest, server_at)
+    server = rest[: end.start()] if end else rest
+    options = re.compile(r"[?#]").search(rest, server_at)
+    return f"{scheme}://{server}/{dbname}{rest[options.start() :] if options else ''}"
 
 
 def parse_url(url: str) -> DatabaseUrl:
@@ -93,10 +115,13 @@ def parse_url(url: str) -> DatabaseUrl:
             )
         return DatabaseUrl(url, "sqlite", sqlite_path=rest[1:])
     if scheme.split("+", 1)[0] in ("postgresql", "postgres"):
+        masked = mask_url(url)  # urlsplit cannot read every password libpq accepts
         try:
-            urlsplit(url).port  # noqa: B018 - validates the port early with a clear message
+            parts = urlsplit(masked)
+            if "," not in parts.netloc:  # libpq's host1:port1,host2:port2 form is fine too
+                parts.port  # noqa: B018 - validates the port early with a clear message
         except ValueError as exc:
-            raise ConfigError(f"bad PostgreSQL URL {mask_url(url)}: {exc}") from None
+            raise ConfigError(f"bad PostgreSQL URL {masked}: {exc}") from None
         return DatabaseUrl(url, "postgres", secrets=_secrets(url))
     raise ConfigError(
         f"unsupported database URL {mask_url(url)}: use sqlite:///path.db or postgresql://..."
@@ -135,7 +160,8 @@ class Settings:
             value = getattr(self, f.name)
             expected = _EXPECTED[f.name]
             if not isinstance(value, expected) or isinstance(value, bool):
-                raise ConfigError(f"setting {f.name} = {value!r} has the wrong type")
+                shown = type(value).__name__ if f.name == "database_url" else repr(value)
+                raise ConfigError(f"setting {f.name} = {shown} has the wrong type")
         for label, value in (("table", self.table), ("schema", self.schema)):
             if value is not None and not IDENT_RE.match(value):
                 raise ConfigError(
@@ -147,8 +173,9 @@ class Settings:
                 f"sqlite_journal_mode must be one of {', '.join(JOURNAL_MODES)}, "
                 f"not {self.sqlite_journal_mode!r}"
             )
-        if self.lock_timeout < 0 or (self.statement_timeout or 0) < 0:
-            raise ConfigError("timeouts must not be negative")
+        for value in (self.lock_timeout, self.statement_timeout or 0):
+            if not 0 <= value < 10**9:  # also refuses inf and nan, which no driver takes
+                raise ConfigError(f"timeouts must be seconds from 0 to 10^9, not {value}")
         if self.backup_keep is not None and self.backup_keep < 1:
             raise ConfigError("backup_keep must be 1 or more (leave it unset to keep every backup)")
         self.url  # noqa: B018 - parse now so a bad URL fails before anything else

@@ -189,7 +189,10 @@ def new_migration(directory: Path, name: str) -> tuple[Path, Path]:
     for path in paths.values():
         if path.exists():
             raise ConfigError(f"{path} already exists")
-    for sub, path in paths.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"-- {filename} ({sub}), created {created}\n{hints[sub]}\n\n", "utf-8")
+    try:
+        for sub, path in paths.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"-- {filename} ({sub}), created {created}\n{hints[sub]}\n\n", "utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {exc.filename or directory}: {exc.strerror}") from None
     return paths["up"], paths["down"]

@@ -122,6 +122,8 @@ def plan_rollback(
     """Applied migrations to undo, newest first: the last ``count``, or all above ``to``."""
     if count < 0:
         raise ConfigError("the number of migrations to roll back must be 0 or more")
+    if to is not None and to < 0:  # -1 would mean "everything", which --to 0 says plainly
+        raise ConfigError(f"--to {to}: use 0 to roll back every migration")
     entries = statuses(migrations, rows)
     _refuse_unsafe(entries, allow_out_of_order=True)
     applied = [e for e in reversed(entries) if e.row is not None]

@@ -252,3 +252,44 @@ def test_status_in_a_terminal_is_coloured_and_aligned_like_the_plain_text(
     assert "\x1b[" in coloured  # styled
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain  # same text, same alignment
     assert "applied" in plain and "pending" in plain
+
+
+def test_passwords_with_url_characters_stay_masked_in_every_output(project, pg_url):
+    # The fixture's superuser logs in without a password, so any password in the URL is
+    # accepted, read by libpq as the password, and must never be shown.
+    server, dbname = pg_url.rsplit("/", 1)
+    url = server.replace("postgres@", "postgres:1234#Zq9x@") + "/" + dbname
+    outputs = [
+        sqlmig(*args, "-d", url, cwd=project)
+        for args in (["apply"], ["status"], ["status", "--json"], ["metrics"], ["wait"])
+    ]
+    assert [o.returncode for o in outputs] == [0, 0, 0, 0, 0], outputs[0].stderr
+    # libpq refuses this one, quoting what it read as a query parameter: a password piece.
+    bad = server.replace("postgres@", "postgres:Zq9x?qmark/slash@") + "/" + dbname
+    outputs.append(sqlmig("status", "-d", bad, cwd=project))
+    assert outputs[-1].returncode == 3
+    for out in outputs:
+        for piece in ("1234", "Zq9x", "qmark", "slash"):
+            assert piece not in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["history", "--since", "99999999d"], "--since"),
+        (["rollback", "--to", "-1"], "--to -1: use 0"),
+        (["diff", "--scratch-url", "sqlite:///x.db"], "a PostgreSQL server is needed"),
+        (["apply", "--lock-timeout", "inf"], "timeouts must be seconds"),
+    ],
+)
+def test_impossible_arguments_are_refused_clearly(project, pg_url, args, message):
+    url = pg_url if args[0] == "diff" else f"sqlite:///{project / 'app.db'}"
+    out = sqlmig(*args, "-d", url, cwd=project)
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_new_into_a_folder_that_cannot_exist_is_refused_clearly(project):
+    (project / "afile").write_text("")
+    out = sqlmig("new", "add_things", "--dir", str(project / "afile"), cwd=project)
+    assert out.returncode == 2 and "cannot write" in out.stderr and "Traceback" not in out.stderr

@@ -82,3 +82,69 @@ def test_bad_config_values(tmp_path: Path, monkeypatch):
     (tmp_path / "sqlmig.toml").write_text('sqlite_journal_mode = "yolo"\n')
     with pytest.raises(ConfigError, match="journal_mode"):
         load_settings({}, tmp_path)
+
+
+# Passwords as generators make them: libpq accepts '#', '?' and '/' unencoded, and an
+# unencoded '@' sends the rest of the password into the host name.
+@pytest.mark.parametrize(
+    ("url", "pieces"),
+    [
+        ("postgresql://app:1234#Zq9x@db:5432/app", ["1234#Zq9x", "Zq9x"]),
+        ("postgresql://app:pa?ss/word@db/app", ["pa?ss/word"]),
+        ("postgresql://app:s3cr3t-P@ss@db/app", ["s3cr3t-P@ss", "ss@db"]),
+        ("postgresql://app@db/app?password=s3cr3t-P%40ss%zz&sslmode=require", ["s3cr3t"]),
+        ("host=db user=app password=s3cr3t-P@ss dbname=app", ["s3cr3t"]),
+        ("host=db password='quoted secret' dbname=app", ["quoted secret"]),
+    ],
+)
+def test_no_password_survives_masking_or_redaction(url, pieces):
+    masked = mask_url(url)
+    for piece in pieces:
+        assert piece not in masked
+    try:
+        parsed = parse_url(url)
+    except ConfigError as exc:  # key=value strings are not URLs: the message masks them
+        message = str(exc)
+    else:
+        # What libpq says about such a URL quotes the host it read: the password's tail.
+        message = parsed.redact(
+            f'could not translate host name "{url.split("@", 2)[-1]}"; password {url}'
+        )
+    for piece in pieces:
+        assert piece not in message, message
+
+
+def test_urls_libpq_accepts_are_accepted():
+    for url in (
+        "postgresql://app:1234#Zq9x@db:5432/app",
+        "postgresql://app:pw@h1:5432,h2:5433/app?target_session_attrs=read-write",
+    ):
+        assert parse_url(url).dialect == "postgres"
+
+
+def test_scratch_database_url_keeps_server_and_options():
+    from sqlmig.config import with_database
+
+    assert (
+        with_database("postgresql://app:a/b?c@db:5432/app?sslmode=require", "scratch")
+        == "postgresql://app:a/b?c@db:5432/scratch?sslmode=require"
+    )
+    assert with_database("postgresql://db", "scratch") == "postgresql://db/scratch"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("lock_timeout = inf", "timeouts must be seconds"),
+        ("statement_timeout = nan", "timeouts must be seconds"),
+        ('database_url = ["postgresql://app:s3cr3t@db/app"]', "database_url = list"),
+    ],
+)
+def test_impossible_settings_are_refused_without_echoing_secrets(
+    tmp_path: Path, monkeypatch, setting, message
+):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    (tmp_path / "sqlmig.toml").write_text(setting + "\n")
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings({}, tmp_path)
+    assert "s3cr3t" not in str(info.value)

@@ -8,17 +8,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
 
-from sqlmig.config import Dialect, Settings, parse_url
+from sqlmig.config import DatabaseUrl, Dialect, Settings, parse_url, with_database
 from sqlmig.discovery import read_sql_file
 from sqlmig.engines import open_engine
 from sqlmig.engines.base import Engine
-from sqlmig.errors import ConfigError, ConnectError, Problem, StatementError, ValidationError
+from sqlmig.errors import (
+    BackendError,
+    ConfigError,
+    ConnectError,
+    Problem,
+    StatementError,
+    ValidationError,
+)
 from sqlmig.models import SqlFile
 from sqlmig.runner import TRANSACTION_CONTROL, Runner
 from sqlmig.schema import Schema
 from sqlmig.splitter import split
+
+if TYPE_CHECKING:
+    import psycopg
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
 
@@ -50,6 +60,8 @@ def _postgres_scratch(settings: Settings, server_url: str, *, like_live: bool) -
     import psycopg
 
     url = parse_url(server_url)
+    if url.dialect != "postgres":
+        raise ConfigError(f"--scratch-url {url.masked}: a PostgreSQL server is needed here")
     name = f"sqlmig_scratch_{os.urandom(5).hex()}"
     try:
         admin = psycopg.connect(url.conninfo, autocommit=True, connect_timeout=10)
@@ -70,16 +82,28 @@ def _postgres_scratch(settings: Settings, server_url: str, *, like_live: bool) -
             # it describes.
             for (path,) in admin.execute(_LIVE_SEARCH_PATH).fetchall():
                 admin.execute(f'ALTER DATABASE "{name}" SET search_path TO {path}')
-        parts = urlsplit(url.raw)
-        scratch_url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+        scratch_url = with_database(url.raw, name)
         engine = open_engine(replace(settings, database_url=scratch_url), write=False)
         try:
             yield engine
         finally:
             engine.close()
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _drop(admin, name, url)
     finally:
         admin.close()
+
+
+def _drop(admin: psycopg.Connection[Any], name: str, url: DatabaseUrl) -> None:
+    import psycopg
+
+    try:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error as exc:
+        message = (
+            f"could not drop the scratch database {name} on {url.masked} "
+            f"({str(exc).strip()}): drop it by hand with DROP DATABASE {name}"
+        )
+        raise BackendError(url.redact(message)) from None
 
 
 def load_baseline(engine: Engine, path: Path) -> Schema:
