@@ -287,15 +287,7 @@ class Migrator:
         to ``to`` if given, replacing it whole (a reader never sees half a file)."""
         text = self.engine().dump_schema()
         if to is not None:
-            import os
-
-            partial = to.with_name(f".{to.name}.{os.getpid()}.partial")
-            try:
-                partial.write_text(text, "utf-8")
-                os.replace(partial, to)
-            except OSError as exc:
-                partial.unlink(missing_ok=True)
-                raise ConfigError(f"cannot write {to}: {exc.strerror or exc}") from None
+            _write_whole(to, text)
         return text
 
     def diff(self, baseline: Path | None = None, *, scratch_url: str | None = None) -> list[str]:
@@ -491,3 +483,24 @@ def wait_for(settings: Settings, timeout: float) -> float:
                     f"still not accepting connections after {timeout:g}s: {exc}"
                 ) from None
             time.sleep(0.5)
+
+
+def _write_whole(to: Path, text: str) -> None:
+    """Write ``text`` to ``to`` so that no reader sees half of it: a new file renamed over
+    the old one. Not for a device or pipe (-o /dev/stdout), which is written as it is,
+    nor through a symlink, whose target is the file replaced."""
+    import os
+
+    target = to.resolve()
+    try:
+        if target.exists() and not target.is_file():
+            target.write_text(text, "utf-8")
+            return
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            partial.write_text(text, "utf-8")
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {to}: {exc.strerror or exc}") from None

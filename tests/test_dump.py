@@ -3,6 +3,7 @@ database gives a database that dumps to the same bytes and shows no drift."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import uuid
@@ -369,3 +370,25 @@ def test_kinds_the_dump_cannot_write_are_named_in_it_and_compared(pg_cluster, tm
             "collation nocase: in database, not in schema.sql",
             "rule keep on t: in database, not in schema.sql",
         ]
+
+
+def test_dump_to_a_device_or_through_a_symlink_writes_into_it(sqlite_url, tmp_path):
+    """A rename over /dev/null would replace the device with a file for everyone."""
+    query(sqlite_url, "CREATE TABLE t (a int)")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    assert CliRunner().invoke(app, ["dump", "-d", sqlite_url, "-o", str(fifo)]).exit_code == 0
+    reader.join(timeout=10)
+    assert fifo.is_fifo() and "CREATE TABLE t" in received[0]
+
+    real = tmp_path / "real.sql"
+    real.write_text("old")
+    link = tmp_path / "link.sql"
+    link.symlink_to(real)
+    assert CliRunner().invoke(app, ["dump", "-d", sqlite_url, "-o", str(link)]).exit_code == 0
+    assert link.is_symlink() and "CREATE TABLE t" in real.read_text()

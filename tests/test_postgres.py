@@ -116,3 +116,24 @@ def test_start_transaction_is_refused_too(pg_url, write_migration):
     with Migrator(pg_url, folder) as m, pytest.raises(StatementError, match="transaction control"):
         m.apply()
     assert tables(pg_url) <= OWN_TABLES
+
+
+def test_version_table_is_found_after_a_migration_creates_a_schema_on_the_path(
+    pg_url, write_migration
+):
+    """With search_path = app, public and no app yet, sqlmig's tables go to public; once
+    a migration creates app, later runs must still find them there, not start over."""
+    query(
+        pg_url,
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = app, public', "
+        "current_database()); END $$",
+    )
+    folder = write_migration(
+        1, "app", "CREATE SCHEMA app; CREATE TABLE widgets (id int);", "DROP SCHEMA app CASCADE;"
+    )
+    with Migrator(pg_url, folder) as m:
+        m.apply(backup=False)
+    with Migrator(pg_url, folder) as m:
+        assert [e.state.value for e in m.status().entries] == ["applied"]
+        assert m.apply(backup=False).steps == []
+        assert "schema_version" not in m.dump()

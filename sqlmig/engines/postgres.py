@@ -49,8 +49,15 @@ class PostgresEngine(BookkeepingOps):
             self._conn = psycopg.connect(
                 self.url.conninfo, autocommit=True, application_name="sqlmig", connect_timeout=10
             )
+            # Where sqlmig's table already is, if on the search_path; else the current
+            # schema. A migration may create a schema that comes first on the path: the
+            # table must still be found where the first run put it.
             schema, self._user = self.conn.execute(
-                "SELECT current_schema(), current_user"
+                "SELECT coalesce((SELECT s.name FROM unnest(current_schemas(false))"
+                " WITH ORDINALITY AS s(name, i) WHERE to_regclass(quote_ident(s.name) || '.' ||"
+                " quote_ident(%s)) IS NOT NULL ORDER BY s.i LIMIT 1), current_schema()),"
+                " current_user",
+                (self.settings.table,),
             ).fetchone()  # type: ignore[misc]
         except psycopg.Error as exc:
             self.close()
