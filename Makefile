@@ -26,16 +26,20 @@ validate:
 seed:  ## apply new or changed seeds/*.sql
 	$(SQLMIG) seed
 
+# SCRATCH_URL: a PostgreSQL server where the drift check may create its scratch database,
+# when the deploy role lacks CREATEDB.
+SCRATCH = $(if $(SCRATCH_URL),--scratch-url $(SCRATCH_URL))
+
 ci-migrate:  ## deploy step: wait, validate, back up, migrate and seed, check drift, gate
 	$(SQLMIG) wait --timeout 60
 	$(SQLMIG) validate
-	$(SQLMIG) apply --backup --seed --verify
+	$(SQLMIG) apply --backup --seed --verify $(SCRATCH)
 	$(SQLMIG) status --exit-code
 
 ci-check:  ## pull-request step: validate, check drift, round-trip every down file; changes nothing
 	$(SQLMIG) validate
-	$(SQLMIG) diff
-	$(SQLMIG) test
+	$(SQLMIG) diff $(SCRATCH)
+	$(SQLMIG) test $(SCRATCH)
 
 schema:  ## rewrite sql/schema.sql from $$DATABASE_URL (after migrating it)
 	$(SQLMIG) dump

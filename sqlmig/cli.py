@@ -83,6 +83,10 @@ _COMMON: dict[str, Any] = {
 }
 
 
+# Commands that never write to the configured database (scratch databases aside).
+_READ_ONLY = {"status", "validate", "history", "diff", "test", "dump", "backups", "metrics", "wait"}
+
+
 def command(fn: Callable[..., None]) -> Callable[..., None]:
     """Register ``fn(opts, ...)`` as a command with the common options appended."""
     sig = inspect.signature(fn, eval_str=True)
@@ -103,8 +107,13 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
             from sqlmig import render
 
             render.err.print(
-                "[red]interrupted[/]: a migration in progress was rolled back, or marked "
-                "dirty if it was a no-transaction one; see `sqlmig status`."
+                "[red]interrupted[/]: "
+                + (
+                    "nothing in the configured database was changed."
+                    if fn.__name__ in _READ_ONLY
+                    else "a migration in progress was rolled back, or marked dirty if it was "
+                    "a no-transaction one; see `sqlmig status`."
+                )
             )
             raise typer.Exit(130) from None
 
@@ -221,6 +230,7 @@ def apply(
         bool,
         typer.Option("--verify", help="Afterwards, check the schema against DIR/schema.sql."),
     ] = False,
+    scratch_url: ScratchUrl = None,
     json: Json = False,
 ) -> None:
     """Apply pending migrations in order, each in its own transaction."""
@@ -233,6 +243,8 @@ def apply(
         if dry_run:
             _print_plan(m, m.plan_apply(to, allow_out_of_order=allow_out_of_order), "up")
             return
+        if verify:
+            m.check_scratch(scratch_url)  # before migrating: an error after would mislead
         progress = None if json else render.step_line
         result = m.apply(
             to,
@@ -241,7 +253,7 @@ def apply(
             backup=backup,
             seed=seed,
         )
-        drift = m.diff() if verify else None
+        drift = m.diff(scratch_url=scratch_url) if verify else None
     if json and drift is not None:  # one JSON document: the run, and the check after it
         render.emit_json({**render.run_json(result, "up"), "differences": drift})
         if drift:
@@ -375,16 +387,29 @@ def test(
 ) -> None:
     """Round trip in a scratch database: up, down, up for every migration, then schema.sql."""
     with _migrator(opts) as m:
-        count = len(m.migrations())
+        migrations = m.migrations()
+        baseline = m.settings.dir / "schema.sql"
         problems = m.test_roundtrip(scratch_url=scratch_url)
+    one_way = [m.label for m in migrations if m.down.irreversible is not None]
+    done = f"{len(migrations) - len(one_way)} migration(s) up, down and up again"
+    if one_way:
+        done += f", {len(one_way)} irreversible one(s) up only"
+    done += (
+        "; the result matches schema.sql."
+        if baseline.is_file()
+        else "; no schema.sql to compare the result with."
+    )
     _report(
         problems,
         json=json,
         key="problems",
         failed="round trip failed: {n} problem(s)",
-        ok=f"[green]round trip ok[/]: {count} migration(s) up, down and up again; "
-        "the result matches schema.sql.",
-        extra={"migrations": count},
+        ok=f"[green]round trip ok[/]: {done}",
+        extra={
+            "migrations": len(migrations),
+            "irreversible": one_way,
+            "compared_with_schema_sql": baseline.is_file(),
+        },
     )
 
 

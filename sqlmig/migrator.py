@@ -282,6 +282,12 @@ class Migrator:
         """Apply every seed file that is new or changed since it was last applied."""
         return self._locked_run(lambda engine, _: self._seed(engine))
 
+    def check_scratch(self, scratch_url: str | None = None) -> None:
+        """Raise now if diff could not create its scratch database (no CREATEDB)."""
+        from sqlmig.schema.scratch import check_scratch
+
+        check_scratch(self.settings, scratch_url)
+
     def dump(self, to: Path | None = None) -> str:
         """The live schema as deterministic SQL, without sqlmig's own tables; also written
         to ``to`` if given, replacing it whole (a reader never sees half a file)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.helpers import versions
+from tests.helpers import query, versions
 from tests.pgcluster import PASSWORD, PASSWORD_USER
 
 
@@ -293,3 +293,40 @@ def test_new_into_a_folder_that_cannot_exist_is_refused_clearly(project):
     (project / "afile").write_text("")
     out = sqlmig("new", "add_things", "--dir", str(project / "afile"), cwd=project)
     assert out.returncode == 2 and "cannot write" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_apply_verify_without_createdb_stops_before_migrating(project, pg_url):
+    role = "deployer_" + pg_url.rsplit("_", 1)[1][:6]
+    dbname = pg_url.rsplit("/", 1)[1]
+    query(pg_url, f"CREATE ROLE {role} LOGIN NOCREATEDB; GRANT ALL ON SCHEMA public TO {role};")
+    query(pg_url, f"ALTER DATABASE {dbname} OWNER TO {role}")
+    url = pg_url.replace("postgres@", f"{role}@")
+    out = sqlmig("apply", "--verify", "--no-backup", "-d", url, cwd=project)
+    assert out.returncode == 2 and "grant CREATEDB, or pass --scratch-url" in out.stderr
+    assert versions(pg_url) == []  # refused before anything changed
+    out = sqlmig(
+        "apply", "--verify", "--no-backup", "--scratch-url", pg_url, "-d", url, cwd=project
+    )
+    assert out.returncode == 0, out.stderr
+    assert "schema matches schema.sql" in out.stdout
+
+
+def test_round_trip_report_says_what_it_did(project, tmp_path):
+    url = f"sqlite:///{tmp_path / 'qa.db'}"
+    (project / "sql" / "down" / "0006_gone.sql").write_text(
+        "-- sqlmig: irreversible the history is gone\n"
+    )
+    (project / "sql" / "up" / "0006_gone.sql").write_text("CREATE TABLE scratchpad (a int);\n")
+    (project / "sql" / "schema.sql").unlink()
+    out = sqlmig("test", "-d", url, cwd=project)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "5 migration(s) up, down and up again, 1 irreversible one(s) up only" in out.stdout
+    assert "no schema.sql to compare the result with" in out.stdout
+    doc = json.loads(sqlmig("test", "--json", "-d", url, cwd=project).stdout)
+    assert doc["irreversible"] == ["0006_gone.sql"] and doc["compared_with_schema_sql"] is False
+
+
+def test_diff_of_a_sqlite_file_that_does_not_exist_is_an_error(project, tmp_path):
+    out = sqlmig("diff", "-d", f"sqlite:///{tmp_path / 'typo.db'}", cwd=project)
+    assert out.returncode == 3 and "no database at" in out.stderr
+    assert not (tmp_path / "typo.db").exists()

@@ -214,6 +214,7 @@ class SqliteEngine(BookkeepingOps):
     def introspect(self) -> Schema:
         from sqlmig.schema.sqlite import introspect
 
+        self._require_file()
         # A script from `sqlite3 .dump` creates virtual tables by writing sqlite_schema
         # directly; the connection sees them only once it re-reads its schema.
         self.conn.execute("PRAGMA writable_schema = RESET")
@@ -222,10 +223,14 @@ class SqliteEngine(BookkeepingOps):
     def dump_schema(self) -> str:
         from sqlmig.schema.sqlite import dump
 
-        if self.path != ":memory:" and not Path(self.path).exists():
-            # An empty dump of a mistyped path would overwrite a real schema.sql.
-            raise ConnectError(f"no database at {self.url.masked}: nothing to dump")
+        self._require_file()
         return dump(self.conn, self._own_tables)
+
+    def _require_file(self) -> None:
+        """A mistyped path must be an error, not an empty schema: that would overwrite a
+        real schema.sql, or show as every object missing."""
+        if self.path != ":memory:" and not Path(self.path).exists():
+            raise ConnectError(f"no database at {self.url.masked}")
 
     @property
     def _own_tables(self) -> set[str]:

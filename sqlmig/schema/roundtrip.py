@@ -24,15 +24,20 @@ def _down_and_up(
     m: Migration,
     schemas: tuple[Schema, Schema],
     problems: list[str],
-) -> None:
-    """Down, compare with ``schemas[0]`` (before the up); up, compare with ``schemas[1]``."""
+) -> Schema:
+    """Down, compare with ``schemas[0]`` (before the up); up, compare with ``schemas[1]``.
+    Returns the schema after the second up: where the next migration really starts."""
     before, after_up = schemas
     runner.execute_file(m.down)
     undone = compare(engine.introspect(), before, "after down", "before up")
     problems += [f"{m.label}: the down file does not undo the up file: {d}" for d in undone]
     runner.execute_file(m.up)
-    again = compare(engine.introspect(), after_up, "second up", "first up")
-    problems += [f"{m.label}: up again differs from the first up: {d}" for d in again]
+    again = engine.introspect()
+    problems += [
+        f"{m.label}: up again differs from the first up: {d}"
+        for d in compare(again, after_up, "second up", "first up")
+    ]
+    return again
 
 
 def roundtrip(
@@ -48,12 +53,14 @@ def roundtrip(
                 runner.execute_file(m.up)
                 after_up = engine.introspect()
                 if m.down.irreversible is None:
-                    _down_and_up(engine, runner, m, (before, after_up), problems)
+                    # What one round trip left behind is its problem, not the next one's:
+                    # the next starts from where the second up really ended.
+                    after_up = _down_and_up(engine, runner, m, (before, after_up), problems)
+                before = after_up
             except StatementError as exc:
                 # A file that fails, or a down that leaves the up unable to run again, ends
                 # the trip: later migrations would start from a schema nobody wrote.
                 return [*problems, f"{m.label}: {exc.in_scratch()}"]
-            before = after_up
     if baseline is not None and baseline.is_file():
         with scratch(settings, scratch_url) as engine:
             base = load_baseline(engine, baseline)

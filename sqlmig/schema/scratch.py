@@ -49,6 +49,33 @@ def scratch(settings: Settings, server_url: str | None = None) -> Iterator[Engin
     )
 
 
+def check_scratch(settings: Settings, server_url: str | None = None) -> None:
+    """Fail now, with the message creating it would give, if a scratch database cannot
+    be made: before `apply --verify` migrates, not after."""
+    if settings.url.dialect == "sqlite":
+        return
+    import psycopg
+
+    url = parse_url(server_url or settings.database_url)
+    try:
+        with psycopg.connect(url.conninfo, autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute(
+                "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
+    except psycopg.Error as exc:
+        message = f"cannot connect to {url.masked} for a scratch database: {exc}"
+        raise ConnectError(url.redact(message)) from None
+    if not (row and row[0]):
+        raise ConfigError(_cannot_create(url, "permission denied to create database"))
+
+
+def _cannot_create(url: DatabaseUrl, reason: str) -> str:
+    return url.redact(
+        f"cannot create a scratch database on {url.masked} ({reason}): grant CREATEDB, or "
+        "pass --scratch-url for a server where that is allowed"
+    )
+
+
 # The configured database's own search_path (ALTER DATABASE ... SET), as written there.
 _LIVE_SEARCH_PATH = """
     SELECT substr(c, length('search_path=') + 1)
@@ -72,11 +99,7 @@ def _postgres_scratch(settings: Settings, server_url: str, *, like_live: bool) -
         try:
             admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         except psycopg.Error as exc:
-            message = (
-                f"cannot create a scratch database on {url.masked} ({exc.diag.message_primary}): "
-                "grant CREATEDB, or pass --scratch-url for a server where that is allowed"
-            )
-            raise ConfigError(url.redact(message)) from None
+            raise ConfigError(_cannot_create(url, str(exc.diag.message_primary))) from None
         if like_live:
             # Unqualified names in schema.sql must land where they would in the database
             # it describes.
