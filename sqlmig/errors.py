@@ -129,6 +129,13 @@ class StatementError(SqlmigError):
 
     def in_scratch(self) -> StatementError:
         """The same failure, said of a scratch database: the user's was never touched."""
+        return self.with_outcome(
+            "This ran in a scratch database, which is removed; "
+            "the configured database was not touched."
+        )
+
+    def with_outcome(self, outcome: str) -> StatementError:
+        """The same failure, with what it left behind said differently."""
         return StatementError(
             path=self.path,
             line=self.line,
@@ -136,8 +143,7 @@ class StatementError(SqlmigError):
             db_message=self.db_message,
             code=self.code,
             rolled_back=self.rolled_back,
-            outcome="This ran in a scratch database, which is removed; "
-            "the configured database was not touched.",
+            outcome=outcome,
         )
 
 

@@ -234,11 +234,16 @@ class Runner:
             )
 
         self.engine.begin()
-        count, ms = self._transactional(
-            file,
-            record,
-            lambda start, exc: self._record_failure(None, file, None, start, exc, name=name),
-        )
+        try:
+            count, ms = self._transactional(
+                file,
+                record,
+                lambda start, exc: self._record_failure(None, file, None, start, exc, name=name),
+            )
+        except StatementError as exc:
+            raise exc.with_outcome(
+                "This seed file was rolled back; migrations and seed files before it stay applied."
+            ) from None
         return StepResult(0, name, "seed", ms, count)
 
     def execute_file(self, file: SqlFile, *, atomic: bool = True) -> int:

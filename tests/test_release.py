@@ -304,6 +304,7 @@ def test_seed_with_an_error_in_the_middle_is_rolled_back(db_url, write_migration
         with pytest.raises(StatementError) as info:
             m.seed()
         assert info.value.path.name == "plans.sql" and info.value.line == 2
+        assert "This seed file was rolled back; migrations and seed files" in str(info.value)
         assert m.status().seeds[0].state == "pending"
         assert m.history(1)[0].event == "fail" and m.history(1)[0].name == "plans.sql"
     assert query(db_url, "SELECT count(*) FROM accounts") == [(2,)]
