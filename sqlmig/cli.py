@@ -368,7 +368,7 @@ def dump(
         path = Path(output) if output else m.settings.dir / "schema.sql"
         text = m.dump(path)
     statements = sum(1 for line in text.splitlines() if line.endswith(";"))
-    render.out.print(f"wrote {path} ({statements} statements)")
+    render.err.print(f"wrote {path} ({statements} statements)")  # stdout may be the file
     left_out = [
         line.removeprefix(LEFT_OUT) for line in text.splitlines() if line.startswith(LEFT_OUT)
     ]

@@ -497,11 +497,11 @@ def _write_whole(to: Path, text: str) -> None:
     nor through a symlink, whose target is the file replaced."""
     import os
 
-    target = to.resolve()
     try:
-        if target.exists() and not target.is_file():
-            target.write_text(text, "utf-8")
+        if to.exists() and not to.is_file():  # a device, pipe or terminal, maybe via a link
+            to.write_text(text, "utf-8")
             return
+        target = to.resolve()
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
         try:
             partial.write_text(text, "utf-8")

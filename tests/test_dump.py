@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -392,3 +394,16 @@ def test_dump_to_a_device_or_through_a_symlink_writes_into_it(sqlite_url, tmp_pa
     link.symlink_to(real)
     assert CliRunner().invoke(app, ["dump", "-d", sqlite_url, "-o", str(link)]).exit_code == 0
     assert link.is_symlink() and "CREATE TABLE t" in real.read_text()
+
+
+def test_dump_to_dev_stdout_writes_only_the_schema_there(sqlite_url):
+    query(sqlite_url, "CREATE TABLE t (a int)")
+    out = subprocess.run(
+        [sys.executable, "-m", "sqlmig", "dump", "-d", sqlite_url, "-o", "/dev/stdout"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("-- The schema as `sqlmig dump`") and "wrote" not in out.stdout
+    assert "wrote /dev/stdout" in out.stderr
