@@ -19,8 +19,12 @@ from sqlmig.errors import BackupError
 from sqlmig.models import BackupInfo
 
 NAME_RE = re.compile(
-    r"^(?P<db>.+)-v(?P<version>\d+)-(?P<at>\d{8}T\d{6}Z)(?:-\d+)?\.(?P<ext>sqlite|pgdump)$"
+    r"^(?P<db>.+)-v(?P<version>\d+)-(?P<at>\d{8}T\d{6}Z)(?:-(?P<n>\d+))?\.(?P<ext>sqlite|pgdump)$"
 )
+
+
+def _extension(engine: Engine) -> str:
+    return "sqlite" if engine.dialect == "sqlite" else "pgdump"
 
 
 def safe_label(database: str) -> str:
@@ -28,9 +32,9 @@ def safe_label(database: str) -> str:
 
 
 def file_name(engine: Engine, version: int, now: datetime, n: int = 1) -> str:
-    ext = "sqlite" if engine.dialect == "sqlite" else "pgdump"
     suffix = f"-{n}" if n > 1 else ""
-    return f"{safe_label(engine.label)}-v{version:04d}-{now:%Y%m%dT%H%M%SZ}{suffix}.{ext}"
+    stamp = f"{now:%Y%m%dT%H%M%SZ}{suffix}"
+    return f"{safe_label(engine.label)}-v{version:04d}-{stamp}.{_extension(engine)}"
 
 
 def _prepare_folder(folder: Path) -> None:
@@ -67,13 +71,20 @@ def take(engine: Engine, folder: Path, version: int, keep: int | None = None) ->
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
     if keep:
-        prune(folder, engine.label, keep)
+        prune(folder, engine.label, keep, _extension(engine))
     return describe(final)
 
 
 def _publish(partial: Path, folder: Path, engine: Engine, version: int, now: datetime) -> Path:
-    """Give the finished file its name without ever replacing another backup."""
-    for n in range(1, 1000):
+    """Give the finished file its name without ever replacing another backup, numbered
+    after every backup of the same second, even one pruned since: order is by number."""
+    stem = file_name(engine, version, now).rsplit(".", 1)[0]
+    taken = [
+        int(match["n"] or 1)
+        for p in folder.iterdir()
+        if p.name.startswith(stem) and (match := NAME_RE.match(p.name))
+    ]
+    for n in range(max(taken, default=0) + 1, 1000):
         final = folder / file_name(engine, version, now, n)
         try:
             os.link(partial, final)  # unlike rename, fails if the name is taken
@@ -98,17 +109,29 @@ def describe(path: Path) -> BackupInfo:
 
 
 def listing(folder: Path) -> list[BackupInfo]:
-    """Every backup in ``folder``, newest first."""
+    """Every backup in ``folder``, newest first (of two in the same second, the later)."""
     if not folder.is_dir():
         return []
-    found = [describe(p) for p in folder.iterdir() if NAME_RE.match(p.name)]
-    return sorted(found, key=lambda b: (b.taken_at, b.path.name), reverse=True)
+    found = [describe(p) for p in folder.iterdir() if NAME_RE.match(p.name) and p.is_file()]
+    return sorted(found, key=_age, reverse=True)
 
 
-def prune(folder: Path, database: str, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` backups of ``database``; return what was deleted."""
-    mine = [b for b in listing(folder) if b.database == safe_label(database)]
+def _age(backup: BackupInfo) -> tuple[str, int, int]:
+    """Its second, then, within a second, when the file was written and its number."""
+    match = NAME_RE.match(backup.path.name)
+    return backup.taken_at, backup.path.stat().st_mtime_ns, int(match["n"] or 1) if match else 0
+
+
+def prune(folder: Path, database: str, keep: int, extension: str) -> list[Path]:
+    """Delete all but the newest ``keep`` backups of ``database`` made by the engine that
+    writes ``extension`` files; return what was deleted."""
+    mine = [
+        b
+        for b in listing(folder)
+        if b.database == safe_label(database) and b.path.suffix == f".{extension}"
+    ]
     doomed = [b.path for b in mine[keep:]]
     for path in doomed:
-        path.unlink()
+        with contextlib.suppress(FileNotFoundError):  # another run pruned it first
+            path.unlink()
     return doomed

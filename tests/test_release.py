@@ -77,7 +77,25 @@ def test_listing_and_retention(sqlite_url, write_migration, tmp_path):
         found = m.backups()
     assert len(found) == 2  # the newest two; the others were pruned
     assert all(b.version == 1 and b.database == "app" and b.size > 0 for b in found)
-    assert found[0].path.name > found[1].path.name
+
+
+def test_retention_keeps_the_newest_and_only_touches_its_own_backups(
+    sqlite_url, write_migration, tmp_path
+):
+    folder = two_migrations(write_migration)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    # Named like backups, but another engine's database of the same name, and a folder.
+    other_engine = backups / "app-v0001-20260101T000000Z.pgdump"
+    other_engine.write_text("not ours")
+    (backups / "app-v0001-20260101T000001Z.sqlite").mkdir()
+    with Migrator(sqlite_url, folder, backup_keep=1) as m:
+        m.apply(1, backup=False)
+        # Several in the same second: -2, -3 ... must count as newer, not older.
+        taken = [m.backup() for _ in range(4)]
+        found = m.backups()
+    assert [b.path for b in found if b.path.suffix == ".sqlite"] == [taken[-1].path]
+    assert other_engine.exists()
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
