@@ -509,7 +509,8 @@ def resolve(
 def history(
     opts: dict[str, Any],
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="Show at most this many events (0 = all).")
+        int,
+        typer.Option("--limit", "-n", min=0, help="Show at most this many events (0 = all)."),
     ] = 50,
     since: Annotated[
         str | None,

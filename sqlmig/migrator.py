@@ -202,6 +202,10 @@ class Migrator:
 
         def work(engine: Engine, rows: list[AppliedRow]) -> RunResult:
             steps = replan(rows, [])
+            if seed:  # an unreadable seed file must stop the run before it migrates
+                from sqlmig.seeding import load_seeds
+
+                load_seeds(self.settings.seeds_dir, {})
             taken = self._backup(engine, rows) if steps and backup else None
             result = Runner(engine, on_step).run(steps, "up", replan)
             result.backup = taken

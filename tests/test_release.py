@@ -13,7 +13,7 @@ import pytest
 
 from sqlmig import Migrator, StatementError
 from sqlmig.config import Settings
-from sqlmig.errors import BackupError, ConnectError, DirtyError
+from sqlmig.errors import BackupError, ConnectError, DirtyError, ValidationError
 from sqlmig.migrator import wait_for
 from tests.helpers import OWN_TABLES, query, snapshot, tables, versions
 
@@ -396,3 +396,15 @@ def test_wait(pg_url, sqlite_url):
     with pytest.raises(ConnectError, match="still not accepting connections after 1s"):
         wait_for(Settings(database_url="postgresql://u:pw@127.0.0.1:1/db"), 1)
     assert 0.9 < time.monotonic() - start < 10
+
+
+def test_apply_seed_with_an_unreadable_seed_file_changes_nothing(
+    sqlite_url, write_migration, tmp_path
+):
+    folder = two_migrations(write_migration)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "plans.sql").write_bytes(b"INSERT INTO accounts VALUES (1, '\xff\xfe');\n")
+    with Migrator(sqlite_url, folder) as m, pytest.raises(ValidationError):
+        m.apply(seed=True, backup=False)
+    assert versions(sqlite_url) == []
