@@ -479,8 +479,21 @@ def _epoch(stamp: object) -> float:
     return datetime.fromisoformat(str(stamp)).timestamp()
 
 
+# libpq's answers from a server that is up and has refused us for good.
+_FINAL = ("password authentication failed", "no pg_hba.conf entry", 'role "')
+
+
 def wait_for(settings: Settings, timeout: float) -> float:
-    """Retry connecting until the database answers; return the seconds it took."""
+    """Retry connecting until the database answers; return the seconds it took.
+
+    What waiting cannot fix (wrong credentials, a SQLite folder that does not exist)
+    fails at once instead of after the timeout.
+    """
+    url = settings.url
+    if url.dialect == "sqlite" and url.sqlite_path != ":memory:":
+        folder = Path(url.sqlite_path).parent
+        if not folder.is_dir():
+            raise ConnectError(f"{url.masked}: folder {folder} does not exist")
     start = time.monotonic()
     while True:
         try:
@@ -488,6 +501,8 @@ def wait_for(settings: Settings, timeout: float) -> float:
             waited: float = time.monotonic() - start
             return waited
         except ConnectError as exc:
+            if any(final in str(exc) for final in _FINAL):
+                raise
             if time.monotonic() - start >= timeout:
                 raise ConnectError(
                     f"still not accepting connections after {timeout:g}s: {exc}"

@@ -16,6 +16,7 @@ from sqlmig.config import Settings
 from sqlmig.errors import BackupError, ConnectError, DirtyError, ValidationError
 from sqlmig.migrator import wait_for
 from tests.helpers import OWN_TABLES, query, snapshot, tables, versions
+from tests.pgcluster import PASSWORD_USER
 
 
 def two_migrations(write_migration) -> Path:
@@ -396,6 +397,20 @@ def test_wait(pg_url, sqlite_url):
     with pytest.raises(ConnectError, match="still not accepting connections after 1s"):
         wait_for(Settings(database_url="postgresql://u:pw@127.0.0.1:1/db"), 1)
     assert 0.9 < time.monotonic() - start < 10
+
+
+def test_wait_fails_at_once_on_what_waiting_cannot_fix(pg_cluster, tmp_path):
+    import time
+
+    if isinstance(pg_cluster, str):
+        pytest.skip("needs the fixture's cluster with a password user")
+    wrong = pg_cluster.url("postgres", user=PASSWORD_USER, password="not-it")
+    start = time.monotonic()
+    with pytest.raises(ConnectError, match="password authentication failed") as info:
+        wait_for(Settings(database_url=wrong), 30)
+    assert time.monotonic() - start < 5 and "not-it" not in str(info.value)
+    with pytest.raises(ConnectError, match="does not exist"):
+        wait_for(Settings(database_url=f"sqlite:///{tmp_path / 'no' / 'app.db'}"), 30)
 
 
 def test_apply_seed_with_an_unreadable_seed_file_changes_nothing(
