@@ -82,15 +82,7 @@ def _memory_dir() -> str | None:
     return str(shm) if free > 2 * 1024**3 and os.access(shm, os.W_OK) else None
 
 
-def start_cluster(*settings: str) -> Cluster:
-    """Start a cluster; ``settings`` are extra ``name=value`` server settings."""
-    bindir = _bindir()
-    root = Path(tempfile.mkdtemp(prefix="sqlmig-pg-", dir=_memory_dir()))
-    datadir = root / "data"
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
+def _initdb(bindir: Path, datadir: Path, as_user: list[str]) -> None:
     subprocess.run(
         [
             *as_user,
@@ -109,6 +101,24 @@ def start_cluster(*settings: str) -> Cluster:
         check=True,
         capture_output=True,
     )
+
+
+def start_cluster(*settings: str) -> Cluster:
+    """Start a cluster; ``settings`` are extra ``name=value`` server settings."""
+    bindir = _bindir()
+    root = Path(tempfile.mkdtemp(prefix="sqlmig-pg-", dir=_memory_dir()))
+    datadir = root / "data"
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    try:
+        _initdb(bindir, datadir, as_user)
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        raise RuntimeError(
+            f"initdb failed: {exc.stderr.decode(errors='replace')[-2000:]}"
+        ) from None
     with open(datadir / "pg_hba.conf", "w") as hba:  # password auth for one user, to test masking
         hba.write(f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n")
         hba.write("local all all trust\nhost all all 127.0.0.1/32 trust\n")
