@@ -342,6 +342,7 @@ class Migrator:
             applied=int(counts.get("apply", 0)),
             rolled_back=int(counts.get("rollback", 0)),
             failed=int(counts.get("fail", 0)),
+            seeds_failed=int(counts.get("seed_fail", 0)),
             current_version=status.current_version or 0,
             pending=status.count(State.PENDING),
             last_run_seconds=(duration_ms or 0) / 1000 if last_at else None,

@@ -153,6 +153,7 @@ class Metrics:
     applied: int
     rolled_back: int
     failed: int
+    seeds_failed: int
     current_version: int
     pending: int
     last_run_seconds: float | None

@@ -271,6 +271,12 @@ def prometheus(m: Metrics) -> str:
             m.failed,
         ),
         (
+            "sqlmig_seeds_failed_total",
+            "counter",
+            "Failed seed file runs, all time.",
+            m.seeds_failed,
+        ),
+        (
             "sqlmig_current_version",
             "gauge",
             "Newest applied version (0 when none).",

@@ -379,10 +379,16 @@ def test_metrics_in_prometheus_format(db_url, write_migration):
         m.rollback()
         with pytest.raises(StatementError):
             m.apply(backup=False)
+        seeds = folder.parent / "seeds"
+        seeds.mkdir()
+        (seeds / "bad.sql").write_text("INSERT INTO nowhere VALUES (1);\n")
+        with pytest.raises(StatementError):
+            m.seed()
         values = parse_prometheus(render.prometheus(m.metrics()))
     assert values["sqlmig_migrations_applied_total"] == 3
     assert values["sqlmig_migrations_rolled_back_total"] == 1
     assert values["sqlmig_migrations_failed_total"] == 1
+    assert values["sqlmig_seeds_failed_total"] == 1
     assert values["sqlmig_current_version"] == 2
     assert values["sqlmig_pending_migrations"] == 1
     assert values["sqlmig_last_run_timestamp_seconds"] > 1.7e9

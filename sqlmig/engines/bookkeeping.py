@@ -130,7 +130,11 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -
             "checksum = excluded.checksum, applied_at = excluded.applied_at, "
             "applied_by = excluded.applied_by, execution_ms = excluded.execution_ms"
         ),
-        history_counts=f"SELECT event, count(*) FROM {history} GROUP BY event",
+        # A failure with no version is a seed file's: counted apart from migrations.
+        history_counts=(
+            f"SELECT CASE WHEN event = 'fail' AND version IS NULL THEN 'seed_fail' ELSE event END,"
+            f" count(*) FROM {history} GROUP BY 1"
+        ),
         last_run=(
             f"SELECT sum(duration_ms), max(at) FROM {history} "
             f"WHERE run_id = (SELECT run_id FROM {history} ORDER BY id DESC LIMIT 1)"
