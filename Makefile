@@ -1,11 +1,25 @@
 # Everyday targets; DATABASE_URL picks the database (default: sqlite:///sqlmig.db here).
-PYTHON ?= python3
+#
+# `make install` puts sqlmig and its test tools in a project virtual environment, .venv,
+# made from the system python3: Debian's and Ubuntu's own Python refuse `pip install`
+# outside one (PEP 668). Every target then runs that environment's Python. Without .venv
+# (sqlmig installed with pipx, or into a venv of your own that is active), the targets
+# use the python3 on PATH; PYTHON=... names another.
+SYSTEM_PYTHON ?= python3
+VENV ?= .venv
+PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,$(SYSTEM_PYTHON))
 SQLMIG ?= $(PYTHON) -m sqlmig
 
 .PHONY: install demo migrate rollback status validate seed schema test lint bench ci-migrate ci-check
 
-install:  ## install sqlmig and the test tools into the current Python
-	$(PYTHON) -m pip install -e '.[dev]'
+install:  ## create .venv (if needed) and install sqlmig, editable, with the test tools into it
+	@$(SYSTEM_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+	  { echo "sqlmig needs Python 3.11 or newer; $(SYSTEM_PYTHON) is older or missing (SYSTEM_PYTHON=... names another)" >&2; exit 1; }
+	@$(VENV)/bin/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV); \
+	  $(SYSTEM_PYTHON) -m venv $(VENV) >/dev/null 2>&1 || { rm -rf $(VENV); \
+	    echo "cannot create $(VENV): $(SYSTEM_PYTHON) has no working venv module; on Debian or Ubuntu: sudo apt-get install python3-venv" >&2; exit 1; }; }
+	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@echo "sqlmig installed in $(VENV): run it as $(VENV)/bin/sqlmig, or 'source $(VENV)/bin/activate' first"
 
 demo:  ## apply the demo set and its seeds to the embedded SQLite default and show status
 	$(SQLMIG) apply --seed
@@ -44,13 +58,16 @@ ci-check:  ## pull-request step: validate, check drift, round-trip every down fi
 schema:  ## rewrite sql/schema.sql from $$DATABASE_URL (after migrating it)
 	$(SQLMIG) dump
 
+# -P and --import-mode=append: the tests import sqlmig as installed in $(PYTHON)'s
+# environment (editable after `make install`, the wheel in CI), never the source folder
+# merely because it is the current directory.
 test:  ## the whole suite, against real SQLite files and a throwaway PostgreSQL cluster
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -P -m pytest --import-mode=append -q $(PYTEST_ARGS)
 
-lint:
-	ruff check sqlmig tests bench
-	ruff format --check sqlmig tests bench
-	mypy
+lint:  ## ruff (lint and format) and mypy --strict
+	$(PYTHON) -m ruff check sqlmig tests bench
+	$(PYTHON) -m ruff format --check sqlmig tests bench
+	$(PYTHON) -m mypy
 
 bench:  ## 1,000 generated migrations on each engine, next to the driver-only floor
 	$(PYTHON) bench/bench.py

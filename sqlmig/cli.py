@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the real imports are lazy: `sqlmig --help` must not pay for
 app = typer.Typer(
     help="Plain-SQL schema migrations for PostgreSQL and SQLite.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -70,3 +70,23 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "README.md", "exec"), {})
     assert capsys.readouterr().out == "applied [1, 2, 3, 4, 5]\nat version 5 ok\n"
+
+
+def test_supported_versions_in_the_readme_are_the_ones_the_code_checks():
+    import tomllib
+
+    from sqlmig.engines.postgres import MIN_SERVER
+    from sqlmig.engines.sqlite import MIN_SQLITE
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    python = project["requires-python"].removeprefix(">=")
+    table = README[README.index("### Supported versions") :]
+    assert f"| Python | {python} and newer |" in table
+    assert f"| PostgreSQL server | {MIN_SERVER} and newer" in table
+    assert f"| {MIN_SQLITE[0]}.{MIN_SQLITE[1]} and newer" in table
+
+
+def test_the_ci_recipe_installs_sqlmig_as_the_readme_says():
+    ci = (REPO / "docs" / "ci.md").read_text()
+    assert "run: pip install sqlmig" in ci
+    assert "| CI (GitHub Actions and the like) | `pip install sqlmig`" in README

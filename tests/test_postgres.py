@@ -7,7 +7,7 @@ import time
 import psycopg
 import pytest
 
-from sqlmig import LockTimeout, Migrator, StatementError
+from sqlmig import ConnectError, LockTimeout, Migrator, StatementError
 from sqlmig.engines import open_engine
 from tests.helpers import query, versions
 
@@ -137,3 +137,18 @@ def test_version_table_is_found_after_a_migration_creates_a_schema_on_the_path(
         assert [e.state.value for e in m.status().entries] == ["applied"]
         assert m.apply(backup=False).steps == []
         assert "schema_version" not in m.dump()
+
+
+def test_a_server_older_than_the_floor_is_refused_by_name(pg_url, write_migration, monkeypatch):
+    from sqlmig.engines import postgres as engine
+
+    folder = write_migration(1, "a", "CREATE TABLE a (id int);")
+    with Migrator(pg_url, folder) as m:  # the suite's own server is a supported one
+        m.status()
+    monkeypatch.setattr(engine, "MIN_SERVER", 99)
+    with (
+        Migrator(pg_url, folder) as m,
+        pytest.raises(ConnectError, match="supports PostgreSQL 99 and newer"),
+    ):
+        m.apply()
+    assert versions(pg_url) == []

@@ -185,3 +185,22 @@ def test_switching_to_wal_waits_for_a_writer_instead_of_failing_at_once(tmp_path
     finally:
         engine.close()
     assert time.monotonic() - started >= 0.4  # it did wait for the writer
+
+
+def test_a_sqlite_library_older_than_the_floor_is_refused_by_name(
+    tmp_path, write_migration, monkeypatch
+):
+    import sqlite3
+
+    from sqlmig.engines import sqlite as engine
+
+    assert sqlite3.sqlite_version_info >= engine.MIN_SQLITE  # the suite runs on a supported one
+    folder = write_migration(1, "a", "SELECT 1;")
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 25, 3))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.25.3")
+    with (
+        Migrator(f"sqlite:///{tmp_path / 'a.db'}", folder) as m,
+        pytest.raises(ConnectError, match=r"needs SQLite 3\.26\.0 or newer.*uses SQLite 3\.25\.3"),
+    ):
+        m.apply()
+    assert not (tmp_path / "a.db").exists()

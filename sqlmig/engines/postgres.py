@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 T = TypeVar("T")
+# DROP DATABASE ... WITH (FORCE) for scratch databases, and the catalog columns diff reads.
+MIN_SERVER = 13
 CatalogReader = Callable[[psycopg.Connection[Any], set[tuple[str, str | None]]], T]
 
 
@@ -64,6 +66,13 @@ class PostgresEngine(BookkeepingOps):
             raise ConnectError(
                 self.url.redact(f"cannot connect to {self.url.masked}: {_first_line(exc)}")
             ) from None
+        if self.conn.info.server_version < MIN_SERVER * 10000:
+            found = self.conn.info.server_version // 10000
+            self.close()
+            raise ConnectError(
+                f"{self.url.masked} runs PostgreSQL {found}; sqlmig supports PostgreSQL "
+                f"{MIN_SERVER} and newer"
+            )
         if not self.schema:
             if schema is None:
                 raise ConnectError(

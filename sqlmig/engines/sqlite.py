@@ -22,6 +22,8 @@ from sqlmig.splitter import split
 
 # busy_timeout is an int of milliseconds inside SQLite; 0 on our side means "wait forever".
 _FOREVER = 2**31 // 1000 - 1
+# pragma_table_xinfo (the drift check) came in 3.26, upserts (seeds) in 3.24: one floor.
+MIN_SQLITE = (3, 26, 0)
 
 
 class SqliteEngine(BookkeepingOps):
@@ -48,6 +50,12 @@ class SqliteEngine(BookkeepingOps):
         return self._conn
 
     def open(self, *, write: bool) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise ConnectError(
+                f"sqlmig needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer, and this Python's "
+                f"sqlite3 module uses SQLite {sqlite3.sqlite_version}: use a Python built with a "
+                "newer SQLite (python.org and Debian 12 or Ubuntu 22.04 and newer have one)"
+            )
         target = self.path
         if not write and target != ":memory:" and not Path(target).exists():
             # Reading a database that does not exist yet must not create the file.
