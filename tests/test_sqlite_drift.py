@@ -79,9 +79,10 @@ def test_trigger_with_case_end_applies_dumps_and_matches(tmp_path, write_migrati
         assert m.test_roundtrip() == []
 
 
-# What `sqlite3 live.db .dump` (the 3.40 shell) writes for SCRIPT below: BEGIN/COMMIT, and
-# the virtual table through writable_schema. Written out, because Python's iterdump is not
-# the shell's: some releases leave writable_schema out.
+# What `sqlite3 live.db .dump` (the 3.40 shell) writes for the script below: BEGIN/COMMIT,
+# and the virtual table through writable_schema. Written out rather than made with
+# Python's iterdump, which is not the shell's: Python 3.11.2's writes the virtual table's
+# shadow tables as plain CREATE TABLEs, a script that sqlite3 itself cannot load.
 SHELL_DUMP = """PRAGMA foreign_keys=OFF;
 BEGIN TRANSACTION;
 CREATE TABLE posts (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
@@ -109,12 +110,6 @@ def test_a_sqlite3_dump_file_works_as_the_baseline(tmp_path):
     )
     url = make_db(tmp_path / "live.db", script)
     assert drift(url, tmp_path, SHELL_DUMP) == []
-    conn = sqlite3.connect(tmp_path / "live.db")
-    try:  # and what this Python's iterdump writes, whichever form that is
-        dumped = "\n".join(conn.iterdump())
-    finally:
-        conn.close()
-    assert drift(url, tmp_path, dumped) == []
 
 
 def test_virtual_table_without_its_module_is_compared_by_its_text(tmp_path):
