@@ -8,8 +8,7 @@ The library is what the CLI uses; application code can use it the same way::
         m.ensure_current()   # raises VersionMismatch when the database is behind or ahead
 """
 
-__version__ = "0.1.0"  # before the imports below: they read it
-
+from sqlmig._version import __version__
 from sqlmig.errors import (
     ConfigError,
     ConnectError,
@@ -17,24 +16,38 @@ from sqlmig.errors import (
     IrreversibleError,
     LockTimeout,
     SqlmigError,
+    StateError,
     StatementError,
     ValidationError,
     VersionMismatch,
 )
 from sqlmig.migrator import Migrator
-from sqlmig.models import Migration, MigrationStatus, State, Status, StepResult
+from sqlmig.models import (
+    Direction,
+    Migration,
+    MigrationStatus,
+    PartialRun,
+    RunResult,
+    State,
+    Status,
+    StepResult,
+)
 
 __all__ = [
     "ConfigError",
     "ConnectError",
+    "Direction",
     "DirtyError",
     "IrreversibleError",
     "LockTimeout",
     "Migration",
     "MigrationStatus",
     "Migrator",
+    "PartialRun",
+    "RunResult",
     "SqlmigError",
     "State",
+    "StateError",
     "StatementError",
     "Status",
     "StepResult",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmig.errors import ConfigError, Problem, ValidationError
-from sqlmig.models import Migration, SqlFile
+from sqlmig.models import Irreversible, Migration, SqlFile
 
 FILE_RE = re.compile(r"^(\d+)_([A-Za-z0-9][A-Za-z0-9_\-]*)\.sql$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
@@ -36,7 +36,7 @@ def checksum(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class _Directives:
     no_transaction: bool
-    irreversible: str | None
+    irreversible: Irreversible | None
 
 
 def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directives:
@@ -46,7 +46,7 @@ def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directi
     ``no-transaction`` would otherwise run CREATE INDEX CONCURRENTLY in a transaction.
     """
     no_tx = False
-    irreversible: str | None = None
+    irreversible: Irreversible | None = None
     for lineno, line in enumerate(text.split("\n"), 1):
         stripped = line.strip()
         if not stripped:
@@ -60,7 +60,7 @@ def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directi
         if word == "no-transaction" and not rest:
             no_tx = True
         elif word == "irreversible":
-            irreversible = rest.strip()
+            irreversible = Irreversible(rest.strip())
         else:
             problems.append(
                 Problem(

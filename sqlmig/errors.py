@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlmig.models import PartialRun
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -19,9 +23,19 @@ EXIT_BACKUP = 6
 
 
 class SqlmigError(Exception):
-    """Base class: a message for people and the exit code for machines."""
+    """Base class: a message for people and the exit code for machines.
+
+    ``partial`` is set on an error that ends an apply, rollback or seed run after it
+    started: what that run had already done (the steps that committed, the backup).
+    """
 
     exit_code = EXIT_CHECK_FAILED
+    partial: PartialRun | None = None
+
+
+class StateError(SqlmigError):
+    """A command refused in the database's current state (accept of an unchanged file,
+    resolve of a version that is not dirty, baseline of a database already migrated)."""
 
 
 class ConfigError(SqlmigError):
@@ -31,9 +45,14 @@ class ConfigError(SqlmigError):
 
 
 class ConnectError(SqlmigError):
-    """The database could not be opened or reached."""
+    """The database could not be opened or reached. ``retryable`` is False when waiting
+    cannot help (the server refused the login; a SQLite folder does not exist)."""
 
     exit_code = EXIT_CONNECT
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(message)
 
 
 class LockTimeout(SqlmigError):

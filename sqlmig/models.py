@@ -1,10 +1,57 @@
-"""Immutable values passed between discovery, planning, engines and rendering."""
+"""Immutable values passed between discovery, planning, engines and rendering.
+
+Kinds are enums, not strings: the values are what the database stores and JSON shows,
+and a StrEnum compares equal to its value, so rows read back need no translation.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+
+
+class Direction(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+class RowStatus(StrEnum):
+    """A version-table row: applied, or dirty (a no-transaction migration failed part-way)."""
+
+    APPLIED = "applied"
+    DIRTY = "dirty"
+
+
+class RowKind(StrEnum):
+    MIGRATION = "migration"
+    BASELINE = "baseline"  # recorded by `sqlmig baseline` without running
+
+
+class EventKind(StrEnum):
+    """What a history row records."""
+
+    APPLY = "apply"
+    ROLLBACK = "rollback"
+    FAIL = "fail"
+    BASELINE = "baseline"
+    ACCEPT = "accept"
+    RESOLVE = "resolve"
+    SEED = "seed"
+    RESTORE = "restore"
+
+
+class SeedState(StrEnum):
+    APPLIED = "applied"
+    PENDING = "pending"  # never applied
+    CHANGED = "changed"  # applied, then edited
+
+
+@dataclass(frozen=True, slots=True)
+class Irreversible:
+    """A down file's `-- sqlmig: irreversible [reason]`; ``reason`` may be empty."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +62,7 @@ class SqlFile:
     text: str
     checksum: str
     no_transaction: bool = False
-    irreversible: str | None = None  # the reason given, "" when none; None when reversible
+    irreversible: Irreversible | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +78,9 @@ class Migration:
     def label(self) -> str:
         return self.up.path.name
 
+    def file(self, direction: Direction) -> SqlFile:
+        return self.up if direction is Direction.UP else self.down
+
 
 @dataclass(frozen=True, slots=True)
 class AppliedRow:
@@ -40,8 +90,8 @@ class AppliedRow:
     name: str
     checksum: str
     down_checksum: str | None
-    status: str  # "applied" or "dirty"
-    kind: str  # "migration" or "baseline"
+    status: RowStatus
+    kind: RowKind
     applied_at: str
     applied_by: str
     db_user: str
@@ -53,13 +103,13 @@ class AppliedRow:
 class HistoryEvent:
     """One row of the history table: every apply, rollback, failure and manual fix."""
 
-    event: str  # apply, rollback, fail, baseline, accept, resolve
+    event: EventKind
     version: int | None
     name: str
     checksum: str | None
     success: bool
     duration_ms: int
-    direction: str | None = None  # up/down for apply, rollback and fail
+    direction: Direction | None = None  # for apply, rollback and a migration's fail
     error: str | None = None
     detail: str | None = None
     run_id: str = ""
@@ -95,7 +145,7 @@ class SeedStatus:
     """A reference-data file and whether its current text has been applied."""
 
     name: str
-    state: str  # applied, pending (never applied) or changed (applied, then edited)
+    state: SeedState
     file: SqlFile
 
 
@@ -119,7 +169,7 @@ class Status:
     def ok(self) -> bool:
         """True when nothing is pending, changed, missing or dirty, seeds included."""
         return all(e.state is State.APPLIED for e in self.entries) and all(
-            s.state == "applied" for s in self.seeds
+            s.state is SeedState.APPLIED for s in self.seeds
         )
 
 
@@ -129,7 +179,16 @@ class StepResult:
 
     version: int
     name: str
-    direction: str  # "up" or "down"
+    direction: Direction
+    duration_ms: int
+    statements: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeedResult:
+    """A seed file applied in a run."""
+
+    name: str
     duration_ms: int
     statements: int
 
@@ -168,4 +227,26 @@ class RunResult:
     duration_ms: int = 0
     status: Status | None = None  # where the database stands afterwards
     backup: BackupInfo | None = None  # taken before the first step
-    seeds: list[StepResult] = field(default_factory=list)
+    seeds: list[SeedResult] = field(default_factory=list)
+    drift: list[str] | None = None  # apply --verify's differences afterwards ([]: none)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedStep:
+    """The file a run was executing when it failed; a seed file has no version."""
+
+    path: Path
+    name: str
+    version: int | None = None
+    direction: Direction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartialRun:
+    """What a failed apply, rollback or seed had already done: every step before the
+    failed one committed, and the backup (if any) was taken before the first."""
+
+    applied: list[StepResult]
+    seeds: list[SeedResult]
+    backup: BackupInfo | None
+    failed: FailedStep | None

@@ -1,14 +1,35 @@
 """Pure planning: (migration files, version-table rows, request) -> what to run, or why not.
 
-No I/O here, so every refusal rule is testable without a database.
+No I/O here: every refusal and state rule is a function of its arguments, tested
+without a database (tests/test_planner.py). The runner asks a plan for one step at a
+time, from the rows it has just read, so a plan stays right when another runner
+changes the database between steps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
-from sqlmig.errors import ConfigError, DirtyError, IrreversibleError, Problem, ValidationError
-from sqlmig.models import AppliedRow, Migration, MigrationStatus, State
+from sqlmig.errors import (
+    ConfigError,
+    DirtyError,
+    IrreversibleError,
+    Problem,
+    StateError,
+    ValidationError,
+    VersionMismatch,
+)
+from sqlmig.models import (
+    AppliedRow,
+    Direction,
+    Migration,
+    MigrationStatus,
+    RowKind,
+    RowStatus,
+    State,
+)
 
 
 def statuses(migrations: list[Migration], rows: list[AppliedRow]) -> list[MigrationStatus]:
@@ -30,7 +51,7 @@ def _state(
         return State.PENDING, m, r, ""
     if m is None:
         return State.MISSING, m, r, "applied, but its files are not in the migration folder"
-    if r.status == "dirty":
+    if r.status is RowStatus.DIRTY:
         return (
             State.DIRTY,
             m,
@@ -44,14 +65,17 @@ def _state(
         edited.append(f"{m.down.path} edited since applied")
     if edited:
         return State.CHANGED, m, r, "; ".join(edited)
-    notes = ["baseline"] if r.kind == "baseline" else []
+    notes = ["baseline"] if r.kind is RowKind.BASELINE else []
     if r.name != m.name:  # same SQL under a new name: worth saying, not worth refusing
         notes.append(f"applied as {r.name}")
     return State.APPLIED, m, r, "; ".join(notes)
 
 
-def problems(entries: Iterable[MigrationStatus], *, allow_out_of_order: bool) -> list[Problem]:
-    """Disagreements between files and database that make running anything unsafe."""
+def problems(
+    entries: Iterable[MigrationStatus], *, allow_out_of_order: bool, include_dirty: bool = False
+) -> list[Problem]:
+    """Disagreements between files and database that make running anything unsafe, in
+    version order; ``include_dirty`` adds dirty versions (which apply refuses apart)."""
     entries = list(entries)
     found: list[Problem] = []
     highest = max((e.version for e in entries if e.row is not None), default=0)
@@ -65,6 +89,10 @@ def problems(entries: Iterable[MigrationStatus], *, allow_out_of_order: bool) ->
                     "the database is ahead of this code",
                     version=e.version,
                 )
+            )
+        elif e.state is State.DIRTY and include_dirty:
+            found.append(
+                Problem(f"version {e.version} ({e.name}) is dirty: {e.detail}", version=e.version)
             )
         elif e.state is State.PENDING and e.version < highest and not allow_out_of_order:
             found.append(
@@ -83,7 +111,8 @@ HINT = (
 )
 
 
-def _refuse_unsafe(entries: list[MigrationStatus], *, allow_out_of_order: bool) -> None:
+def refuse_unsafe(entries: list[MigrationStatus], *, allow_out_of_order: bool) -> None:
+    """Raise DirtyError or ValidationError if running anything now would be unsafe."""
     for e in entries:
         if e.state is State.DIRTY:
             raise DirtyError(e.version, e.name)
@@ -91,6 +120,30 @@ def _refuse_unsafe(entries: list[MigrationStatus], *, allow_out_of_order: bool) 
     if found:
         hint = HINT if any(e.state is State.CHANGED for e in entries) else ""
         raise ValidationError(found, hint)
+
+
+def mismatch(entries: list[MigrationStatus], database: str, folder: Path) -> VersionMismatch | None:
+    """Why the database is not exactly at the files' newest version, or None if it is."""
+    pending = [e.version for e in entries if e.state is State.PENDING]
+    unknown = [e.version for e in entries if e.state is State.MISSING]
+    wrong = [e for e in entries if e.state in (State.CHANGED, State.DIRTY)]
+    if not (pending or unknown or wrong):
+        return None
+    parts = []
+    if pending:
+        parts.append(f"behind the code: {len(pending)} pending migration(s) {_versions(pending)}")
+    if unknown:
+        parts.append(
+            f"ahead of the code: version(s) {_versions(unknown)} applied but not in {folder}"
+        )
+    parts += [f"version {e.version} is {e.state.value}: {e.detail}" for e in wrong]
+    return VersionMismatch(
+        f"version mismatch for {database}: " + "; ".join(parts), pending, unknown
+    )
+
+
+def _versions(vs: list[int]) -> str:
+    return ", ".join(str(v) for v in vs[:10]) + (" ..." if len(vs) > 10 else "")
 
 
 def plan_apply(
@@ -102,7 +155,7 @@ def plan_apply(
 ) -> list[Migration]:
     """Pending migrations up to ``target`` in version order; raise if anything is unsafe."""
     entries = statuses(migrations, rows)
-    _refuse_unsafe(entries, allow_out_of_order=allow_out_of_order)
+    refuse_unsafe(entries, allow_out_of_order=allow_out_of_order)
     if target is not None and target not in {m.version for m in migrations}:
         raise ConfigError(f"--to {target}: there is no migration with version {target}")
     return [
@@ -125,7 +178,7 @@ def plan_rollback(
     if to is not None and to < 0:  # -1 would mean "everything", which --to 0 says plainly
         raise ConfigError(f"--to {to}: use 0 to roll back every migration")
     entries = statuses(migrations, rows)
-    _refuse_unsafe(entries, allow_out_of_order=True)
+    refuse_unsafe(entries, allow_out_of_order=True)
     applied = [e for e in reversed(entries) if e.row is not None]
     chosen = [e for e in applied if e.version > to] if to is not None else applied[:count]
     steps = [e.migration for e in chosen if e.migration]
@@ -133,11 +186,102 @@ def plan_rollback(
     if blocked:
         reasons = "; ".join(
             f"{m.down.path} is marked irreversible"
-            + (f": {m.down.irreversible}" if m.down.irreversible else "")
+            + (f": {m.down.irreversible.reason}" if m.down.irreversible.reason else "")
             for m in blocked
+            if m.down.irreversible
         )
         raise IrreversibleError(
             f"cannot roll back, nothing was run: {reasons}. Restore a backup taken before "
             "the migration instead, or write a down file that undoes it."
         )
     return steps
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyPlan:
+    """Apply pending migrations, lowest first, up to ``target``."""
+
+    migrations: list[Migration]
+    target: int | None = None
+    allow_out_of_order: bool = False
+    direction: Direction = Direction.UP
+
+    def steps(self, rows: list[AppliedRow], done: int) -> list[Migration]:
+        """What is left to run, in order, given the version table as it is now and the
+        ``done`` steps this run already took; raise if running anything is unsafe."""
+        return plan_apply(
+            self.migrations, rows, target=self.target, allow_out_of_order=self.allow_out_of_order
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPlan:
+    """Undo the versions chosen when the run started, always the newest applied first.
+
+    Never more steps than versions chosen, and never a down file underneath a version
+    that is applied but was not chosen: if another runner applied something newer
+    meanwhile, the plan ends there. (Two runners told to undo the newest migration
+    undo it once, not twice.)
+    """
+
+    migrations: list[Migration]
+    versions: frozenset[int]
+    direction: Direction = Direction.DOWN
+
+    def steps(self, rows: list[AppliedRow], done: int) -> list[Migration]:
+        refuse_unsafe(statuses(self.migrations, rows), allow_out_of_order=True)
+        files = {m.version: m for m in self.migrations}
+        left = len(self.versions) - done
+        out: list[Migration] = []
+        for r in reversed(rows):
+            if len(out) >= left or r.version not in self.versions:
+                break
+            out.append(files[r.version])
+        return out
+
+
+def plan_baseline(
+    migrations: list[Migration], rows: list[AppliedRow], version: int
+) -> list[Migration]:
+    """The migrations to record as applied, without running them, up to ``version``."""
+    if version not in {m.version for m in migrations}:
+        raise ConfigError(f"baseline {version}: there is no migration with version {version}")
+    if rows:
+        raise ValidationError(
+            [
+                Problem(
+                    f"the version table already has {len(rows)} row(s) (newest {rows[-1].version})"
+                )
+            ],
+            "baseline is for adopting sqlmig on a database it has never migrated.",
+        )
+    return [m for m in migrations if m.version <= version]
+
+
+def plan_accept(
+    migrations: list[Migration], rows: list[AppliedRow], versions: list[int] | None
+) -> list[MigrationStatus]:
+    """The changed entries whose new checksums to record: ``versions``, or every one."""
+    entries = {e.version: e for e in statuses(migrations, rows)}
+    for v in versions or []:
+        if v not in entries or entries[v].state is not State.CHANGED:
+            state = entries[v].state.value if v in entries else "unknown"
+            raise StateError(f"accept {v}: version {v} is {state}, not changed; nothing to accept")
+    return [
+        e
+        for e in entries.values()
+        if e.state is State.CHANGED and (versions is None or e.version in versions)
+    ]
+
+
+def plan_resolve(
+    migrations: list[Migration], rows: list[AppliedRow], version: int, folder: Path
+) -> tuple[Migration, AppliedRow]:
+    """The dirty version to resolve, with its files and its row."""
+    row = next((r for r in rows if r.version == version), None)
+    if row is None or row.status is not RowStatus.DIRTY:
+        raise StateError(f"resolve {version}: version {version} is not dirty; nothing to resolve")
+    m = next((m for m in migrations if m.version == version), None)
+    if m is None:
+        raise ConfigError(f"resolve {version}: its files are not in {folder}")
+    return m, row

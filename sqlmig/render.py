@@ -12,18 +12,24 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from sqlmig.config import Dialect
+from sqlmig.config import Dialect, Settings
+from sqlmig.errors import SqlmigError, StatementError
 from sqlmig.models import (
     BackupInfo,
+    Direction,
+    EventKind,
     HistoryEvent,
     Metrics,
     Migration,
     MigrationStatus,
+    PartialRun,
     RunResult,
+    SeedState,
     State,
     Status,
     StepResult,
 )
+from sqlmig.schemaops import DumpResult
 from sqlmig.splitter import split
 
 # soft_wrap: long paths and SQL stay on one line instead of being cut at the terminal width.
@@ -41,6 +47,79 @@ STYLE = {
 
 def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def failure(exc: SqlmigError, *, mask_with: str | None, json: bool) -> None:
+    """The error on stderr, with what its run had already done; with ``json`` also as one
+    document on stdout."""
+    message = _masked(str(exc), mask_with)
+    err.print(f"[bold red]error[/]: {escape(message)}")
+    for line in _partial_lines(exc.partial):
+        err.print(f"  {escape(line)}")
+    if json:
+        emit_json(failure_json(exc, message))
+
+
+def _masked(message: str, url: str | None) -> str:
+    """Errors are masked where they are raised; this is the net under that."""
+    import contextlib
+    import os
+
+    from sqlmig.config import parse_url
+
+    for candidate in (url, os.environ.get("DATABASE_URL")):
+        if candidate:
+            with contextlib.suppress(SqlmigError):  # a bad URL has its own message
+                message = parse_url(candidate).redact(message)
+    return message
+
+
+def _partial_lines(partial: PartialRun | None) -> list[str]:
+    if partial is None:
+        return []
+    lines = []
+    if partial.backup is not None:
+        lines.append(f"backup taken before the first migration: {partial.backup.path}")
+    for direction in Direction:
+        done = [s for s in partial.applied if s.direction is direction]
+        if done:
+            verb = "applied" if direction is Direction.UP else "rolled back"
+            names = ", ".join(f"{s.version} ({s.name})" for s in done)
+            lines.append(f"{verb} before the failure, and committed: {names}")
+    if partial.seeds:
+        lines.append(
+            "seeded before the failure, and committed: " + ", ".join(s.name for s in partial.seeds)
+        )
+    return lines
+
+
+def failure_json(exc: SqlmigError, message: str) -> dict[str, Any]:
+    partial = exc.partial
+    error: dict[str, Any] = {
+        "kind": type(exc).__name__,
+        "exit_code": exc.exit_code,
+        "message": message,
+    }
+    if isinstance(exc, StatementError):
+        error |= {
+            "file": str(exc.path),
+            "line": exc.line,
+            "statement": exc.statement,
+            "db_message": exc.db_message,
+            "code": exc.code,
+        }
+    return {
+        "ok": False,
+        "error": error,
+        "applied": [asdict(s) for s in partial.applied] if partial else [],
+        "seeds": [s.name for s in partial.seeds] if partial else [],
+        "backup": str(partial.backup.path) if partial and partial.backup else None,
+        "failed": (
+            {**asdict(partial.failed), "path": str(partial.failed.path)}
+            if partial and partial.failed
+            else None
+        ),
+    }
 
 
 def status_json(status: Status) -> dict[str, Any]:
@@ -71,7 +150,7 @@ def summary(status: Status) -> str:
     counts = [f"{status.count(s)} {s.value}" for s in State if status.count(s)]
     at = status.current_version
     where = f"database at version {at}" if at is not None else "database has no migrations applied"
-    seeds = [s for s in status.seeds if s.state != "applied"]
+    seeds = [s for s in status.seeds if s.state is not SeedState.APPLIED]
     todo = f"; {len(seeds)} seed file(s) to apply (sqlmig seed)" if seeds else ""
     return f"{len(status.entries)} migration(s): {', '.join(counts) or 'none'}; {where}{todo}."
 
@@ -82,7 +161,7 @@ def status_table(status: Status) -> None:
     styles = [STYLE[e.state] for e in status.entries]
     for s in status.seeds:
         rows.append(("seed", s.name, s.state, "", "", ""))
-        styles.append("green" if s.state == "applied" else "yellow")
+        styles.append("green" if s.state is SeedState.APPLIED else "yellow")
     footer_style = "green" if status.ok else "yellow"
     columns(
         f"sqlmig status: {status.database}",
@@ -148,9 +227,9 @@ def _status_cells(e: MigrationStatus) -> tuple[str, str, str, str, str, str]:
     return (str(e.version), e.name, e.state.value, applied_at, took, e.detail)
 
 
-def step_line(m: Migration, direction: str, result: StepResult | None) -> None:
+def step_line(m: Migration, direction: Direction, result: StepResult | None) -> None:
     """Progress: one line when a migration starts and one when it is done."""
-    verb = "applying" if direction == "up" else "rolling back"
+    verb = "applying" if direction is Direction.UP else "rolling back"
     if result is None:
         out.print(f"  {verb} {escape(m.label)} ...", end="" if out.is_terminal else "\n")
         return
@@ -158,7 +237,7 @@ def step_line(m: Migration, direction: str, result: StepResult | None) -> None:
     out.print(done if out.is_terminal else f"  {escape(m.label)}{done}")
 
 
-def run_summary(result: RunResult, direction: str) -> None:
+def run_summary(result: RunResult, direction: Direction) -> None:
     status = result.status
     if result.backup:
         b = result.backup
@@ -170,14 +249,14 @@ def run_summary(result: RunResult, direction: str) -> None:
             "Nothing to do: " + escape(summary(status) if status else "no migrations to run.")
         )
         return
-    verb = "applied" if direction == "up" else "rolled back"
+    verb = "applied" if direction is Direction.UP else "rolled back"
     out.print(f"[green]{verb} {len(result.steps)} migration(s) in {result.duration_ms} ms.[/]")
     if status is not None:
         out.print(escape(summary(status)))
 
 
-def run_json(result: RunResult, direction: str) -> dict[str, Any]:
-    return {
+def run_json(result: RunResult, direction: Direction) -> dict[str, Any]:
+    doc = {
         "direction": direction,
         "duration_ms": result.duration_ms,
         "steps": [asdict(s) for s in result.steps],
@@ -185,15 +264,58 @@ def run_json(result: RunResult, direction: str) -> dict[str, Any]:
         "backup": str(result.backup.path) if result.backup else None,
         "seeds": [s.name for s in result.seeds],
     }
+    if result.drift is not None:  # apply --verify: the run and the check after it, together
+        doc["differences"] = result.drift
+    return doc
 
 
-def dry_run(plan: list[Migration], direction: str, dialect: Dialect, table: str) -> str:
+def run_report(result: RunResult, direction: Direction, *, json: bool) -> None:
+    if json:
+        emit_json(run_json(result, direction))
+        return
+    run_summary(result, direction)
+    if result.drift is not None:
+        drift_report(result.drift)
+
+
+def drift_report(drift: list[str]) -> None:
+    findings(
+        drift, failed="schema drift: {n} difference(s)", ok="[green]schema matches schema.sql[/]"
+    )
+
+
+def findings(lines: list[str], *, failed: str, ok: str) -> None:
+    """A check's verdict: ``failed`` (with {n}, their count) and each finding on its
+    line, or ``ok`` when there is none."""
+    if lines:
+        out.print(f"[red]{failed.format(n=len(lines))}[/]")
+        for line in lines:
+            out.print(f"  - {escape(line)}")
+    else:
+        out.print(ok)
+
+
+def dump_report(done: DumpResult) -> None:
+    # On stderr: stdout may be the file written (-o /dev/stdout).
+    err.print(f"wrote {done.path} ({done.statements} statements)")
+    if done.left_out:
+        err.print(
+            f"[yellow]warning[/]: {len(done.left_out)} object(s) of kinds sqlmig does not dump; "
+            f"listed at the top of {done.path}: {', '.join(done.left_out)}"
+        )
+
+
+def print_plan(plan: list[Migration], direction: Direction, settings: Settings) -> None:
+    sys.stdout.write(dry_run(plan, direction, settings.url.dialect, settings.table))
+
+
+def dry_run(plan: list[Migration], direction: Direction, dialect: Dialect, table: str) -> str:
     """The exact statements a run would send, in order, annotated with file and line."""
     if not plan:
         return "-- nothing to do\n"
     lines = []
     for m in plan:
-        file = m.up if direction == "up" else m.down
+        file = m.file(direction)
         mode = (
             "no transaction: statements commit one by one"
             if file.no_transaction
@@ -207,7 +329,7 @@ def dry_run(plan: list[Migration], direction: str, dialect: Dialect, table: str)
             # A trailing `-- comment` would swallow a `;` written on the same line.
             ends_in_comment = "--" in st.text.rsplit("\n", 1)[-1]
             lines.append(st.text + ("\n;" if ends_in_comment else ";"))
-        action = "insert" if direction == "up" else "delete"
+        action = "insert" if direction is Direction.UP else "delete"
         lines.append(
             f"-- sqlmig: {action} version {m.version} in {table} and append to {table}_history"
         )
@@ -222,7 +344,8 @@ def history_table(events: list[HistoryEvent]) -> None:
     rows = [
         (
             ev.at[:19].replace("T", " "),
-            ev.event + (f" ({ev.direction})" if ev.direction and ev.event == "fail" else ""),
+            ev.event
+            + (f" ({ev.direction})" if ev.direction and ev.event is EventKind.FAIL else ""),
             "" if ev.version is None else str(ev.version),
             ev.name,
             f"{ev.duration_ms} ms",

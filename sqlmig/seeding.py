@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlmig.discovery import read_sql_file
 from sqlmig.errors import Problem, ValidationError
-from sqlmig.models import SeedStatus
+from sqlmig.models import SeedState, SeedStatus
 
 
 def load_seeds(folder: Path, applied: dict[str, str]) -> list[SeedStatus]:
@@ -26,7 +26,11 @@ def load_seeds(folder: Path, applied: dict[str, str]) -> list[SeedStatus]:
             continue
         recorded = applied.get(path.name)
         state = (
-            "pending" if recorded is None else "applied" if recorded == file.checksum else "changed"
+            SeedState.PENDING
+            if recorded is None
+            else SeedState.APPLIED
+            if recorded == file.checksum
+            else SeedState.CHANGED
         )
         seeds.append(SeedStatus(path.name, state, file))
     if problems:

@@ -8,6 +8,7 @@ import pytest
 
 from sqlmig.discovery import checksum, load_migrations, new_migration, normalise
 from sqlmig.errors import ConfigError, ValidationError
+from sqlmig.models import Irreversible
 
 
 def problems_of(folder: Path) -> list[str]:
@@ -81,7 +82,7 @@ def test_directives(write_migration):
     )
     (m,) = load_migrations(folder)
     assert m.up.no_transaction and not m.down.no_transaction
-    assert m.down.irreversible == "data is deleted for good"
+    assert m.down.irreversible == Irreversible("data is deleted for good")
     assert m.up.irreversible is None
 
 

@@ -83,7 +83,7 @@ def load(url: str, script: str) -> None:
 
 def dump(url: str, folder: Path) -> str:
     with Migrator(url, folder) as m:
-        return m.dump()
+        return m.dump().text
 
 
 def assert_reproducible(url: str, empty_url: str, folder: Path) -> str:

@@ -16,7 +16,7 @@ from sqlmig import (
     ValidationError,
     VersionMismatch,
 )
-from sqlmig.errors import ConfigError, SqlmigError
+from sqlmig.errors import ConfigError, SqlmigError, StateError
 from tests.conftest import REPO
 from tests.helpers import OWN_TABLES, query, snapshot, tables, versions
 
@@ -226,7 +226,7 @@ def test_no_transaction_failure_marks_dirty_until_resolved(db_url, write_migrati
         for action in (m.apply, m.rollback):
             with pytest.raises(DirtyError, match="sqlmig resolve 2 --applied"):
                 action()
-        with pytest.raises(ConfigError, match="not dirty"):
+        with pytest.raises(StateError, match="not dirty"):
             m.resolve(1, applied=True)
         m.resolve(2, applied=False)
         assert versions(db_url) == [1]

@@ -14,7 +14,7 @@ import pytest
 from sqlmig import Migrator, StatementError
 from sqlmig.config import Settings
 from sqlmig.errors import BackupError, ConnectError, DirtyError, ValidationError
-from sqlmig.migrator import wait_for
+from sqlmig.release import wait_for
 from tests.helpers import OWN_TABLES, query, snapshot, tables, versions
 from tests.pgcluster import PASSWORD_USER
 

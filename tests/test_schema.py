@@ -397,7 +397,7 @@ def test_sqlite_object_kinds(sqlite_url, tmp_path, baseline_change, expected):
 
 def test_roundtrip_passes_on_the_demo_set_and_touches_nothing(db_url, demo):
     with Migrator(db_url, demo) as m:
-        assert m.test_roundtrip() == []
+        assert m.test_roundtrip().problems == []
         assert m.applied() == []
     if db_url.startswith("postgres"):
         assert scratch_databases(db_url) == []
@@ -410,7 +410,7 @@ def test_roundtrip_names_what_a_down_file_forgets(db_url, write_migration):
         3, "gone", "DROP TABLE t;", "-- sqlmig: irreversible the data is gone\nSELECT 1;"
     )
     with Migrator(db_url, folder) as m:
-        problems = m.test_roundtrip()
+        problems = m.test_roundtrip().problems
     assert problems[0] == (
         "0002_col.sql: the down file does not undo the up file: column t.b: in after down, not in before up"
     )
@@ -424,7 +424,7 @@ def test_roundtrip_reports_an_up_file_that_fails_and_stops(db_url, write_migrati
     write_migration(2, "bad", "ALTER TABLE t ADD COLUMN b int;\nALTER TABLE nope ADD c int;")
     write_migration(3, "never", "CREATE TABLE u (a int);", "DROP TABLE u;")
     with Migrator(db_url, folder) as m:
-        problems = m.test_roundtrip()
+        problems = m.test_roundtrip().problems
         assert m.applied() == []
     assert len(problems) == 1
     assert problems[0].startswith("0002_bad.sql: ") and "0002_bad.sql:2: " in problems[0]
@@ -437,7 +437,7 @@ def test_roundtrip_blames_only_the_migration_that_left_something_behind(db_url, 
     write_migration(2, "u", "CREATE TABLE u (a int);", "DROP TABLE u; CREATE TABLE junk (a int);")
     write_migration(3, "w", "CREATE TABLE w (a int);", "DROP TABLE w;")
     with Migrator(db_url, folder) as m:
-        problems = m.test_roundtrip()
+        problems = m.test_roundtrip().problems
     assert problems and all(p.startswith("0002_u.sql: ") for p in problems), problems
 
 
@@ -448,14 +448,14 @@ def test_roundtrip_skips_irreversible_and_passes(db_url, write_migration):
         3, "gone", "DROP TABLE t;", "-- sqlmig: irreversible the data is gone\nSELECT 1;"
     )
     with Migrator(db_url, folder) as m:
-        assert m.test_roundtrip() == []
+        assert m.test_roundtrip().problems == []
 
 
 def test_roundtrip_compares_the_end_with_schema_sql(sqlite_url, write_migration):
     folder = write_migration(1, "t", "CREATE TABLE t (a int);", "DROP TABLE t;")
     (folder / "schema.sql").write_text("CREATE TABLE t (a int, b int);\n")
     with Migrator(sqlite_url, folder) as m:
-        problems = m.test_roundtrip()
+        problems = m.test_roundtrip().problems
     assert problems == [
         "after all migrations: column t.b missing in migrations",
         "after all migrations: table t: definition create table t(a int) in migrations, "
@@ -469,7 +469,7 @@ def test_supabase_example_catches_policy_drift(pg_url, tmp_path):
     with Migrator(pg_url, folder) as m:
         m.apply()
         assert m.diff() == []
-        assert m.test_roundtrip() == []
+        assert m.test_roundtrip().problems == []
         query(pg_url, 'ALTER POLICY "Users can update own profile" ON profiles USING (true)')
         query(pg_url, "ALTER TABLE profiles DISABLE ROW LEVEL SECURITY")
         drift = m.diff()

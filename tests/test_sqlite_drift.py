@@ -34,7 +34,7 @@ def test_only_the_sqlite_underscore_prefix_is_reserved(tmp_path):
         "CREATE INDEX sqlitex_idx ON t (a); CREATE TABLE k (id INTEGER PRIMARY KEY AUTOINCREMENT);",
     )
     with Migrator(url, tmp_path) as m:
-        text = m.dump()
+        text = m.dump().text
     for name in ("sqlite3_meta", "SQLiteData", "sqlitex_idx"):
         assert f" {name} " in text
     assert "sqlite_sequence" not in text
@@ -76,7 +76,7 @@ def test_trigger_with_case_end_applies_dumps_and_matches(tmp_path, write_migrati
         m.apply(backup=False)
         m.dump(folder / "schema.sql")
         assert m.diff() == []
-        assert m.test_roundtrip() == []
+        assert m.test_roundtrip().problems == []
 
 
 # What `sqlite3 live.db .dump` (the 3.40 shell) writes for the script below: BEGIN/COMMIT,

@@ -1,20 +1,30 @@
 """The interface between the engine-free core and a database.
 
-Engines stay dumb: they run SQL, read and write bookkeeping rows, and lock. Ordering,
-checksums, validation and planning live in the core.
+Engines stay dumb: they connect, lock, run SQL in transactions and say whether someone
+else may have changed the database. Ordering, checksums, validation, planning and
+sqlmig's own tables (engines/store.py) live in the core. What only an engine knows
+(driver message strings, SQLSTATEs, file checks) stays in its module and reaches the
+core as data: DbFailure.kind, ConnectError.retryable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from functools import cache
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlmig.config import DatabaseUrl, Dialect
-from sqlmig.engines.bookkeeping import BookkeepingSql, RowChange
-from sqlmig.models import AppliedRow, HistoryEvent
 from sqlmig.schema import Schema
+
+
+class FailureKind(StrEnum):
+    """The few failures the core treats differently from "this statement failed"."""
+
+    OUT_OF_LOCKS = "out_of_locks"  # more locks than one transaction may hold
+    LOCK_TIMEOUT = "lock_timeout"  # a table lock not granted within lock_timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,89 +34,75 @@ class DbFailure(Exception):
     message: str
     code: str | None = None
     position: int | None = None  # 1-based character offset into the statement, if known
+    kind: FailureKind | None = None
 
     def __str__(self) -> str:
         return self.message
 
 
-@cache
-def os_identity() -> str:
-    import getpass  # lazily: only runs that write need it
-    import socket
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
-class Engine(Protocol):
-    """What the runner needs from a database. One connection per run."""
+class Driver(Protocol):
+    """What the runner and the store need from a database. One connection per run;
+    every method raises SqlmigError subclasses (or DbFailure for execute*)."""
 
     dialect: Dialect
     url: DatabaseUrl
-    sql: BookkeepingSql
 
     def open(self, *, write: bool) -> None:
         """Connect; with ``write`` also prepare the session (journal mode, timeouts)."""
 
     def close(self) -> None: ...
 
-    def db_user(self) -> str: ...
+    def ping(self) -> None:
+        """Check that the database can be reached; raise ConnectError (with ``retryable``
+        False when waiting cannot help)."""
 
-    def ensure_tables(self) -> None:
-        """Create the version and history tables if they do not exist (safe to race)."""
+    def exists(self) -> bool:
+        """Whether the database exists at all (a SQLite file; always True once connected
+        to PostgreSQL). Commands that read must not create it."""
 
-    def read_applied(self) -> list[AppliedRow]:
-        """All version rows, ordered by version; [] when the table does not exist yet."""
-
-    def read_history(
-        self, limit: int | None, since: str | None = None, failed: bool = False
-    ) -> list[HistoryEvent]:
-        """History events newest first: at most ``limit``, at or after ``since`` (ISO UTC)."""
-
-    def read_seeds(self) -> dict[str, str]:
-        """Seed file name -> checksum of the version last applied."""
-
-    def record_seed(self, name: str, checksum: str, at: str, by: str, ms: int) -> None: ...
-
-    def fetch(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run one of bookkeeping's read queries; [] before sqlmig's tables exist."""
+    def db_user(self) -> str:
+        """The database user (current_user); '' where there is none."""
 
     def lock(self, timeout: float) -> None:
-        """Take the run lock (PostgreSQL advisory lock); raise LockTimeout after ``timeout``."""
+        """Take the run lock, or raise LockTimeout after ``timeout`` seconds (0: forever).
+        SQLite has none that outlives a transaction: transaction() excludes instead."""
 
     def unlock(self) -> None: ...
 
-    def begin(self) -> None:
-        """Start a transaction that excludes other runners until commit (SQLite: IMMEDIATE)."""
+    def transaction(self) -> AbstractContextManager[None]:
+        """BEGIN (excluding other writers: IMMEDIATE on SQLite) ... COMMIT, or ROLLBACK if
+        the block raises. The engine's checks before commit (SQLite's foreign keys) may
+        raise DbFailure, after rolling back."""
 
-    def commit(self) -> None:
-        """Check what the engine must check (SQLite foreign keys), then commit."""
-
-    def rollback(self) -> None: ...
-
-    def changed_by_others(self) -> bool:
-        """True if another connection may have changed the version table since we read it."""
+    def change_token(self) -> object:
+        """Equal between two calls when no other connection committed in between; to
+        re-read the version table only when another runner changed it."""
 
     def execute(self, sql: str) -> None:
-        """Run one statement; raise DbFailure with the database's message."""
+        """Run one statement of a migration; raise DbFailure with the database's message."""
 
     def execute_script(self, sql: str) -> None:
-        """Run many statements, in as few round trips as the engine allows; raise DbFailure."""
+        """Run many statements in as few round trips as the engine allows; raise DbFailure."""
 
-    def record(self, change: RowChange, row: AppliedRow, event: HistoryEvent) -> None:
-        """Insert, update or delete ``row`` and add ``event``, in as few round trips as
-        the driver allows."""
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one of sqlmig's own statements; its rows. Failures are BackendError (or
+        LockTimeout), never a migration's."""
 
-    def insert_row(self, row: AppliedRow) -> None: ...
+    def write_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        """Several of sqlmig's own writes, in as few round trips as the driver allows."""
 
-    def update_row(self, row: AppliedRow) -> None: ...
+    def table_exists(self, name: str) -> bool:
+        """Whether sqlmig's table ``name`` exists where sqlmig keeps its tables."""
 
-    def delete_row(self, version: int) -> None: ...
+    def qualified(self, name: str) -> str:
+        """The quoted (and, on PostgreSQL, schema-qualified) name of sqlmig's table."""
 
-    def insert_history(self, event: HistoryEvent) -> None: ...
+    def create_home(self) -> None:
+        """Create the place sqlmig's tables live in, if the engine has one (a schema)."""
+
+
+class Engine(Driver, Protocol):
+    """A Driver that can also back up, restore and read its schema."""
 
     @property
     def label(self) -> str:
@@ -123,3 +119,17 @@ class Engine(Protocol):
 
     def dump_schema(self) -> str:
         """The same schema as a deterministic SQL script that rebuilds it."""
+
+
+@contextmanager
+def transaction(
+    begin: Callable[[], None], commit: Callable[[], None], rollback: Callable[[], None]
+) -> Iterator[None]:
+    """The one transaction helper both engines build theirs from."""
+    begin()
+    try:
+        yield
+        commit()
+    except BaseException:
+        rollback()
+        raise

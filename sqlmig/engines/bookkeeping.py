@@ -7,9 +7,9 @@ and records every event, including failures that left no version row.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Literal
 
-from sqlmig.config import Dialect, Settings
+from sqlmig.config import Dialect
 from sqlmig.models import AppliedRow, HistoryEvent
 
 RowChange = Literal["insert", "update", "delete"]
@@ -143,6 +143,7 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -
     )
 
 
+# The enums in these rows are StrEnums: both drivers bind them as the strings they are.
 def row_params(row: AppliedRow) -> tuple[object, ...]:
     # Not dataclasses.astuple: it deep-copies every field, a measurable cost per migration.
     return tuple(getattr(row, c) for c in ROW_COLUMNS)
@@ -155,71 +156,3 @@ def update_params(row: AppliedRow) -> tuple[object, ...]:
 
 def history_params(event: HistoryEvent) -> tuple[object, ...]:
     return tuple(getattr(event, c) for c in HISTORY_COLUMNS)
-
-
-class BookkeepingOps:
-    """Reads and writes of sqlmig's own tables, shared by the engines.
-
-    An engine supplies two primitives, ``_table_exists`` and ``_bookkeeping`` (run one
-    statement, return its rows, raise sqlmig errors), plus ``_history_event`` for the
-    driver's value types; everything else here is the same SQL on both engines.
-    """
-
-    settings: Settings
-    sql: BookkeepingSql
-
-    def _table_exists(self, name: str) -> bool:
-        raise NotImplementedError
-
-    def _bookkeeping(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _history_event(self, row: tuple[Any, ...]) -> HistoryEvent:
-        raise NotImplementedError
-
-    def read_history(
-        self, limit: int | None, since: str | None = None, failed: bool = False
-    ) -> list[HistoryEvent]:
-        if not self._table_exists(self.settings.history_table):
-            return []
-        sql, params = self.sql.history_query(limit, since, failed)
-        return [self._history_event(r) for r in self._bookkeeping(sql, params)]
-
-    def read_seeds(self) -> dict[str, str]:
-        if not self._table_exists(self.settings.seeds_table):
-            return {}
-        return dict(self._bookkeeping(self.sql.select_seeds))
-
-    def record_seed(self, name: str, checksum: str, at: str, by: str, ms: int) -> None:
-        self._bookkeeping(self.sql.upsert_seed, (name, checksum, at, by, ms))
-
-    def fetch(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        if not self._table_exists(self.settings.history_table):
-            return []
-        return self._bookkeeping(sql, params)
-
-    def _bookkeeping_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
-        """Several writes; an engine whose driver can pipeline them overrides this."""
-        for sql, params in statements:
-            self._bookkeeping(sql, params)
-
-    def record(self, change: RowChange, row: AppliedRow, event: HistoryEvent) -> None:
-        """A version-row change and the history event that explains it, together."""
-        first = {
-            "insert": (self.sql.insert_row, row_params(row)),
-            "update": (self.sql.update_row, update_params(row)),
-            "delete": (self.sql.delete_row, (row.version,)),
-        }[change]
-        self._bookkeeping_batch([first, (self.sql.insert_history, history_params(event))])
-
-    def insert_row(self, row: AppliedRow) -> None:
-        self._bookkeeping(self.sql.insert_row, row_params(row))
-
-    def update_row(self, row: AppliedRow) -> None:
-        self._bookkeeping(self.sql.update_row, update_params(row))
-
-    def delete_row(self, version: int) -> None:
-        self._bookkeeping(self.sql.delete_row, (version,))
-
-    def insert_history(self, event: HistoryEvent) -> None:
-        self._bookkeeping(self.sql.insert_history, history_params(event))

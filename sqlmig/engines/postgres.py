@@ -9,29 +9,29 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
 
 from sqlmig.config import Dialect, Settings
-from sqlmig.engines.base import DbFailure
-from sqlmig.engines.bookkeeping import BookkeepingOps, bookkeeping_sql, quote_ident
+from sqlmig.engines.base import DbFailure, FailureKind, transaction
+from sqlmig.engines.bookkeeping import quote_ident
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
-from sqlmig.models import AppliedRow, HistoryEvent
 from sqlmig.schema import Schema
-
-if TYPE_CHECKING:
-    from datetime import datetime
 
 T = TypeVar("T")
 # DROP DATABASE ... WITH (FORCE) for scratch databases, and the catalog columns diff reads.
 MIN_SERVER = 13
 CatalogReader = Callable[[psycopg.Connection[Any], set[tuple[str, str | None]]], T]
+# libpq's answers from a server that is up and has refused us for good: waiting won't help.
+_REFUSED = ("password authentication failed", "no pg_hba.conf entry", 'role "')
+_OUT_OF_LOCKS = "53200"  # "out of shared memory": max_locks_per_transaction exhausted
 
 
-class PostgresEngine(BookkeepingOps):
+class PostgresEngine:
     dialect: Dialect = "postgres"
 
     def __init__(self, settings: Settings) -> None:
@@ -63,9 +63,10 @@ class PostgresEngine(BookkeepingOps):
             ).fetchone()  # type: ignore[misc]
         except psycopg.Error as exc:
             self.close()
+            message = f"cannot connect to {self.url.masked}: {_first_line(exc)}"
             raise ConnectError(
-                self.url.redact(f"cannot connect to {self.url.masked}: {_first_line(exc)}")
-            ) from None
+                self.url.redact(message), retryable=not any(r in message for r in _REFUSED)
+            ) from exc
         if self.conn.info.server_version < MIN_SERVER * 10000:
             found = self.conn.info.server_version // 10000
             self.close()
@@ -79,30 +80,39 @@ class PostgresEngine(BookkeepingOps):
                     "no current schema (empty search_path): set --schema or `schema` in sqlmig.toml"
                 )
             self.schema = schema
-        versions = f"{quote_ident(self.schema)}.{quote_ident(self.settings.table)}"
-        history = f"{quote_ident(self.schema)}.{quote_ident(self.settings.history_table)}"
-        seeds = f"{quote_ident(self.schema)}.{quote_ident(self.settings.seeds_table)}"
-        self.sql = bookkeeping_sql("postgres", versions, history, seeds)
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
+    def exists(self) -> bool:
+        return True  # connected to it
+
+    def ping(self) -> None:
+        self.query("SELECT 1")
+
     def db_user(self) -> str:
         return str(self._user)
 
-    def _bookkeeping(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    def qualified(self, name: str) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(name)}"
+
+    def create_home(self) -> None:
+        self.query(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Bookkeeping queries: failures here are sqlmig's problem, not a migration's."""
         with self._bookkeeping_errors():
             cur = self.conn.execute(sql, params or None)  # no params: no % parsing
             return cur.fetchall() if cur.description else []
 
-    def _bookkeeping_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+    def write_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
         # One round trip for the version row and its history event: with a few statements
         # per migration, a round trip saved is a measurable share of the whole run.
         if not psycopg.Pipeline.is_supported():  # libpq before 14
-            super()._bookkeeping_batch(statements)
+            for sql, params in statements:
+                self.query(sql, params)
             return
         with self._bookkeeping_errors(), self.conn.pipeline():
             for sql, params in statements:
@@ -112,33 +122,16 @@ class PostgresEngine(BookkeepingOps):
     def _bookkeeping_errors(self) -> Iterator[None]:
         try:
             yield
-        except pg_errors.LockNotAvailable:
-            raise self._lock_error() from None
+        except pg_errors.LockNotAvailable as exc:
+            raise self._lock_error() from exc
         except psycopg.Error as exc:
             raise BackendError(
                 self.url.redact(f"{self.url.masked}: sqlmig's own tables: {_first_line(exc)}")
-            ) from None
+            ) from exc
 
-    def _table_exists(self, table: str) -> bool:
-        found = self._bookkeeping(
-            "SELECT to_regclass(%s) IS NOT NULL",
-            (f"{quote_ident(self.schema)}.{quote_ident(table)}",),
-        )
+    def table_exists(self, name: str) -> bool:
+        found = self.query("SELECT to_regclass(%s) IS NOT NULL", (self.qualified(name),))
         return bool(found[0][0])
-
-    def ensure_tables(self) -> None:
-        s = self.settings
-        if all(self._table_exists(t) for t in (s.table, s.history_table, s.seeds_table)):
-            return
-        self._bookkeeping(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
-        self._bookkeeping(self.sql.create_versions)
-        self._bookkeeping(self.sql.create_history)
-        self._bookkeeping(self.sql.create_seeds)
-
-    def read_applied(self) -> list[AppliedRow]:
-        if not self._table_exists(self.settings.table):
-            return []
-        return [AppliedRow(*_iso(r, 6)) for r in self._bookkeeping(self.sql.select_rows)]
 
     @property
     def lock_key(self) -> int:
@@ -146,13 +139,11 @@ class PostgresEngine(BookkeepingOps):
         return int.from_bytes(digest[:8], "big", signed=True)
 
     def lock(self, timeout: float) -> None:
-        self._bookkeeping(f"SET lock_timeout = {int(timeout * 1000)}")
-        self._bookkeeping("SELECT pg_advisory_lock(%s)", (self.lock_key,))
+        self.query(f"SET lock_timeout = {int(timeout * 1000)}")
+        self.query("SELECT pg_advisory_lock(%s)", (self.lock_key,))
         # Set after the lock: the wait for another runner must not count as a slow statement.
         if self.settings.statement_timeout:
-            self._bookkeeping(
-                f"SET statement_timeout = {int(self.settings.statement_timeout * 1000)}"
-            )
+            self.query(f"SET statement_timeout = {int(self.settings.statement_timeout * 1000)}")
 
     def _lock_error(self) -> LockTimeout:
         holder = ""
@@ -180,15 +171,15 @@ class PostgresEngine(BookkeepingOps):
 
     def unlock(self) -> None:
         if self._conn is not None and not self._conn.closed:
-            self._bookkeeping("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
+            self.query("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
 
-    def begin(self) -> None:
-        self._bookkeeping("BEGIN")
+    def transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._begin, lambda: self.execute("COMMIT"), self._rollback)
 
-    def commit(self) -> None:
-        self.execute("COMMIT")
+    def _begin(self) -> None:
+        self.query("BEGIN")
 
-    def rollback(self) -> None:
+    def _rollback(self) -> None:
         if (
             self._conn is not None
             and not self._conn.closed
@@ -196,8 +187,8 @@ class PostgresEngine(BookkeepingOps):
         ):
             self.conn.execute("ROLLBACK")
 
-    def changed_by_others(self) -> bool:
-        return False  # the advisory lock is held for the whole run
+    def change_token(self) -> object:
+        return None  # the advisory lock, held for the whole run, keeps other runners out
 
     def execute(self, sql: str) -> None:
         try:
@@ -208,20 +199,19 @@ class PostgresEngine(BookkeepingOps):
                 "table lock: a long query or transaction holds it; retry when it is done)",
                 exc.sqlstate,
                 _position(exc),
-            ) from None
+                FailureKind.LOCK_TIMEOUT,
+            ) from exc
         except psycopg.Error as exc:
             if isinstance(exc, psycopg.OperationalError) and self.conn.closed:
                 raise BackendError(
                     self.url.redact(f"lost the connection to {self.url.masked}: {_first_line(exc)}")
-                ) from None
-            raise DbFailure(_describe(exc), exc.sqlstate, _position(exc)) from None
+                ) from exc
+            kind = FailureKind.OUT_OF_LOCKS if exc.sqlstate == _OUT_OF_LOCKS else None
+            raise DbFailure(_describe(exc), exc.sqlstate, _position(exc), kind) from exc
 
     def execute_script(self, sql: str) -> None:
         # Without parameters psycopg uses the simple query protocol: many statements, one trip.
         self.execute(sql)
-
-    def _history_event(self, row: tuple[Any, ...]) -> HistoryEvent:
-        return HistoryEvent(*_iso(row, 10))
 
     @property
     def label(self) -> str:
@@ -249,7 +239,7 @@ class PostgresEngine(BookkeepingOps):
         except psycopg.Error as exc:
             raise BackendError(
                 self.url.redact(f"reading the catalogs failed: {_first_line(exc)}")
-            ) from None
+            ) from exc
 
     def backup_to(self, dest: Path) -> None:
         """pg_dump in custom format; refuses a pg_dump older than the server."""
@@ -314,15 +304,6 @@ def _describe(exc: psycopg.Error) -> str:
 def _position(exc: psycopg.Error) -> int | None:
     pos = exc.diag.statement_position
     return int(pos) if pos else None
-
-
-def _iso(row: tuple[Any, ...], index: int) -> list[Any]:
-    """Timestamps come back as datetimes; the models carry ISO strings on both engines."""
-    values = list(row)
-    stamp: datetime | None = values[index]
-    if stamp is not None:
-        values[index] = stamp.isoformat()
-    return values
 
 
 def _restore_prefix(*, recreate_public: bool) -> str:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from sqlmig.config import Dialect, Settings
-from sqlmig.engines.base import DbFailure
-from sqlmig.engines.bookkeeping import BookkeepingOps, bookkeeping_sql, quote_ident
+from sqlmig.engines.base import DbFailure, transaction
+from sqlmig.engines.bookkeeping import quote_ident
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
-from sqlmig.models import AppliedRow, HistoryEvent
 from sqlmig.schema import Schema
 from sqlmig.splitter import split
 
@@ -26,22 +26,16 @@ _FOREVER = 2**31 // 1000 - 1
 MIN_SQLITE = (3, 26, 0)
 
 
-class SqliteEngine(BookkeepingOps):
+class SqliteEngine:
     dialect: Dialect = "sqlite"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = settings.url
         self.path = self.url.sqlite_path
-        self.sql = bookkeeping_sql(
-            "sqlite",
-            quote_ident(settings.table),
-            quote_ident(settings.history_table),
-            quote_ident(settings.seeds_table),
-        )
         self._conn: sqlite3.Connection | None = None
-        self._data_version: int | None = None
         self._deadline: float | None = None
+        self._in_memory_stand_in = False
         self.timeout = settings.lock_timeout or _FOREVER
 
     @property
@@ -60,9 +54,11 @@ class SqliteEngine(BookkeepingOps):
         if not write and target != ":memory:" and not Path(target).exists():
             # Reading a database that does not exist yet must not create the file.
             target = ":memory:"
+            self._in_memory_stand_in = True
         elif write and target != ":memory:" and not Path(target).parent.is_dir():
             raise ConnectError(
-                f"cannot create {self.url.masked}: folder {Path(target).parent} does not exist"
+                f"cannot create {self.url.masked}: folder {Path(target).parent} does not exist",
+                retryable=False,
             )
         try:
             self._conn = sqlite3.connect(
@@ -79,8 +75,8 @@ class SqliteEngine(BookkeepingOps):
         except sqlite3.Error as exc:
             self.close()
             if _is_busy(exc):
-                raise self._locked() from None
-            raise ConnectError(f"cannot open {self.url.masked}: {exc}") from None
+                raise self._locked() from exc
+            raise ConnectError(f"cannot open {self.url.masked}: {exc}") from exc
         if self.settings.statement_timeout:
             self.conn.set_progress_handler(self._past_deadline, 10_000)
 
@@ -123,40 +119,47 @@ class SqliteEngine(BookkeepingOps):
             self._conn.close()
             self._conn = None
 
+    def exists(self) -> bool:
+        return not self._in_memory_stand_in and (
+            self.path == ":memory:" or Path(self.path).exists()
+        )
+
+    def ping(self) -> None:
+        if not self.exists() and not Path(self.path).parent.is_dir():
+            raise ConnectError(
+                f"{self.url.masked}: folder {Path(self.path).parent} does not exist",
+                retryable=False,
+            )
+
     def db_user(self) -> str:
         return ""
 
-    def _table_exists(self, name: str) -> bool:
+    def table_exists(self, name: str) -> bool:
         row = self.conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
         ).fetchone()
         return row is not None
 
-    def ensure_tables(self) -> None:
-        s = self.settings
-        if all(self._table_exists(t) for t in (s.table, s.history_table, s.seeds_table)):
-            return
-        self._bookkeeping(self.sql.create_versions)
-        self._bookkeeping(self.sql.create_history)
-        self._bookkeeping(self.sql.create_seeds)
+    def qualified(self, name: str) -> str:
+        return quote_ident(name)
 
-    def read_applied(self) -> list[AppliedRow]:
-        self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-        if not self._table_exists(self.settings.table):
-            return []
-        return [AppliedRow(*r) for r in self._bookkeeping(self.sql.select_rows)]
+    def create_home(self) -> None:
+        return  # the tables live in the database file itself
 
     def lock(self, timeout: float) -> None:
-        # Exclusion comes from BEGIN IMMEDIATE in each step plus the data_version re-check.
+        # Exclusion comes from BEGIN IMMEDIATE in each step plus the change_token re-check.
         return
 
     def unlock(self) -> None:
         return
 
-    def begin(self) -> None:
-        self._bookkeeping("BEGIN IMMEDIATE")
+    def transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._begin, self._commit, self._rollback)
 
-    def commit(self) -> None:
+    def _begin(self) -> None:
+        self.query("BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
         violations = self.conn.execute("PRAGMA foreign_key_check").fetchall()
         if violations:
             shown = "; ".join(
@@ -170,12 +173,13 @@ class SqliteEngine(BookkeepingOps):
             )
         self._guarded("COMMIT")
 
-    def rollback(self) -> None:
+    def _rollback(self) -> None:
         if self._conn is not None and self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
-    def changed_by_others(self) -> bool:
-        return bool(self.conn.execute("PRAGMA data_version").fetchone()[0] != self._data_version)
+    def change_token(self) -> object:
+        # Changes whenever another connection commits to the file, never for our own.
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def execute(self, sql: str) -> None:
         self._guarded(sql)
@@ -193,27 +197,26 @@ class SqliteEngine(BookkeepingOps):
                 pass  # step to the end: sqlite3 only runs a row-returning statement as far as read
         except sqlite3.Error as exc:
             if _is_busy(exc):
-                raise self._locked() from None
+                raise self._locked() from exc
             message = str(exc)
             if message == "interrupted" and self._deadline is not None:
                 limit = self.settings.statement_timeout
                 message = f"statement cancelled after --statement-timeout {limit:g}s"
-            raise DbFailure(message, getattr(exc, "sqlite_errorname", None)) from None
+            raise DbFailure(message, getattr(exc, "sqlite_errorname", None)) from exc
         finally:
             self._deadline = None
 
-    def _bookkeeping(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             if _is_busy(exc):
-                raise self._locked() from None
-            raise BackendError(f"{self.url.masked}: sqlmig's own tables: {exc}") from None
+                raise self._locked() from exc
+            raise BackendError(f"{self.url.masked}: sqlmig's own tables: {exc}") from exc
 
-    def _history_event(self, row: tuple[Any, ...]) -> HistoryEvent:
-        values = list(row)
-        values[4] = bool(values[4])  # success is stored as 0/1
-        return HistoryEvent(*values)
+    def write_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        for sql, params in statements:  # in-process: nothing to gain from batching
+            self.query(sql, params)
 
     @property
     def label(self) -> str:
@@ -255,7 +258,7 @@ class SqliteEngine(BookkeepingOps):
             finally:
                 target.close()
         except sqlite3.Error as exc:
-            raise BackupError(f"backup of {self.path} failed: {exc}") from None
+            raise BackupError(f"backup of {self.path} failed: {exc}") from exc
         if problems != ["ok"]:
             shown = "; ".join(problems[:5])
             raise BackupError(
@@ -287,8 +290,8 @@ class SqliteEngine(BookkeepingOps):
                 source.close()
         except sqlite3.Error as exc:
             if _is_busy(exc):
-                raise self._locked() from None
-            raise BackupError(f"restore from {src} failed: {exc}") from None
+                raise self._locked() from exc
+            raise BackupError(f"restore from {src} failed: {exc}") from exc
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:

@@ -13,14 +13,13 @@ from sqlmig.config import Settings
 from sqlmig.engines.base import Engine
 from sqlmig.errors import StatementError
 from sqlmig.models import Migration
-from sqlmig.runner import Runner
 from sqlmig.schema import Schema, compare
 from sqlmig.schema.scratch import load_baseline, scratch
+from sqlmig.scripts import execute_file
 
 
 def _down_and_up(
     engine: Engine,
-    runner: Runner,
     m: Migration,
     schemas: tuple[Schema, Schema],
     problems: list[str],
@@ -28,10 +27,10 @@ def _down_and_up(
     """Down, compare with ``schemas[0]`` (before the up); up, compare with ``schemas[1]``.
     Returns the schema after the second up: where the next migration really starts."""
     before, after_up = schemas
-    runner.execute_file(m.down)
+    execute_file(engine, m.down)
     undone = compare(engine.introspect(), before, "after down", "before up")
     problems += [f"{m.label}: the down file does not undo the up file: {d}" for d in undone]
-    runner.execute_file(m.up)
+    execute_file(engine, m.up)
     again = engine.introspect()
     problems += [
         f"{m.label}: up again differs from the first up: {d}"
@@ -46,16 +45,15 @@ def roundtrip(
     """Every way the set fails the round trip, as readable lines; [] when it passes."""
     problems: list[str] = []
     with scratch(settings, scratch_url) as engine:
-        runner = Runner(engine)
         before = engine.introspect()
         for m in migrations:
             try:
-                runner.execute_file(m.up)
+                execute_file(engine, m.up)
                 after_up = engine.introspect()
                 if m.down.irreversible is None:
                     # What one round trip left behind is its problem, not the next one's:
                     # the next starts from where the second up really ended.
-                    after_up = _down_and_up(engine, runner, m, (before, after_up), problems)
+                    after_up = _down_and_up(engine, m, (before, after_up), problems)
                 before = after_up
             except StatementError as exc:
                 # A file that fails, or a down that leaves the up unable to run again, ends

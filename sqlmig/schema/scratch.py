@@ -23,8 +23,8 @@ from sqlmig.errors import (
     ValidationError,
 )
 from sqlmig.models import SqlFile
-from sqlmig.runner import TRANSACTION_CONTROL, Runner
 from sqlmig.schema import Schema
+from sqlmig.scripts import TRANSACTION_CONTROL, execute_file
 from sqlmig.splitter import split
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def load_baseline(engine: Engine, path: Path) -> Schema:
         raise ValidationError(problems)
     file = _without_transaction_control(file, engine.dialect)
     try:
-        Runner(engine).execute_file(file, atomic=False)
+        execute_file(engine, file, atomic=False)
     except StatementError as exc:
         raise exc.in_scratch() from None
     return engine.introspect()

@@ -1,29 +1,31 @@
-"""Release operations: backup, backups, restore, seed, metrics, wait."""
+"""Release commands: backup, backups, restore, seed, metrics, wait."""
+
+from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from sqlmig.cli import BackupDir, Json, Keep, _migrator, command
+from sqlmig.cli._common import BackupDir, Common, Json, Keep, command
 
 
-@command
-def backup(opts: dict[str, Any], backup_dir: BackupDir = None, keep: Keep = None) -> None:
+@command(writes=False)
+def backup(common: Common, backup_dir: BackupDir = None, keep: Keep = None) -> None:
     """Take a backup now: SQLite's backup API (integrity-checked) or pg_dump."""
     from sqlmig import render
 
-    with _migrator({**opts, "backup_dir": backup_dir, "backup_keep": keep}) as m:
+    with common.migrator(backup_dir=backup_dir, backup_keep=keep) as m:
         info = m.backup()
     render.out.print(f"backup written: {info.path} ({info.size:,} bytes, version {info.version})")
 
 
-@command
-def backups(opts: dict[str, Any], backup_dir: BackupDir = None, json: Json = False) -> None:
+@command(writes=False)
+def backups(common: Common, backup_dir: BackupDir = None, json: Json = False) -> None:
     """List the backups in the backup folder, newest first, with size and version."""
     from sqlmig import render
 
-    with _migrator({**opts, "backup_dir": backup_dir}) as m:
+    with common.migrator(backup_dir=backup_dir) as m:
         found = m.backups()
         folder = m.settings.backup_dir
     if json:
@@ -32,9 +34,9 @@ def backups(opts: dict[str, Any], backup_dir: BackupDir = None, json: Json = Fal
         render.backups_table(found, folder)
 
 
-@command
+@command(writes=True)
 def restore(
-    opts: dict[str, Any],
+    common: Common,
     file: Annotated[Path, typer.Argument(help="A backup written by sqlmig backup or apply.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
@@ -43,7 +45,7 @@ def restore(
 
     from sqlmig import render
 
-    with _migrator(opts) as m:
+    with common.migrator() as m:
         target = m.settings.url.masked
         if not yes and not typer.confirm(
             f"Replace everything in {target} with {file}? Changes made since are lost",
@@ -56,12 +58,12 @@ def restore(
     render.out.print(escape(render.summary(st)))
 
 
-@command
-def seed(opts: dict[str, Any], json: Json = False) -> None:
+@command(writes=True)
+def seed(common: Common, json: Json = False) -> None:
     """Apply seeds/*.sql in name order: new and changed files only, each in a transaction."""
     from sqlmig import render
 
-    with _migrator(opts) as m:
+    with common.migrator() as m:
         done = m.seed()
     if json:
         render.emit_json([{"file": s.name, "duration_ms": s.duration_ms} for s in done])
@@ -74,28 +76,30 @@ def seed(opts: dict[str, Any], json: Json = False) -> None:
         render.out.print("Nothing to do: every seed file is applied and unchanged.")
 
 
-@command
-def metrics(opts: dict[str, Any]) -> None:
+@command(writes=False)
+def metrics(common: Common) -> None:
     """Print counters and gauges in the Prometheus text format (node exporter textfile)."""
     from sqlmig import render
 
-    with _migrator(opts) as m:
+    with common.migrator() as m:
         values = m.metrics()
     typer.echo(render.prometheus(values), nl=False)
 
 
-@command
+@command(writes=False)
 def wait(
-    opts: dict[str, Any],
+    common: Common,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Give up after this many seconds.")
     ] = 60,
 ) -> None:
     """Wait until the database accepts connections (for CI jobs and containers)."""
+    from dataclasses import asdict
+
     from sqlmig import render
     from sqlmig.config import load_settings
-    from sqlmig.migrator import wait_for
+    from sqlmig.release import wait_for
 
-    settings = load_settings(opts)
+    settings = load_settings(asdict(common))
     waited = wait_for(settings, timeout)
     render.out.print(f"{settings.url.masked} accepts connections (waited {waited:.1f}s).")

@@ -1,0 +1,49 @@
+"""The `sqlmig` command: thin typer commands over sqlmig.Migrator.
+
+Each command parses its options, calls one library method and renders the result;
+one handler (_common.handled) turns SqlmigError into a message on stderr and its
+documented exit code. Commands live in migrate.py, schema.py and release.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sqlmig._version import __version__
+from sqlmig.cli import migrate, release, schema
+from sqlmig.cli._common import app
+
+__all__ = ["app", "main", "migrate", "release", "schema"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sqlmig {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Plain-SQL schema migrations for PostgreSQL and SQLite."""
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    # A cancelled CI job sends SIGTERM: unwind like Ctrl-C, so that the migration in
+    # progress is rolled back and recorded and scratch databases are dropped.
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
+    app()

@@ -1,0 +1,271 @@
+"""Commands that migrate or look at migrations: status, apply, rollback, validate,
+baseline, accept, resolve, history, new."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sqlmig.cli._common import (
+    BackupDir,
+    Common,
+    DryRun,
+    Json,
+    Keep,
+    ScratchUrl,
+    app,
+    command,
+    handled,
+    report,
+)
+from sqlmig.errors import EXIT_CHECK_FAILED
+from sqlmig.models import Direction
+
+
+@command(writes=False)
+def status(
+    common: Common,
+    json: Json = False,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code",
+            help="Exit 1 when anything is pending, changed, missing or dirty (CI gate).",
+        ),
+    ] = False,
+) -> None:
+    """Show every migration and its state: applied, pending, changed, missing or dirty."""
+    from sqlmig import render
+
+    with common.migrator() as m:
+        st = m.status()
+    if json:
+        render.emit_json(render.status_json(st))
+    else:
+        render.status_table(st)
+    if exit_code and not st.ok:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@command(writes=True)
+def apply(
+    common: Common,
+    to: Annotated[int | None, typer.Option("--to", help="Stop after this version.")] = None,
+    dry_run: DryRun = False,
+    allow_out_of_order: Annotated[
+        bool,
+        typer.Option(
+            "--allow-out-of-order",
+            help="Apply pending migrations numbered below the newest applied one.",
+        ),
+    ] = False,
+    backup: Annotated[
+        bool | None,
+        typer.Option(
+            "--backup/--no-backup",
+            help="Take a checked backup before changing anything "
+            "[default: on for SQLite, off for PostgreSQL].",
+            show_default=False,
+        ),
+    ] = None,
+    backup_dir: BackupDir = None,
+    keep: Keep = None,
+    seed: Annotated[
+        bool, typer.Option("--seed", help="Apply new or changed seeds after the migrations.")
+    ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Afterwards, check the schema against DIR/schema.sql."),
+    ] = False,
+    scratch_url: ScratchUrl = None,
+    json: Json = False,
+) -> None:
+    """Apply pending migrations in order, each in its own transaction."""
+    from sqlmig import render
+
+    with common.migrator(backup_dir=backup_dir, backup_keep=keep) as m:
+        if dry_run:
+            plan = m.plan_apply(to, allow_out_of_order=allow_out_of_order)
+            render.print_plan(plan, Direction.UP, m.settings)
+            return
+        result = m.apply(
+            to,
+            allow_out_of_order=allow_out_of_order,
+            on_step=None if json else render.step_line,
+            backup=backup,
+            seed=seed,
+            verify=verify,
+            scratch_url=scratch_url,
+        )
+    render.run_report(result, Direction.UP, json=json)
+    if result.drift:  # --verify found drift
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@command(writes=True)
+def rollback(
+    common: Common,
+    count: Annotated[
+        int, typer.Argument(help="How many applied migrations to undo, newest first.")
+    ] = 1,
+    to: Annotated[
+        int | None, typer.Option("--to", help="Undo every applied migration above this version.")
+    ] = None,
+    dry_run: DryRun = False,
+    json: Json = False,
+) -> None:
+    """Run the down files of the last COUNT applied migrations, newest first."""
+    from sqlmig import render
+
+    with common.migrator() as m:
+        if dry_run:
+            render.print_plan(m.plan_rollback(count, to=to), Direction.DOWN, m.settings)
+            return
+        result = m.rollback(count, to=to, on_step=None if json else render.step_line)
+    render.run_report(result, Direction.DOWN, json=json)
+
+
+@command(writes=False)
+def validate(common: Common, json: Json = False) -> None:
+    """Check the migration set and compare checksums with the database; exit 1 on any problem."""
+    with common.migrator() as m:
+        found = m.validate()
+    report(
+        [str(p) for p in found],
+        json=json,
+        key="problems",
+        failed="{n} problem(s):",
+        ok="[green]ok[/]: the set is well-formed and matches the database.",
+    )
+
+
+@command(writes=True)
+def baseline(
+    common: Common,
+    version: Annotated[int, typer.Argument(help="The version the database is already at.")],
+) -> None:
+    """Mark an existing database as being at VERSION without running anything."""
+    from sqlmig import render
+
+    with common.migrator() as m:
+        chosen = m.baseline(version)
+    render.out.print(
+        f"baseline: marked {len(chosen)} migration(s) up to version {version} as applied "
+        "(nothing was run)."
+    )
+
+
+@command(writes=True)
+def accept(
+    common: Common,
+    versions: Annotated[
+        list[int] | None,
+        typer.Argument(help="Versions whose edited files are right (default: all edited)."),
+    ] = None,
+) -> None:
+    """Record the new checksum of edited applied files, after a human decided the edit is right."""
+    from sqlmig import render
+
+    with common.migrator() as m:
+        done = m.accept(versions or None)
+    if done:
+        render.out.print(
+            f"accepted the edited files of version(s) {', '.join(map(str, done))}; "
+            "logged in the history."
+        )
+    else:
+        render.out.print("nothing to accept: no applied file was edited.")
+
+
+@command(writes=True)
+def resolve(
+    common: Common,
+    version: Annotated[int, typer.Argument(help="The dirty version.")],
+    applied: Annotated[
+        bool, typer.Option("--applied", help="The change is complete: mark it applied.")
+    ] = False,
+    rolled_back: Annotated[
+        bool, typer.Option("--rolled-back", help="The change is undone: remove its row.")
+    ] = False,
+) -> None:
+    """Clear a dirty version after a failed no-transaction migration was fixed by hand."""
+    from sqlmig import render
+    from sqlmig.errors import ConfigError
+
+    if applied == rolled_back:
+        raise ConfigError("say what you found: exactly one of --applied or --rolled-back")
+    with common.migrator() as m:
+        m.resolve(version, applied=applied)
+    render.out.print(
+        f"version {version} marked {'applied' if applied else 'rolled back'}; "
+        "logged in the history."
+    )
+
+
+@command(writes=False)
+def history(
+    common: Common,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", "-n", min=0, help="Show at most this many events (0 = all)."),
+    ] = 50,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only events at or after this UTC time (2026-11-24, 2026-11-24T10:00) "
+            "or this long ago (30m, 12h, 7d).",
+            show_default=False,
+        ),
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failures.")] = False,
+    json: Json = False,
+) -> None:
+    """Show the event log (applies, rollbacks, failures, manual fixes), newest first."""
+    from sqlmig import render
+
+    start = _parse_since(since) if since else None
+    with common.migrator() as m:
+        events = m.history(limit or None, since=start, failed=failed)
+    if json:
+        render.emit_json(render.history_json(events))
+    else:
+        render.history_table(events)
+
+
+def _parse_since(text: str) -> datetime:
+    import re
+    from datetime import UTC, timedelta
+
+    from sqlmig.errors import ConfigError
+
+    ago = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    try:
+        if ago:
+            unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[ago.group(2)]
+            return datetime.now(UTC) - timedelta(**{unit: int(ago.group(1))})
+        return datetime.fromisoformat(text)
+    except (ValueError, OverflowError) as exc:
+        raise ConfigError(f"--since {text!r}: use an ISO date or time, or 30m, 12h, 7d") from exc
+
+
+@app.command("new")
+def new(
+    name: Annotated[
+        str, typer.Argument(help="What the migration does, e.g. add_accounts_email_index.")
+    ],
+    dir: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Migration folder [default: sql].", show_default=False),
+    ] = None,
+) -> None:
+    """Write the next numbered up/down pair, ready to edit."""
+    from sqlmig.config import load_settings
+    from sqlmig.discovery import new_migration
+
+    with handled():
+        up, down = new_migration(load_settings({"dir": dir}).dir, name)
+    typer.echo(f"created {up}\ncreated {down}")

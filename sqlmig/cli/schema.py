@@ -1,0 +1,91 @@
+"""Schema commands: diff, dump, test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sqlmig.cli._common import Common, Json, ScratchUrl, command, report
+
+
+@command(writes=False)
+def diff(
+    common: Common,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Schema file to compare with [default: DIR/schema.sql].",
+            show_default=False,
+        ),
+    ] = None,
+    scratch_url: ScratchUrl = None,
+    json: Json = False,
+) -> None:
+    """Drift check: list every difference between the database and schema.sql; exit 1 on any."""
+    with common.migrator() as m:
+        drift = m.diff(baseline, scratch_url=scratch_url)
+    report(
+        drift,
+        json=json,
+        key="differences",
+        failed="schema drift: {n} difference(s)",
+        ok="[green]schema matches schema.sql[/]",
+    )
+
+
+@command(writes=False)
+def dump(
+    common: Common,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write, or - for standard output [default: DIR/schema.sql].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write the database's schema as deterministic SQL (the baseline `diff` compares with)."""
+    from sqlmig import render
+
+    with common.migrator() as m:
+        if output == "-":
+            typer.echo(m.dump().text, nl=False)
+            return
+        done = m.dump(Path(output) if output else m.settings.dir / "schema.sql")
+    render.dump_report(done)
+
+
+@command(writes=False)
+def test(
+    common: Common,
+    scratch_url: ScratchUrl = None,
+    json: Json = False,
+) -> None:
+    """Round trip in a scratch database: up, down, up for every migration, then schema.sql."""
+    with common.migrator() as m:
+        trip = m.test_roundtrip(scratch_url=scratch_url)
+    done = f"{trip.migrations - len(trip.irreversible)} migration(s) up, down and up again"
+    if trip.irreversible:
+        done += f", {len(trip.irreversible)} irreversible one(s) up only"
+    done += (
+        "; the result matches schema.sql."
+        if trip.compared_with_schema_sql
+        else "; no schema.sql to compare the result with."
+    )
+    report(
+        trip.problems,
+        json=json,
+        key="problems",
+        failed="round trip failed: {n} problem(s)",
+        ok=f"[green]round trip ok[/]: {done}",
+        extra={
+            "migrations": trip.migrations,
+            "irreversible": trip.irreversible,
+            "compared_with_schema_sql": trip.compared_with_schema_sql,
+        },
+    )

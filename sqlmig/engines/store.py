@@ -1,0 +1,129 @@
+"""sqlmig's own tables (versions, history, seeds), read and written through any Driver.
+
+Composed over the driver rather than mixed into it: the SQL is the same on both engines
+(bookkeeping.py), and the driver only runs it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmig.config import Settings
+from sqlmig.engines.base import Driver
+from sqlmig.engines.bookkeeping import (
+    BookkeepingSql,
+    RowChange,
+    bookkeeping_sql,
+    history_params,
+    row_params,
+    update_params,
+)
+from sqlmig.models import (
+    AppliedRow,
+    Direction,
+    EventKind,
+    HistoryEvent,
+    RowKind,
+    RowStatus,
+)
+
+
+class Store:
+    """The version, history and seeds tables of one database."""
+
+    def __init__(self, driver: Driver, settings: Settings) -> None:
+        self.driver = driver
+        self.names = (settings.table, settings.history_table, settings.seeds_table)
+        self.sql: BookkeepingSql = bookkeeping_sql(
+            driver.dialect, *(driver.qualified(n) for n in self.names)
+        )
+
+    def ensure_tables(self) -> None:
+        """Create the tables that do not exist yet (safe when runners race to do it)."""
+        if all(self.driver.table_exists(t) for t in self.names):
+            return
+        self.driver.create_home()
+        for create in (self.sql.create_versions, self.sql.create_history, self.sql.create_seeds):
+            self.driver.query(create)
+
+    def applied(self) -> list[AppliedRow]:
+        """All version rows, ordered by version; [] when the table does not exist yet."""
+        if not self.driver.table_exists(self.names[0]):
+            return []
+        return [_row(r) for r in self.driver.query(self.sql.select_rows)]
+
+    def record(self, change: RowChange, row: AppliedRow, event: HistoryEvent) -> None:
+        """A version-row change and the history event that explains it, together."""
+        first = {
+            "insert": (self.sql.insert_row, row_params(row)),
+            "update": (self.sql.update_row, update_params(row)),
+            "delete": (self.sql.delete_row, (row.version,)),
+        }[change]
+        self.driver.write_batch([first, (self.sql.insert_history, history_params(event))])
+
+    def insert_row(self, row: AppliedRow) -> None:
+        self.driver.query(self.sql.insert_row, row_params(row))
+
+    def update_row(self, row: AppliedRow) -> None:
+        self.driver.query(self.sql.update_row, update_params(row))
+
+    def delete_row(self, version: int) -> None:
+        self.driver.query(self.sql.delete_row, (version,))
+
+    def insert_history(self, event: HistoryEvent) -> None:
+        self.driver.query(self.sql.insert_history, history_params(event))
+
+    def history(
+        self, limit: int | None, since: str | None = None, failed: bool = False
+    ) -> list[HistoryEvent]:
+        """Events newest first: at most ``limit``, at or after ``since`` (ISO UTC)."""
+        if not self.driver.table_exists(self.names[1]):
+            return []
+        sql, params = self.sql.history_query(limit, since, failed)
+        return [_event(r) for r in self.driver.query(sql, params)]
+
+    def seeds(self) -> dict[str, str]:
+        """Seed file name -> checksum of the version last applied."""
+        if not self.driver.table_exists(self.names[2]):
+            return {}
+        return dict(self.driver.query(self.sql.select_seeds))
+
+    def record_seed(self, name: str, checksum: str, at: str, by: str, ms: int) -> None:
+        self.driver.query(self.sql.upsert_seed, (name, checksum, at, by, ms))
+
+    def event_counts(self) -> dict[str, int]:
+        """Events of each kind in the whole history ('seed_fail' for failed seeds)."""
+        if not self.driver.table_exists(self.names[1]):
+            return {}
+        return {str(kind): int(n) for kind, n in self.driver.query(self.sql.history_counts)}
+
+    def last_run(self) -> tuple[int | None, str | None]:
+        """Milliseconds spent in the newest run's events, and the time of its last event."""
+        if not self.driver.table_exists(self.names[1]):
+            return None, None
+        rows = self.driver.query(self.sql.last_run)
+        if not rows or rows[0][1] is None:
+            return None, None
+        ms, at = rows[0]
+        return int(ms or 0), _iso(at)
+
+
+def _iso(value: Any) -> str:
+    """PostgreSQL returns timestamps as datetimes, SQLite as the ISO text stored."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _row(r: tuple[Any, ...]) -> AppliedRow:
+    values = list(r)
+    values[4], values[5], values[6] = RowStatus(values[4]), RowKind(values[5]), _iso(values[6])
+    return AppliedRow(*values)
+
+
+def _event(r: tuple[Any, ...]) -> HistoryEvent:
+    values = list(r)
+    values[0] = EventKind(values[0])
+    values[4] = bool(values[4])  # SQLite stores 0/1
+    values[6] = Direction(values[6]) if values[6] is not None else None
+    values[10] = _iso(values[10])
+    return HistoryEvent(*values)

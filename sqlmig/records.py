@@ -1,0 +1,108 @@
+"""The rows sqlmig writes about itself: who ran what, when, in which run.
+
+One RunContext serves a whole invocation (migrations and seeds alike), so every event
+of that invocation carries the same run id.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+
+from sqlmig._version import __version__
+from sqlmig.models import (
+    AppliedRow,
+    Direction,
+    EventKind,
+    HistoryEvent,
+    Migration,
+    RowKind,
+    RowStatus,
+    SqlFile,
+)
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def ms_since(start: float) -> int:
+    return round((time.perf_counter() - start) * 1000)
+
+
+@cache
+def os_identity() -> str:
+    import getpass  # lazily: only runs that write need it
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Identity of one sqlmig invocation against one database."""
+
+    db_user: str
+    run_id: str = field(default_factory=lambda: os.urandom(6).hex())
+    who: str = field(default_factory=os_identity)
+
+    def row(
+        self,
+        m: Migration,
+        status: RowStatus,
+        kind: RowKind = RowKind.MIGRATION,
+        ms: int | None = None,
+    ) -> AppliedRow:
+        return AppliedRow(
+            version=m.version,
+            name=m.name,
+            checksum=m.up.checksum,
+            down_checksum=m.down.checksum,
+            status=status,
+            kind=kind,
+            applied_at=now_utc(),
+            applied_by=self.who,
+            db_user=self.db_user,
+            execution_ms=ms,
+            sqlmig_version=__version__,
+        )
+
+    def event(
+        self,
+        event: EventKind,
+        m: Migration | None,
+        *,
+        name: str = "",
+        file: SqlFile | None = None,
+        success: bool = True,
+        duration_ms: int = 0,
+        direction: Direction | None = None,
+        error: str | None = None,
+        detail: str | None = None,
+    ) -> HistoryEvent:
+        """A history row for ``m`` (or a seed or backup ``name``); ``file`` (default: the
+        up file) gives the checksum."""
+        source = file or (m.up if m else None)
+        return HistoryEvent(
+            event=event,
+            version=m.version if m else None,
+            name=m.name if m else name,
+            checksum=source.checksum if source else None,
+            success=success,
+            duration_ms=duration_ms,
+            direction=direction,
+            error=error,
+            detail=detail,
+            run_id=self.run_id,
+            at=now_utc(),
+            applied_by=self.who,
+            db_user=self.db_user,
+            sqlmig_version=__version__,
+        )

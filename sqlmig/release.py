@@ -1,0 +1,126 @@
+"""Release operations: backups before migrating, restore, seeds, metrics, wait."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlmig.config import Settings
+from sqlmig.engines import open_engine
+from sqlmig.engines.base import Engine
+from sqlmig.engines.store import Store
+from sqlmig.errors import ConfigError, ConnectError
+from sqlmig.models import (
+    AppliedRow,
+    BackupInfo,
+    EventKind,
+    Metrics,
+    RunResult,
+    SeedResult,
+    SeedState,
+    State,
+)
+from sqlmig.records import RunContext
+
+if TYPE_CHECKING:
+    from sqlmig.migrator import Migrator
+    from sqlmig.runner import Runner
+
+
+def take_backup(settings: Settings, engine: Engine, rows: list[AppliedRow]) -> BackupInfo:
+    from sqlmig import backups
+
+    version = max((r.version for r in rows), default=0)
+    return backups.take(engine, settings.backup_dir, version, settings.backup_keep)
+
+
+def backup(m: Migrator) -> BackupInfo:
+    if not m.engine().exists():
+        raise ConfigError(f"{m.settings.url.masked} does not exist yet: nothing to back up")
+    with m.locked() as (engine, store):
+        return take_backup(m.settings, engine, store.applied())
+
+
+def restore(m: Migrator, path: Path) -> None:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such backup file")
+    engine = m.engine(write=True)
+    engine.lock(m.settings.lock_timeout)
+    try:
+        engine.restore_from(path)
+        store = Store(engine, m.settings)
+        store.ensure_tables()  # a backup from before sqlmig's seeds table existed
+        store.insert_history(
+            RunContext(engine.db_user()).event(EventKind.RESTORE, None, name=path.name)
+        )
+    finally:
+        engine.unlock()
+
+
+def check_seeds(settings: Settings) -> None:
+    """Raise now if a seed file cannot be read (not UTF-8, say)."""
+    from sqlmig.seeding import load_seeds
+
+    load_seeds(settings.seeds_dir, {})
+
+
+def run_seeds(settings: Settings, runner: Runner, store: Store, result: RunResult) -> None:
+    """Apply the new and changed seed files, adding each to ``result.seeds``."""
+    from sqlmig.seeding import load_seeds
+
+    for s in load_seeds(settings.seeds_dir, store.seeds()):
+        if s.state is not SeedState.APPLIED:
+            result.seeds.append(runner.run_seed(s.name, s.file, result))
+
+
+def seed(m: Migrator) -> list[SeedResult]:
+    result = RunResult()
+    with m.locked() as (engine, store):
+        run_seeds(m.settings, m.runner(engine, store), store, result)
+    return result.seeds
+
+
+def metrics(m: Migrator) -> Metrics:
+    status = m.status()
+    store = m.store()
+    counts = store.event_counts()
+    duration_ms, last_at = store.last_run()
+    return Metrics(
+        database=status.database,
+        applied=counts.get(EventKind.APPLY, 0),
+        rolled_back=counts.get(EventKind.ROLLBACK, 0),
+        failed=counts.get(EventKind.FAIL, 0),
+        seeds_failed=counts.get("seed_fail", 0),
+        current_version=status.current_version or 0,
+        pending=status.count(State.PENDING),
+        last_run_seconds=(duration_ms or 0) / 1000 if last_at else None,
+        last_run_at=datetime.fromisoformat(last_at).timestamp() if last_at else None,
+    )
+
+
+def wait_for(settings: Settings, timeout: float) -> float:
+    """Retry connecting until the database answers; return the seconds it took.
+
+    What waiting cannot fix (wrong credentials, a SQLite folder that does not exist)
+    fails at once instead of after the timeout.
+    """
+    start = time.monotonic()
+    while True:
+        try:
+            engine = open_engine(settings, write=False)
+            try:
+                engine.ping()
+            finally:
+                engine.close()
+            waited: float = time.monotonic() - start
+            return waited
+        except ConnectError as exc:
+            if not exc.retryable:
+                raise
+            if time.monotonic() - start >= timeout:
+                raise ConnectError(
+                    f"still not accepting connections after {timeout:g}s: {exc}"
+                ) from exc
+            time.sleep(0.5)
