@@ -91,14 +91,10 @@ class Driver(Protocol):
     def write_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
         """Several of sqlmig's own writes, in as few round trips as the driver allows."""
 
-    def table_exists(self, name: str) -> bool:
-        """Whether sqlmig's table ``name`` exists where sqlmig keeps its tables."""
-
-    def qualified(self, name: str) -> str:
-        """The quoted (and, on PostgreSQL, schema-qualified) name of sqlmig's table."""
-
-    def create_home(self) -> None:
-        """Create the place sqlmig's tables live in, if the engine has one (a schema)."""
+    @property
+    def home(self) -> str | None:
+        """Where sqlmig's tables live within the database: a PostgreSQL schema (found at
+        open), or None where tables live in the database itself (SQLite)."""
 
 
 class Engine(Driver, Protocol):

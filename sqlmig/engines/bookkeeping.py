@@ -36,6 +36,18 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def qualify(home: str | None, name: str) -> str:
+    """A table of sqlmig's, quoted, in ``home`` (a PostgreSQL schema) if there is one."""
+    return f"{quote_ident(home)}.{quote_ident(name)}" if home else quote_ident(name)
+
+
+def table_probe(dialect: Dialect, home: str | None, name: str) -> tuple[str, tuple[object, ...]]:
+    """A query that returns a row if sqlmig's table ``name`` exists, and its parameters."""
+    if dialect == "sqlite":
+        return "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    return "SELECT 1 WHERE to_regclass(%s) IS NOT NULL", (qualify(home, name),)
+
+
 @dataclass(frozen=True, slots=True)
 class BookkeepingSql:
     create_versions: str

@@ -18,7 +18,6 @@ from psycopg import errors as pg_errors
 
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines.base import DbFailure, FailureKind, transaction
-from sqlmig.engines.bookkeeping import quote_ident
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.schema import Schema
 
@@ -95,11 +94,9 @@ class PostgresEngine:
     def db_user(self) -> str:
         return str(self._user)
 
-    def qualified(self, name: str) -> str:
-        return f"{quote_ident(self.schema)}.{quote_ident(name)}"
-
-    def create_home(self) -> None:
-        self.query(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+    @property
+    def home(self) -> str | None:
+        return self.schema
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Bookkeeping queries: failures here are sqlmig's problem, not a migration's."""
@@ -128,10 +125,6 @@ class PostgresEngine:
             raise BackendError(
                 self.url.redact(f"{self.url.masked}: sqlmig's own tables: {_first_line(exc)}")
             ) from exc
-
-    def table_exists(self, name: str) -> bool:
-        found = self.query("SELECT to_regclass(%s) IS NOT NULL", (self.qualified(name),))
-        return bool(found[0][0])
 
     @property
     def lock_key(self) -> int:

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines.base import DbFailure, transaction
-from sqlmig.engines.bookkeeping import quote_ident
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.schema import Schema
 from sqlmig.splitter import split
@@ -134,17 +133,9 @@ class SqliteEngine:
     def db_user(self) -> str:
         return ""
 
-    def table_exists(self, name: str) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).fetchone()
-        return row is not None
-
-    def qualified(self, name: str) -> str:
-        return quote_ident(name)
-
-    def create_home(self) -> None:
-        return  # the tables live in the database file itself
+    @property
+    def home(self) -> str | None:
+        return None  # sqlmig's tables live in the database file itself
 
     def lock(self, timeout: float) -> None:
         # Exclusion comes from BEGIN IMMEDIATE in each step plus the change_token re-check.

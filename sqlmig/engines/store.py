@@ -16,7 +16,10 @@ from sqlmig.engines.bookkeeping import (
     RowChange,
     bookkeeping_sql,
     history_params,
+    qualify,
+    quote_ident,
     row_params,
+    table_probe,
     update_params,
 )
 from sqlmig.models import (
@@ -35,21 +38,28 @@ class Store:
     def __init__(self, driver: Driver, settings: Settings) -> None:
         self.driver = driver
         self.names = (settings.table, settings.history_table, settings.seeds_table)
+        home = driver.home
         self.sql: BookkeepingSql = bookkeeping_sql(
-            driver.dialect, *(driver.qualified(n) for n in self.names)
+            driver.dialect, *(qualify(home, n) for n in self.names)
         )
+        self._probes = [table_probe(driver.dialect, home, n) for n in self.names]
+        self._create_home = f"CREATE SCHEMA IF NOT EXISTS {quote_ident(home)}" if home else None
+
+    def _exists(self, which: int) -> bool:
+        return bool(self.driver.query(*self._probes[which]))
 
     def ensure_tables(self) -> None:
         """Create the tables that do not exist yet (safe when runners race to do it)."""
-        if all(self.driver.table_exists(t) for t in self.names):
+        if all(self._exists(i) for i in range(len(self.names))):
             return
-        self.driver.create_home()
+        if self._create_home:
+            self.driver.query(self._create_home)
         for create in (self.sql.create_versions, self.sql.create_history, self.sql.create_seeds):
             self.driver.query(create)
 
     def applied(self) -> list[AppliedRow]:
         """All version rows, ordered by version; [] when the table does not exist yet."""
-        if not self.driver.table_exists(self.names[0]):
+        if not self._exists(0):
             return []
         return [_row(r) for r in self.driver.query(self.sql.select_rows)]
 
@@ -78,14 +88,14 @@ class Store:
         self, limit: int | None, since: str | None = None, failed: bool = False
     ) -> list[HistoryEvent]:
         """Events newest first: at most ``limit``, at or after ``since`` (ISO UTC)."""
-        if not self.driver.table_exists(self.names[1]):
+        if not self._exists(1):
             return []
         sql, params = self.sql.history_query(limit, since, failed)
         return [_event(r) for r in self.driver.query(sql, params)]
 
     def seeds(self) -> dict[str, str]:
         """Seed file name -> checksum of the version last applied."""
-        if not self.driver.table_exists(self.names[2]):
+        if not self._exists(2):
             return {}
         return dict(self.driver.query(self.sql.select_seeds))
 
@@ -94,13 +104,13 @@ class Store:
 
     def event_counts(self) -> dict[str, int]:
         """Events of each kind in the whole history ('seed_fail' for failed seeds)."""
-        if not self.driver.table_exists(self.names[1]):
+        if not self._exists(1):
             return {}
         return {str(kind): int(n) for kind, n in self.driver.query(self.sql.history_counts)}
 
     def last_run(self) -> tuple[int | None, str | None]:
         """Milliseconds spent in the newest run's events, and the time of its last event."""
-        if not self.driver.table_exists(self.names[1]):
+        if not self._exists(1):
             return None, None
         rows = self.driver.query(self.sql.last_run)
         if not rows or rows[0][1] is None:
