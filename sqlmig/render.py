@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
+from sqlmig import documents
 from sqlmig.config import Dialect, Settings
-from sqlmig.errors import SqlmigError, StatementError
+from sqlmig.errors import SqlmigError
 from sqlmig.models import (
     BackupInfo,
     Direction,
@@ -45,10 +43,6 @@ STYLE = {
 }
 
 
-def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
-
-
 def failure(exc: SqlmigError, *, mask_with: str | None, json: bool) -> None:
     """The error on stderr, with what its run had already done; with ``json`` also as one
     document on stdout."""
@@ -57,7 +51,7 @@ def failure(exc: SqlmigError, *, mask_with: str | None, json: bool) -> None:
     for line in _partial_lines(exc.partial):
         err.print(f"  {escape(line)}")
     if json:
-        emit_json(failure_json(exc, message))
+        documents.emit(documents.failure(exc, message))
 
 
 def _masked(message: str, url: str | None) -> str:
@@ -91,59 +85,6 @@ def _partial_lines(partial: PartialRun | None) -> list[str]:
             "seeded before the failure, and committed: " + ", ".join(s.name for s in partial.seeds)
         )
     return lines
-
-
-def failure_json(exc: SqlmigError, message: str) -> dict[str, Any]:
-    partial = exc.partial
-    error: dict[str, Any] = {
-        "kind": type(exc).__name__,
-        "exit_code": exc.exit_code,
-        "message": message,
-    }
-    if isinstance(exc, StatementError):
-        error |= {
-            "file": str(exc.path),
-            "line": exc.line,
-            "statement": exc.statement,
-            "db_message": exc.db_message,
-            "code": exc.code,
-        }
-    return {
-        "ok": False,
-        "error": error,
-        "applied": [asdict(s) for s in partial.applied] if partial else [],
-        "seeds": [s.name for s in partial.seeds] if partial else [],
-        "backup": str(partial.backup.path) if partial and partial.backup else None,
-        "failed": (
-            {**asdict(partial.failed), "path": str(partial.failed.path)}
-            if partial and partial.failed
-            else None
-        ),
-    }
-
-
-def status_json(status: Status) -> dict[str, Any]:
-    return {
-        "database": status.database,
-        "current_version": status.current_version,
-        "ok": status.ok,
-        "counts": {s.value: status.count(s) for s in State},
-        "migrations": [_entry_json(e) for e in status.entries],
-        "seeds": [{"file": s.name, "state": s.state} for s in status.seeds],
-    }
-
-
-def _entry_json(e: MigrationStatus) -> dict[str, Any]:
-    return {
-        "version": e.version,
-        "name": e.name,
-        "state": e.state.value,
-        "detail": e.detail,
-        "file": str(e.migration.up.path) if e.migration else None,
-        "applied_at": e.row.applied_at if e.row else None,
-        "execution_ms": e.row.execution_ms if e.row else None,
-        "applied_by": e.row.applied_by if e.row else None,
-    }
 
 
 def summary(status: Status) -> str:
@@ -255,23 +196,9 @@ def run_summary(result: RunResult, direction: Direction) -> None:
         out.print(escape(summary(status)))
 
 
-def run_json(result: RunResult, direction: Direction) -> dict[str, Any]:
-    doc = {
-        "direction": direction,
-        "duration_ms": result.duration_ms,
-        "steps": [asdict(s) for s in result.steps],
-        "status": status_json(result.status) if result.status else None,
-        "backup": str(result.backup.path) if result.backup else None,
-        "seeds": [s.name for s in result.seeds],
-    }
-    if result.drift is not None:  # apply --verify: the run and the check after it, together
-        doc["differences"] = result.drift
-    return doc
-
-
 def run_report(result: RunResult, direction: Direction, *, json: bool) -> None:
     if json:
-        emit_json(run_json(result, direction))
+        documents.emit(documents.run(result, direction))
         return
     run_summary(result, direction)
     if result.drift is not None:
@@ -358,10 +285,6 @@ def history_table(events: list[HistoryEvent]) -> None:
     columns("sqlmig history (newest first)", header, rows, styles, state_column=1, right={2, 4})
 
 
-def history_json(events: list[HistoryEvent]) -> list[dict[str, Any]]:
-    return [asdict(e) for e in events]
-
-
 def backups_table(found: list[BackupInfo], folder: Path) -> None:
     header = ("file", "database", "version", "taken at (UTC)", "size")
     rows = [
@@ -370,10 +293,6 @@ def backups_table(found: list[BackupInfo], folder: Path) -> None:
     ]
     title = f"backups in {folder} (newest first)" if found else f"no backups in {folder}"
     columns(title, header, rows, ["green"] * len(rows), state_column=0, right={2, 4})
-
-
-def backups_json(found: list[BackupInfo]) -> list[dict[str, Any]]:
-    return [asdict(b) | {"path": str(b.path)} for b in found]
 
 
 def prometheus(m: Metrics) -> str:

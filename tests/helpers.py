@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 OWN_TABLES = {"schema_version", "schema_version_history", "schema_version_seeds"}
@@ -44,3 +45,18 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every table with its rows except the history, which records failures by design."""
     names = sorted(t for t in tables(url) if not t.endswith("_history"))
     return {t: sorted(query(url, f'SELECT * FROM "{t}"'), key=repr) for t in names}
+
+
+def two_migrations(write_migration) -> Path:
+    write_migration(
+        1,
+        "accounts",
+        "CREATE TABLE accounts (id int PRIMARY KEY, email text);",
+        "DROP TABLE accounts;",
+    )
+    return write_migration(
+        2,
+        "fill",
+        "INSERT INTO accounts VALUES (1, 'a@example.com'), (2, 'b@example.com');",
+        "DELETE FROM accounts;",
+    )

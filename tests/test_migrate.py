@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -369,3 +370,24 @@ def test_failed_bookkeeping_write_rolls_the_migration_back(db_url, write_migrati
     assert "history is closed" in str(info.value) or "reject" in str(info.value)
     assert versions(db_url) == [1]
     assert "b" not in tables(db_url)
+
+
+SLOW = {
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) SELECT count(*) FROM c;",
+    "postgres": "SELECT pg_sleep(5);",
+}
+
+
+def test_a_statement_past_the_statement_timeout_fails_on_its_line(db_url, write_migration):
+    dialect = "sqlite" if db_url.startswith("sqlite") else "postgres"
+    folder = write_migration(1, "slow", f"CREATE TABLE t (a int);\n{SLOW[dialect]}\n")
+    start = time.monotonic()
+    with (
+        Migrator(db_url, folder, statement_timeout=0.3) as m,
+        pytest.raises(StatementError) as info,
+    ):
+        m.apply(backup=False)
+    assert time.monotonic() - start < 5
+    assert info.value.line == 2 and info.value.rolled_back
+    assert "timeout" in info.value.db_message and info.value.exit_code == 5
+    assert versions(db_url) == [] and "t" not in tables(db_url)

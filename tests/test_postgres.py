@@ -47,17 +47,6 @@ def test_lock_timeout_fails_fast_behind_a_long_transaction(pg_url, write_migrati
     assert versions(pg_url) == []
 
 
-def test_statement_timeout(pg_url, write_migration):
-    folder = write_migration(1, "slow", "CREATE TABLE t (a int);\nSELECT pg_sleep(5);\n")
-    with (
-        Migrator(pg_url, folder, statement_timeout=0.3) as m,
-        pytest.raises(StatementError) as info,
-    ):
-        m.apply()
-    assert info.value.code == "57014" and info.value.line == 2
-    assert query(pg_url, "SELECT to_regclass('t')") == [(None,)]
-
-
 def test_function_bodies_and_begin_atomic(pg_url, write_migration):
     folder = write_migration(
         1,

@@ -201,10 +201,10 @@ def report(
 ) -> None:
     """A check's verdict: each finding on its line (``failed`` above them, with {n} for
     their count), or ``ok``; exits with the check-failed code when there is any."""
-    from sqlmig import render
+    from sqlmig import documents, render
 
     if json:
-        render.emit_json({"ok": not findings, **(extra or {}), key: findings})
+        documents.emit({"ok": not findings, **(extra or {}), key: findings})
     else:
         render.findings(findings, failed=failed, ok=ok)
     if findings:

@@ -38,12 +38,12 @@ def status(
     ] = False,
 ) -> None:
     """Show every migration and its state: applied, pending, changed, missing or dirty."""
-    from sqlmig import render
+    from sqlmig import documents, render
 
     with common.migrator() as m:
         st = m.status()
     if json:
-        render.emit_json(render.status_json(st))
+        documents.emit(documents.status(st))
     else:
         render.status_table(st)
     if exit_code and not st.ok:
@@ -225,13 +225,13 @@ def history(
     json: Json = False,
 ) -> None:
     """Show the event log (applies, rollbacks, failures, manual fixes), newest first."""
-    from sqlmig import render
+    from sqlmig import documents, render
 
     start = _parse_since(since) if since else None
     with common.migrator() as m:
         events = m.history(limit or None, since=start, failed=failed)
     if json:
-        render.emit_json(render.history_json(events))
+        documents.emit(documents.history(events))
     else:
         render.history_table(events)
 

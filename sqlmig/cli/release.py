@@ -23,13 +23,13 @@ def backup(common: Common, backup_dir: BackupDir = None, keep: Keep = None) -> N
 @command(writes=False)
 def backups(common: Common, backup_dir: BackupDir = None, json: Json = False) -> None:
     """List the backups in the backup folder, newest first, with size and version."""
-    from sqlmig import render
+    from sqlmig import documents, render
 
     with common.migrator(backup_dir=backup_dir) as m:
         found = m.backups()
         folder = m.settings.backup_dir
     if json:
-        render.emit_json(render.backups_json(found))
+        documents.emit(documents.backups(found))
     else:
         render.backups_table(found, folder)
 
@@ -61,12 +61,12 @@ def restore(
 @command(writes=True)
 def seed(common: Common, json: Json = False) -> None:
     """Apply seeds/*.sql in name order: new and changed files only, each in a transaction."""
-    from sqlmig import render
+    from sqlmig import documents, render
 
     with common.migrator() as m:
         done = m.seed()
     if json:
-        render.emit_json([{"file": s.name, "duration_ms": s.duration_ms} for s in done])
+        documents.emit([{"file": s.name, "duration_ms": s.duration_ms} for s in done])
     elif done:
         for s in done:
             render.out.print(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,14 +26,22 @@ class FailureKind(StrEnum):
     LOCK_TIMEOUT = "lock_timeout"  # a table lock not granted within lock_timeout
 
 
-@dataclass(frozen=True, slots=True)
 class DbFailure(Exception):
-    """A statement failed: the database's own message, code and error position."""
+    """A statement failed: the database's own message, code and error position.
 
-    message: str
-    code: str | None = None
-    position: int | None = None  # 1-based character offset into the statement, if known
-    kind: FailureKind | None = None
+    A plain class, not a frozen dataclass: contextlib sets ``__traceback__`` on the
+    exceptions that pass through a context manager, which a frozen one refuses.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        position: int | None = None,  # 1-based character offset into the statement
+        kind: FailureKind | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message, self.code, self.position, self.kind = message, code, position, kind
 
     def __str__(self) -> str:
         return self.message

@@ -1,0 +1,70 @@
+"""The layout docs/architecture.md describes stays true: small files, no import cycles,
+heavy modules imported only by the commands that need them."""
+
+from __future__ import annotations
+
+import ast
+from itertools import pairwise
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+PACKAGE = REPO / "sqlmig"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """Modules of sqlmig imported at module level (lazy imports inside functions and
+    TYPE_CHECKING blocks are what breaks cycles, so they do not count)."""
+    found: set[str] = set()
+    tree = ast.parse(path.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sqlmig"):
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("sqlmig")}
+    return found
+
+
+def test_no_import_cycles():
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {
+        m: {i for i in top_level_imports(p) if i in modules and i != m} for m, p in modules.items()
+    }
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    return [*path, start]
+                if nxt not in path:
+                    stack.append((nxt, [*path, nxt]))
+        return None
+
+    # A package imports its own submodules by design (cli/__init__ registers commands).
+    cycles = [c for m in modules if (c := cycle_from(m)) and not _parent_child(c)]
+    assert cycles == []
+
+
+def _parent_child(cycle: list[str]) -> bool:
+    return all(a.startswith(b + ".") or b.startswith(a + ".") for a, b in pairwise(cycle))
+
+
+def test_the_cli_starts_without_the_database_drivers():
+    probe = (
+        "import sys\n"
+        "from sqlmig.cli import app\n"
+        "heavy = sorted(m for m in ('psycopg', 'pglast', 'sqlite3', 'rich.table') if m in sys.modules)\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

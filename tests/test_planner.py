@@ -1,0 +1,313 @@
+"""Every refusal and state rule, as the pure functions they are: no database here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sqlmig.discovery import checksum
+from sqlmig.errors import (
+    ConfigError,
+    DirtyError,
+    IrreversibleError,
+    StateError,
+    ValidationError,
+)
+from sqlmig.models import (
+    AppliedRow,
+    Irreversible,
+    Migration,
+    RowKind,
+    RowStatus,
+    SqlFile,
+    State,
+)
+from sqlmig.planner import (
+    HINT,
+    ApplyPlan,
+    RollbackPlan,
+    mismatch,
+    plan_accept,
+    plan_apply,
+    plan_baseline,
+    plan_resolve,
+    plan_rollback,
+    problems,
+    statuses,
+)
+
+
+def mig(v: int, *, irreversible: str | None = None, edit: str = "") -> Migration:
+    """Migration ``v``; ``edit`` changes its files' text (as an edit after applying does)."""
+    name = f"m{v}"
+    up, down = f"CREATE TABLE t{v} (a int);{edit}", f"DROP TABLE t{v};{edit}"
+    return Migration(
+        v,
+        name,
+        SqlFile(Path(f"sql/up/{v:04d}_{name}.sql"), up, checksum(up)),
+        SqlFile(
+            Path(f"sql/down/{v:04d}_{name}.sql"),
+            down,
+            checksum(down),
+            irreversible=None if irreversible is None else Irreversible(irreversible),
+        ),
+    )
+
+
+def row(v: int, status: RowStatus = RowStatus.APPLIED, **changes: object) -> AppliedRow:
+    m = mig(v)
+    values: dict[str, object] = {
+        "version": v,
+        "name": m.name,
+        "checksum": m.up.checksum,
+        "down_checksum": m.down.checksum,
+        "status": status,
+        "kind": RowKind.MIGRATION,
+        "applied_at": "2026-12-01T00:00:00+00:00",
+        "applied_by": "me@host",
+        "db_user": "",
+        "execution_ms": 1,
+        "sqlmig_version": "0",
+    }
+    return AppliedRow(**{**values, **changes})  # type: ignore[arg-type]
+
+
+def states(migrations: list[Migration], rows: list[AppliedRow]) -> list[tuple[int, State, str]]:
+    return [(e.version, e.state, e.detail) for e in statuses(migrations, rows)]
+
+
+@pytest.mark.parametrize(
+    ("files", "rows", "expected"),
+    [
+        ([1, 2], [], [(1, State.PENDING, ""), (2, State.PENDING, "")]),
+        ([1, 2], [1], [(1, State.APPLIED, ""), (2, State.PENDING, "")]),
+        ([1], [1, 2], [(1, State.APPLIED, ""), (2, State.MISSING, "applied, but its files")]),
+        (
+            [1, 3],
+            [1, 2, 3],
+            [(1, State.APPLIED, ""), (2, State.MISSING, "applied"), (3, State.APPLIED, "")],
+        ),
+        ([], [], []),
+    ],
+)
+def test_states_from_files_and_rows(files, rows, expected):
+    found = states([mig(v) for v in files], [row(v) for v in rows])
+    assert [(v, s) for v, s, _ in found] == [(v, s) for v, s, _ in expected]
+    assert all(d.startswith(e) for (_, _, d), (_, _, e) in zip(found, expected, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("the_row", "state", "detail"),
+    [
+        (row(1, checksum="x"), State.CHANGED, "sql/up/0001_m1.sql edited since applied"),
+        (row(1, down_checksum="x"), State.CHANGED, "sql/down/0001_m1.sql edited since applied"),
+        (
+            row(1, checksum="x", down_checksum="y"),
+            State.CHANGED,
+            "up/0001_m1.sql edited since applied; sql/down",
+        ),
+        (
+            row(1, down_checksum=None),
+            State.APPLIED,
+            "",
+        ),  # no down checksum recorded: nothing to compare
+        (row(1, RowStatus.DIRTY), State.DIRTY, "run `sqlmig resolve 1 --applied|--rolled-back`"),
+        (row(1, RowStatus.DIRTY, checksum="x"), State.DIRTY, "failed part-way"),  # dirty first
+        (row(1, kind=RowKind.BASELINE), State.APPLIED, "baseline"),
+        (row(1, name="old_name"), State.APPLIED, "applied as old_name"),
+    ],
+)
+def test_the_state_of_one_applied_version(the_row, state, detail):
+    ((_, found_state, found_detail),) = states([mig(1)], [the_row])
+    assert found_state is state and detail in found_detail
+
+
+@pytest.mark.parametrize(
+    ("files", "rows", "allow", "dirty", "expected"),
+    [
+        (
+            [1, 2, 3],
+            [1, 3],
+            False,
+            False,
+            ["version 2 (m2) is pending but version 3 is already applied"],
+        ),
+        ([1, 2, 3], [1, 3], True, False, []),
+        ([1, 2], [1, 2, 5], False, False, ["version 5 (m5) is applied but its files are missing"]),
+        ([1, 2], [1], False, False, []),  # pending in order is not a problem
+    ],
+)
+def test_problems(files, rows, allow, dirty, expected):
+    found = problems(
+        statuses([mig(v) for v in files], [row(v) for v in rows]),
+        allow_out_of_order=allow,
+        include_dirty=dirty,
+    )
+    assert [p.message[: len(e)] for p, e in zip(found, expected, strict=True)] == expected
+
+
+def test_dirty_is_a_problem_only_where_asked():
+    entries = statuses([mig(1), mig(2)], [row(1), row(2, RowStatus.DIRTY)])
+    assert problems(entries, allow_out_of_order=False) == []
+    (dirty,) = problems(entries, allow_out_of_order=False, include_dirty=True)
+    assert dirty.version == 2 and "is dirty" in dirty.message
+
+
+@pytest.mark.parametrize(
+    ("rows", "kwargs", "expected"),
+    [
+        ([], {}, [1, 2, 3]),
+        ([1], {}, [2, 3]),
+        ([1], {"target": 2}, [2]),
+        ([1, 2, 3], {}, []),
+        ([1, 3], {"allow_out_of_order": True}, [2]),
+    ],
+)
+def test_plan_apply(rows, kwargs, expected):
+    plan = plan_apply([mig(1), mig(2), mig(3)], [row(v) for v in rows], **kwargs)
+    assert [m.version for m in plan] == expected
+
+
+@pytest.mark.parametrize(
+    ("rows", "kwargs", "error", "match"),
+    [
+        ([1, 3], {}, ValidationError, "out of order; pass --allow-out-of-order"),
+        ([], {"target": 7}, ConfigError, "there is no migration with version 7"),
+        ([row(1, checksum="x")], {}, ValidationError, "edited since applied"),
+        ([row(1, RowStatus.DIRTY)], {}, DirtyError, "sqlmig resolve 1 --applied"),
+        ([1, 2, 3, 9], {}, ValidationError, "database is ahead of this code"),
+    ],
+)
+def test_plan_apply_refuses(rows, kwargs, error, match):
+    rows = [r if isinstance(r, AppliedRow) else row(r) for r in rows]
+    with pytest.raises(error, match=match):
+        plan_apply([mig(1), mig(2), mig(3)], rows, **kwargs)
+
+
+def test_an_edited_file_comes_with_the_hint_to_accept():
+    with pytest.raises(ValidationError) as info:
+        plan_apply([mig(1)], [row(1, checksum="x")])
+    assert info.value.hint == HINT and "sqlmig accept VERSION" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, [3]),
+        ({"count": 2}, [3, 2]),
+        ({"count": 0}, []),
+        ({"count": 9}, [3, 2, 1]),
+        ({"to": 1}, [3, 2]),
+        ({"to": 0}, [3, 2, 1]),
+        ({"to": 3}, []),
+    ],
+)
+def test_plan_rollback(kwargs, expected):
+    ms = [mig(1), mig(2), mig(3)]
+    assert [m.version for m in plan_rollback(ms, [row(1), row(2), row(3)], **kwargs)] == expected
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"count": -1}, ConfigError, "0 or more"),
+        ({"to": -1}, ConfigError, "use 0 to roll back every migration"),
+        ({"count": 2}, IrreversibleError, "0002_m2.sql is marked irreversible: drops data"),
+    ],
+)
+def test_plan_rollback_refuses(kwargs, error, match):
+    ms = [mig(1), mig(2, irreversible="drops data"), mig(3)]
+    with pytest.raises(error, match=match):
+        plan_rollback(ms, [row(1), row(2), row(3)], **kwargs)
+
+
+def test_irreversible_without_a_reason_says_so_plainly():
+    with pytest.raises(IrreversibleError, match=r"0001_m1.sql is marked irreversible\. Restore"):
+        plan_rollback([mig(1, irreversible="")], [row(1)])
+
+
+# A rollback runner chose {2, 3} when the database was at 3; what it does next, as the
+# database changes under it (other SQLite runners share no lock with it).
+@pytest.mark.parametrize(
+    ("rows", "done", "expected"),
+    [
+        ([1, 2, 3], 0, [3, 2]),
+        ([1, 2], 1, [2]),  # it undid 3 itself
+        ([1, 2, 3], 1, [3]),  # it undid 3, another runner applied it again: once more, no more
+        ([1, 2, 3, 4], 0, []),  # another runner applied 4: never a down file underneath it
+        ([1], 0, []),  # another runner already undid both
+        ([1, 2], 2, []),
+    ],
+)
+def test_a_rollback_plan_only_undoes_the_newest_and_only_what_it_chose(rows, done, expected):
+    plan = RollbackPlan([mig(v) for v in (1, 2, 3, 4)], frozenset({2, 3}))
+    assert [m.version for m in plan.steps([row(v) for v in rows], done)] == expected
+
+
+def test_plans_refuse_when_the_database_became_unsafe_between_steps():
+    ms = [mig(1), mig(2), mig(3)]
+    with pytest.raises(DirtyError):
+        RollbackPlan(ms, frozenset({3})).steps([row(1), row(2), row(3, RowStatus.DIRTY)], 0)
+    with pytest.raises(DirtyError):
+        ApplyPlan(ms).steps([row(1), row(2, RowStatus.DIRTY)], 1)
+    assert [m.version for m in ApplyPlan(ms, target=2).steps([row(1)], 1)] == [2]
+
+
+@pytest.mark.parametrize(
+    ("files", "rows", "expected"),
+    [
+        ([1, 2], [1, 2], None),
+        ([1, 2, 3], [1], "behind the code: 2 pending migration(s) 2, 3"),
+        ([1], [1, 2], "ahead of the code: version(s) 2 applied but not in sql"),
+        ([1], [row(1, checksum="x")], "version 1 is changed: sql/up/0001_m1.sql edited"),
+        ([1], [row(1, RowStatus.DIRTY)], "version 1 is dirty: failed part-way"),
+    ],
+)
+def test_version_mismatch(files, rows, expected):
+    rows = [r if isinstance(r, AppliedRow) else row(r) for r in rows]
+    found = mismatch(statuses([mig(v) for v in files], rows), "sqlite:///app.db", Path("sql"))
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and expected in str(found)
+        assert str(found).startswith("version mismatch for sqlite:///app.db: ")
+
+
+def test_mismatch_names_the_versions_it_counts():
+    found = mismatch(statuses([mig(v) for v in range(1, 14)], []), "db", Path("sql"))
+    assert found is not None and found.pending == list(range(1, 14)) and found.unknown == []
+    assert "1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ..." in str(found)
+
+
+def test_baseline_rules():
+    ms = [mig(1), mig(2), mig(3)]
+    assert [m.version for m in plan_baseline(ms, [], 2)] == [1, 2]
+    with pytest.raises(ConfigError, match="baseline 7: there is no migration with version 7"):
+        plan_baseline(ms, [], 7)
+    with pytest.raises(ValidationError, match=r"already has 1 row\(s\) \(newest 1\)"):
+        plan_baseline(ms, [row(1)], 2)
+
+
+def test_accept_rules():
+    ms = [mig(1), mig(2), mig(3)]
+    rows = [row(1, checksum="x"), row(2), row(3, down_checksum="y")]
+    assert [e.version for e in plan_accept(ms, rows, None)] == [1, 3]
+    assert [e.version for e in plan_accept(ms, rows, [3])] == [3]
+    assert plan_accept(ms, [row(1)], None) == []
+    with pytest.raises(StateError, match="accept 2: version 2 is applied, not changed"):
+        plan_accept(ms, rows, [2])
+    with pytest.raises(StateError, match="accept 9: version 9 is unknown"):
+        plan_accept(ms, rows, [9])
+
+
+def test_resolve_rules():
+    ms = [mig(1), mig(2)]
+    m, r = plan_resolve(ms, [row(1), row(2, RowStatus.DIRTY)], 2, Path("sql"))
+    assert m.version == 2 and r.status is RowStatus.DIRTY
+    with pytest.raises(StateError, match="resolve 1: version 1 is not dirty"):
+        plan_resolve(ms, [row(1), row(2, RowStatus.DIRTY)], 1, Path("sql"))
+    with pytest.raises(StateError, match="resolve 5: version 5 is not dirty"):
+        plan_resolve(ms, [row(1)], 5, Path("sql"))
+    with pytest.raises(ConfigError, match="resolve 3: its files are not in sql"):
+        plan_resolve(ms, [row(3, RowStatus.DIRTY)], 3, Path("sql"))
