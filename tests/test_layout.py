@@ -4,9 +4,9 @@ heavy modules imported only by the commands that need them."""
 from __future__ import annotations
 
 import ast
-from itertools import pairwise
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 from tests.conftest import REPO
