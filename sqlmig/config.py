@@ -148,6 +148,12 @@ class Settings:
         return parse_url(self.database_url)
 
     @property
+    def backup_by_default(self) -> bool:
+        """SQLite's backup is a file copy, cheap enough to take every time; PostgreSQL's
+        is a pg_dump of the whole database, so it is asked for."""
+        return self.url.dialect == "sqlite"
+
+    @property
     def history_table(self) -> str:
         return f"{self.table}_history"
 

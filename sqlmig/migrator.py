@@ -195,7 +195,7 @@ class Migrator:
             self.check_scratch(scratch_url)
         migrations = self.migrations()
         if backup is None:
-            backup = self.settings.url.dialect == "sqlite"
+            backup = self.settings.backup_by_default
         plan = ApplyPlan(migrations, target, allow_out_of_order)
         if seed:  # an unreadable seed file must stop the run before it migrates
             release.check_seeds(self.settings)

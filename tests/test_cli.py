@@ -330,3 +330,29 @@ def test_diff_of_a_sqlite_file_that_does_not_exist_is_an_error(project, tmp_path
     out = sqlmig("diff", "-d", f"sqlite:///{tmp_path / 'typo.db'}", cwd=project)
     assert out.returncode == 3 and "no database at" in out.stderr
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_failed_apply_prints_the_backup_and_what_stays_applied(project):
+    (project / "sql" / "up" / "0006_broken.sql").write_text("CREATE TABLE x (a int);\nSELEC 1;\n")
+    (project / "sql" / "down" / "0006_broken.sql").write_text("DROP TABLE x;\n")
+    failed = sqlmig("apply", cwd=project)
+    assert failed.returncode == 5
+    backup = re.search(r"backup taken before the first migration: (\S+)", failed.stderr)
+    assert backup and Path(backup.group(1)).is_file(), failed.stderr
+    assert "applied before the failure, and committed: 1 (create_accounts)" in failed.stderr
+    assert "5 (rebuild_profiles)" in failed.stderr
+
+    (project / "sql" / "up" / "0007_more.sql").write_text("CREATE TABLE y (a int);\n")
+    (project / "sql" / "down" / "0007_more.sql").write_text("DROP TABLE y;\n")
+    again = sqlmig("apply", "--json", cwd=project)
+    assert again.returncode == 5
+    doc = json.loads(again.stdout)  # one document on stdout, even for a failure
+    assert doc["ok"] is False and doc["applied"] == [] and doc["backup"]
+    assert doc["error"]["kind"] == "StatementError" and doc["error"]["exit_code"] == 5
+    assert doc["error"]["line"] == 2 and doc["error"]["file"].endswith("0006_broken.sql")
+    assert doc["failed"]["version"] == 6 and doc["failed"]["direction"] == "up"
+    assert "syntax error" in doc["error"]["db_message"]
+    assert "error:" in again.stderr  # and the message for the person watching the job
+
+    refused = sqlmig("rollback", "--json", "-d", "mysql://x", cwd=project)
+    assert refused.returncode == 2 and json.loads(refused.stdout)["error"]["kind"] == "ConfigError"

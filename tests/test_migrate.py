@@ -391,3 +391,45 @@ def test_a_statement_past_the_statement_timeout_fails_on_its_line(db_url, write_
     assert info.value.line == 2 and info.value.rolled_back
     assert "timeout" in info.value.db_message and info.value.exit_code == 5
     assert versions(db_url) == [] and "t" not in tables(db_url)
+
+
+def test_a_failed_run_says_what_it_had_already_done(db_url, write_migration, tmp_path):
+    write_migration(1, "a", "CREATE TABLE a (x int);", "DROP TABLE a;")
+    write_migration(2, "b", "CREATE TABLE b (x int);", "DROP TABLE b;")
+    folder = write_migration(
+        3, "bad", "CREATE TABLE c (x int);\nSELECT * FROM nowhere;", "SELECT 1;"
+    )
+    with Migrator(db_url, folder, backup_dir=tmp_path / "backups") as m:
+        with pytest.raises(StatementError) as info:
+            m.apply(backup=True)
+        partial = info.value.partial
+        assert partial is not None
+        assert [(s.version, s.direction) for s in partial.applied] == [(1, "up"), (2, "up")]
+        assert partial.backup is not None and partial.backup.path.is_file()
+        assert partial.failed is not None and partial.failed.version == 3
+        assert partial.failed.path.name == "0003_bad.sql" and partial.failed.direction == "up"
+        assert info.value.__cause__ is not None  # the driver's own error, chained
+        # Refused before anything ran: nothing to report as done.
+        (folder / "up" / "0003_bad.sql").unlink()
+        (folder / "down" / "0003_bad.sql").unlink()
+        write_migration(1, "a", "CREATE TABLE a (x int); -- edited", "DROP TABLE a;")
+        with pytest.raises(ValidationError) as refused:
+            m.apply()
+        assert refused.value.partial is None
+    assert versions(db_url) == [1, 2]
+
+
+def test_a_failed_rollback_says_what_it_had_already_undone(db_url, write_migration):
+    write_migration(1, "a", "CREATE TABLE a (x int);", "SELECT * FROM nowhere;")
+    write_migration(2, "b", "CREATE TABLE b (x int);", "DROP TABLE b;")
+    folder = write_migration(3, "c", "CREATE TABLE c (x int);", "DROP TABLE c;")
+    with Migrator(db_url, folder) as m:
+        m.apply(backup=False)
+        with pytest.raises(StatementError) as info:
+            m.rollback(3)
+    partial = info.value.partial
+    assert partial is not None and partial.backup is None
+    assert [(s.version, s.direction) for s in partial.applied] == [(3, "down"), (2, "down")]
+    assert partial.failed is not None and partial.failed.path.name == "0001_a.sql"
+    assert partial.failed.direction == "down"
+    assert versions(db_url) == [1]
