@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlmig.errors import ConfigError, Problem, ValidationError
 from sqlmig.models import Irreversible, Migration, SqlFile
+from sqlmig.splitter import Dialect, split
 
 FILE_RE = re.compile(r"^(\d+)_([A-Za-z0-9][A-Za-z0-9_\-]*)\.sql$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
@@ -84,6 +85,49 @@ def read_sql_file(path: Path, problems: list[Problem]) -> SqlFile | None:
     return SqlFile(path, text, checksum(text), d.no_transaction, d.irreversible)
 
 
+# A file without any of these words has no statement the transaction check refuses: most
+# files are skipped without being split.
+_MAYBE_OUTSIDE = re.compile(
+    r"\b(?:BEGIN|START|COMMIT|END|ABORT|ROLLBACK|PREPARE|CONCURRENTLY|VACUUM|DATABASE"
+    r"|TABLESPACE|SYSTEM|DISCARD|REINDEX|CLUSTER|DETACH|SUBSCRIPTION|PRAGMA|VALUE)\b",
+    re.IGNORECASE,
+)
+
+
+def transaction_problems(file: SqlFile, dialect: Dialect, journal_mode: str) -> list[Problem]:
+    """Statements a file sqlmig runs in one transaction cannot contain: transaction
+    control (a COMMIT would commit half a migration without its version row) and what
+    the database refuses inside a transaction block (CREATE INDEX CONCURRENTLY, VACUUM)."""
+    if file.no_transaction or not _MAYBE_OUTSIDE.search(file.text):
+        return []
+    from sqlmig.sqlkind import is_transaction_control, outside_transaction_only
+
+    found = []
+    for st in split(file.text, dialect):
+        if is_transaction_control(st.text, dialect):
+            word = st.text.split(None, 1)[0].upper()
+            found.append(
+                Problem(
+                    f"line {st.line}: {word} in a file sqlmig runs in one transaction would "
+                    "end that transaction without the version row: remove it, or put "
+                    "'-- sqlmig: no-transaction' at the top of the file if it must manage "
+                    "its own transactions",
+                    file.path,
+                )
+            )
+            continue
+        outside = outside_transaction_only(st.text, dialect, journal_mode=journal_mode)
+        if outside is not None and not outside.ignored:
+            found.append(
+                Problem(
+                    f"line {st.line}: {outside.reason}, and sqlmig runs this file in one: "
+                    f"{outside.fix}",
+                    file.path,
+                )
+            )
+    return found
+
+
 def _scan(folder: Path, problems: list[Problem]) -> dict[int, list[Path]]:
     """Map version -> files in one of up/ or down/, reporting misnamed entries."""
     found: dict[int, list[Path]] = {}
@@ -136,8 +180,12 @@ def _pair(
     return pairs
 
 
-def load_migrations(directory: Path) -> list[Migration]:
-    """Read ``directory/up`` and ``directory/down``; raise ValidationError listing every problem."""
+def load_migrations(
+    directory: Path, dialect: Dialect | None = None, journal_mode: str = "wal"
+) -> list[Migration]:
+    """Read ``directory/up`` and ``directory/down``; raise ValidationError listing every
+    problem. With ``dialect``, also check the statements of every file that runs in a
+    transaction (transaction_problems)."""
     if not directory.is_dir():
         raise ConfigError(
             f"migration folder {directory} not found (set --dir or `dir` in sqlmig.toml)"
@@ -154,6 +202,9 @@ def load_migrations(directory: Path) -> list[Migration]:
         if up and down:
             name = FILE_RE.match(up_path.name).group(2)  # type: ignore[union-attr]
             migrations.append(Migration(version, name, up, down))
+            if dialect is not None:
+                problems += transaction_problems(up, dialect, journal_mode)
+                problems += transaction_problems(down, dialect, journal_mode)
     if problems:
         raise ValidationError(problems)
     return migrations

@@ -89,7 +89,8 @@ class Migrator:
     # -- internals -------------------------------------------------------------------
 
     def migrations(self) -> list[Migration]:
-        return load_migrations(self.settings.dir)
+        s = self.settings
+        return load_migrations(s.dir, s.url.dialect, s.sqlite_journal_mode)
 
     def engine(self, *, write: bool = False) -> Engine:
         if self._engine is not None and (self._writable or not write):
@@ -131,7 +132,7 @@ class Migrator:
 
         migrations = self.migrations()
         store = self.store()
-        seeds = load_seeds(self.settings.seeds_dir, store.seeds())
+        seeds = load_seeds(self.settings.seeds_dir, store.seeds(), self.settings.url.dialect)
         return Status(statuses(migrations, store.applied()), self.settings.url.masked, seeds)
 
     def validate(self) -> list[Problem]:

@@ -63,14 +63,14 @@ def check_seeds(settings: Settings) -> None:
     """Raise now if a seed file cannot be read (not UTF-8, say)."""
     from sqlmig.seeding import load_seeds
 
-    load_seeds(settings.seeds_dir, {})
+    load_seeds(settings.seeds_dir, {}, settings.url.dialect)
 
 
 def run_seeds(settings: Settings, runner: Runner, store: Store, result: RunResult) -> None:
     """Apply the new and changed seed files, adding each to ``result.seeds``."""
     from sqlmig.seeding import load_seeds
 
-    for s in load_seeds(settings.seeds_dir, store.seeds()):
+    for s in load_seeds(settings.seeds_dir, store.seeds(), settings.url.dialect):
         if s.state is not SeedState.APPLIED:
             result.seeds.append(runner.run_seed(s.name, s.file, result))
 

@@ -6,43 +6,21 @@ execute_file, which runs a whole file with no bookkeeping.
 
 from __future__ import annotations
 
-import re
-
 from sqlmig.engines.base import DbFailure, Driver, FailureKind
 from sqlmig.errors import StatementError
 from sqlmig.models import SqlFile
 from sqlmig.splitter import Statement, split
 
-# Savepoints (SAVEPOINT, RELEASE, ROLLBACK TO) are fine inside our transaction.
-TRANSACTION_CONTROL = re.compile(
-    r"(BEGIN|START\s+TRANSACTION|COMMIT|END|ABORT|ROLLBACK(?!\s+(?:TRANSACTION\s+)?TO\b))\b",
-    re.IGNORECASE,
-)
-
 
 def run_statements(engine: Driver, file: SqlFile, *, rolled_back: bool) -> int:
     """Send ``file``'s statements one by one; the number sent. A failure names its line."""
     statements = split(file.text, engine.dialect)
-    if not file.no_transaction:
-        refuse_transaction_control(engine, file, statements)
     for st in statements:
         try:
             engine.execute(st.text)
         except DbFailure as exc:
             raise statement_error(engine, file, st, exc, rolled_back=rolled_back) from exc
     return len(statements)
-
-
-def refuse_transaction_control(engine: Driver, file: SqlFile, statements: list[Statement]) -> None:
-    """A COMMIT inside a file would commit half a migration without its version row."""
-    for st in statements:
-        if TRANSACTION_CONTROL.match(st.text):
-            failure = DbFailure(
-                "transaction control inside a migration that sqlmig already runs in one "
-                "transaction: remove it, or put '-- sqlmig: no-transaction' at the top of "
-                "the file if it must manage its own transactions"
-            )
-            raise statement_error(engine, file, st, failure, rolled_back=True)
 
 
 def statement_error(
@@ -76,10 +54,9 @@ def execute_file(engine: Driver, file: SqlFile, *, atomic: bool = True) -> int:
     ``atomic=False`` (a scratch database, thrown away anyway) runs the statements one
     at a time when the file needs more locks than one PostgreSQL transaction may hold.
     """
-    statements = split(file.text, engine.dialect)
     if file.no_transaction:
         return run_statements(engine, file, rolled_back=False)
-    refuse_transaction_control(engine, file, statements)
+    statements = split(file.text, engine.dialect)
     try:
         with engine.transaction():
             try:

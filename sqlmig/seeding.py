@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmig.discovery import read_sql_file
+from sqlmig.discovery import read_sql_file, transaction_problems
 from sqlmig.errors import Problem, ValidationError
 from sqlmig.models import SeedState, SeedStatus
+from sqlmig.splitter import Dialect
 
 
-def load_seeds(folder: Path, applied: dict[str, str]) -> list[SeedStatus]:
-    """Every seed file with its state; [] when there is no seeds folder."""
+def load_seeds(
+    folder: Path, applied: dict[str, str], dialect: Dialect | None = None
+) -> list[SeedStatus]:
+    """Every seed file with its state; [] when there is no seeds folder. Each seed runs
+    in one transaction: with ``dialect``, statements that cannot are problems."""
     if not folder.is_dir():
         return []
     problems: list[Problem] = []
@@ -24,6 +28,12 @@ def load_seeds(folder: Path, applied: dict[str, str]) -> list[SeedStatus]:
         file = read_sql_file(path, problems)
         if file is None:
             continue
+        if file.no_transaction:
+            problems.append(
+                Problem("seeds always run in one transaction each: remove no-transaction", path)
+            )
+        elif dialect is not None:
+            problems += transaction_problems(file, dialect, "wal")
         recorded = applied.get(path.name)
         state = (
             SeedState.PENDING

@@ -305,17 +305,63 @@ def test_quoted_strings_with_percent_and_semicolons(db_url, write_migration):
 
 
 @pytest.mark.parametrize("control", ["COMMIT", "BEGIN", "END", "rollback", "BEGIN TRANSACTION"])
-def test_transaction_control_in_a_transactional_file_is_refused(db_url, write_migration, control):
+def test_transaction_control_in_a_transactional_file_is_refused_before_anything_runs(
+    db_url, write_migration, control
+):
+    write_migration(1, "first", "CREATE TABLE first (x int);")
     folder = write_migration(
-        1, "tx", f"CREATE TABLE a (x int);\n{control};\nCREATE TABLE b (x int);\n"
+        2, "tx", f"CREATE TABLE a (x int);\n{control};\nCREATE TABLE b (x int);\n"
     )
-    with (
-        Migrator(db_url, folder) as m,
-        pytest.raises(StatementError, match="transaction control") as info,
-    ):
+    with Migrator(db_url, folder) as m:
+        for refused in (m.apply, m.plan_apply, m.validate, m.status):
+            with pytest.raises(ValidationError) as info:
+                refused()
+            (problem,) = info.value.problems
+            assert problem.path is not None and problem.path.name == "0002_tx.sql"
+            assert problem.message.startswith(f"line 2: {control.split()[0].upper()} in a file")
+            assert "'-- sqlmig: no-transaction'" in problem.message
+            assert info.value.exit_code == 1
+    assert tables(db_url) <= OWN_TABLES and versions(db_url) == []  # not even version 1
+
+
+NO_TRANSACTION_ONLY = {
+    "postgres": [
+        "CREATE INDEX CONCURRENTLY a_x ON a (x)",
+        "create unique index concurrently a_x on a (x)",
+        "DROP INDEX CONCURRENTLY IF EXISTS a_x",
+        "REINDEX TABLE CONCURRENTLY a",
+        "VACUUM a",
+        "VACUUM (ANALYZE) a",
+        "CREATE DATABASE other",
+        "ALTER SYSTEM SET work_mem = '8MB'",
+    ],
+    "sqlite": ["VACUUM", "PRAGMA journal_mode = delete"],
+}
+
+
+def test_statements_that_cannot_run_in_a_transaction_are_refused_before_anything_runs(
+    db_url, write_migration
+):
+    dialect = "sqlite" if db_url.startswith("sqlite") else "postgres"
+    write_migration(1, "a", "CREATE TABLE a (x int);")
+    for v, statement in enumerate(NO_TRANSACTION_ONLY[dialect], start=2):
+        folder = write_migration(v, f"s{v}", f"SELECT 1;\n{statement};\n")
+    with Migrator(db_url, folder) as m, pytest.raises(ValidationError) as info:
         m.apply()
-    assert info.value.line == 2
-    assert tables(db_url) <= OWN_TABLES
+    assert [p.path.name for p in info.value.problems if p.path] == [
+        f"{v:04d}_s{v}.sql" for v in range(2, len(NO_TRANSACTION_ONLY[dialect]) + 2)
+    ]
+    assert all(p.message.startswith("line 2: ") for p in info.value.problems)
+    assert all("-- sqlmig: no-transaction" in p.message for p in info.value.problems)
+    assert versions(db_url) == []
+    # In a no-transaction file they run (one of them, on a table that exists by then).
+    for v in range(2, len(NO_TRANSACTION_ONLY[dialect]) + 2):
+        for sub in ("up", "down"):
+            (folder / sub / f"{v:04d}_s{v}.sql").unlink()
+    statement = NO_TRANSACTION_ONLY[dialect][0]
+    write_migration(2, "outside", f"-- sqlmig: no-transaction\n{statement};\n")
+    with Migrator(db_url, folder) as m:
+        assert [s.version for s in m.apply(backup=False).steps] == [1, 2]
 
 
 def test_savepoints_are_allowed(db_url, write_migration):

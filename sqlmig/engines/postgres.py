@@ -20,6 +20,7 @@ from sqlmig.config import Dialect, Settings
 from sqlmig.engines.base import DbFailure, FailureKind, transaction
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.schema import Schema
+from sqlmig.sqlkind import NO_TRANSACTION_FIX
 
 T = TypeVar("T")
 # DROP DATABASE ... WITH (FORCE) for scratch databases, and the catalog columns diff reads.
@@ -28,6 +29,7 @@ CatalogReader = Callable[[psycopg.Connection[Any], set[tuple[str, str | None]]],
 # libpq's answers from a server that is up and has refused us for good: waiting won't help.
 _REFUSED = ("password authentication failed", "no pg_hba.conf entry", 'role "')
 _OUT_OF_LOCKS = "53200"  # "out of shared memory": max_locks_per_transaction exhausted
+_IN_TRANSACTION = "25001"  # "... cannot run inside a transaction block"
 
 
 class PostgresEngine:
@@ -200,7 +202,10 @@ class PostgresEngine:
                     self.url.redact(f"lost the connection to {self.url.masked}: {_first_line(exc)}")
                 ) from exc
             kind = FailureKind.OUT_OF_LOCKS if exc.sqlstate == _OUT_OF_LOCKS else None
-            raise DbFailure(_describe(exc), exc.sqlstate, _position(exc), kind) from exc
+            message = _describe(exc)
+            if exc.sqlstate == _IN_TRANSACTION:  # what the set check cannot see in the text
+                message += f"\nHINT: {NO_TRANSACTION_FIX}"
+            raise DbFailure(message, exc.sqlstate, _position(exc), kind) from exc
 
     def execute_script(self, sql: str) -> None:
         # Without parameters psycopg uses the simple query protocol: many statements, one trip.

@@ -24,8 +24,9 @@ from sqlmig.errors import (
 )
 from sqlmig.models import SqlFile
 from sqlmig.schema import Schema
-from sqlmig.scripts import TRANSACTION_CONTROL, execute_file
+from sqlmig.scripts import execute_file
 from sqlmig.splitter import split
+from sqlmig.sqlkind import is_transaction_control
 
 if TYPE_CHECKING:
     import psycopg
@@ -151,7 +152,7 @@ def _without_transaction_control(file: SqlFile, dialect: Dialect) -> SqlFile:
     blanked, not removed, so that errors still point at the right line."""
     text = file.text
     for st in split(text, dialect):
-        if TRANSACTION_CONTROL.match(st.text):
+        if is_transaction_control(st.text, dialect):
             end = st.offset + len(st.text)
             text = text[: st.offset] + _NOT_NEWLINE.sub(" ", text[st.offset : end]) + text[end:]
     return replace(file, text=text)
