@@ -97,10 +97,14 @@ class Runner:
                     self._record_success(m, file, direction, ms, row_exists=True)
         except DbFailure as exc:  # at commit: deferred constraints, SQLite's foreign keys
             assert m is not None
-            file = m.file(direction)
-            failure = statement_error(self.engine, file, None, exc, rolled_back=True)
-            self._record_failure(m, file, direction, start, failure)
-            raise _attach(failure, result, _failed(m, direction)) from exc
+            failure = statement_error(self.engine, m.file(direction), None, exc, rolled_back=True)
+            raise self._failed(
+                _outcome(failure, m, direction), m, direction, start, result
+            ) from exc
+        except StatementError as exc:
+            assert m is not None
+            failure = _outcome(exc, m, direction)
+            raise self._failed(failure, m, direction, start, result) from exc.__cause__
         except (SqlmigError, KeyboardInterrupt) as exc:
             if m is not None:
                 self._record_failure(m, m.file(direction), direction, start, exc)
@@ -111,6 +115,18 @@ class Runner:
         if self.on_step:
             self.on_step(m, direction, done)
         return done
+
+    def _failed(
+        self,
+        failure: StatementError,
+        m: Migration,
+        direction: Direction,
+        start: float,
+        result: RunResult,
+    ) -> StatementError:
+        self._record_failure(m, m.file(direction), direction, start, failure)
+        _attach(failure, result, _failed(m, direction))
+        return failure
 
     def _mark_dirty(self, m: Migration, direction: Direction) -> None:
         # Committed before the first statement: if we die part-way, the mark survives us.
@@ -212,6 +228,21 @@ class _Cursor:
 
 def _failed(m: Migration, direction: Direction) -> FailedStep:
     return FailedStep(m.file(direction).path, m.name, m.version, direction)
+
+
+def _outcome(exc: StatementError, m: Migration, direction: Direction) -> StatementError:
+    """Say what a failed step left behind in words that cannot be misread."""
+    if not exc.rolled_back:
+        return exc  # a no-transaction file: the error already says the version is dirty
+    if direction is Direction.UP:
+        return exc.with_outcome(
+            f"This migration was rolled back: nothing of it stays, version {m.version} is "
+            "not applied."
+        )
+    return exc.with_outcome(
+        f"The down file's changes were undone: version {m.version} is still applied, "
+        "as it was before this rollback started."
+    )
 
 
 def _attach(exc: SqlmigError, result: RunResult, failed: FailedStep | None) -> SqlmigError:

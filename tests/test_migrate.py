@@ -85,7 +85,7 @@ def test_bad_sql_in_the_middle_names_file_line_and_leaves_db_as_it_was(db_url, w
         assert err.line in (4, 5)  # statement start, or the exact line when the server says
         assert "INSERT INTO half" in err.statement
         assert err.rolled_back and err.exit_code == 5
-        assert "rolled back" in str(err)
+        assert "This migration was rolled back: nothing of it stays, version 2 is not" in str(err)
         hist = m.history()
     assert snapshot(db_url) == before
     assert "half" not in tables(db_url) and versions(db_url) == [1]
@@ -206,6 +206,10 @@ def test_failed_down_file_rolls_back_and_keeps_the_row(db_url, write_migration):
         with pytest.raises(StatementError) as info:
             m.rollback()
         assert info.value.line == 2 and info.value.path.parent.name == "down"
+        message = str(info.value)
+        assert "The down file's changes were undone: version 1 is still applied" in message
+        assert "as it was before" not in message.split("\n")[0]
+        assert "still applied" in (m.history()[0].error or "")  # the history says the same
     assert versions(db_url) == [1] and "a" in tables(db_url)
 
 
