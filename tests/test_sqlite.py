@@ -190,3 +190,41 @@ def test_a_sqlite_library_older_than_the_floor_is_refused_by_name(
     ):
         m.apply()
     assert not (tmp_path / "a.db").exists()
+
+
+def test_a_foreign_key_that_no_longer_fits_its_parent_is_a_statement_error(
+    sqlite_url, write_migration
+):
+    write_migration(
+        1,
+        "parent",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY, code TEXT UNIQUE);",
+        "DROP TABLE parent;",
+    )
+    folder = write_migration(
+        2,
+        "child",
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, code TEXT REFERENCES parent (code));\n"
+        "INSERT INTO parent VALUES (1, 'a'); INSERT INTO child VALUES (1, 'a');",
+        # A rebuild that loses the UNIQUE the child's key points at.
+        "CREATE TABLE parent_new (id INTEGER PRIMARY KEY, code TEXT);\n"
+        "INSERT INTO parent_new SELECT id, code FROM parent;\n"
+        "DROP TABLE parent;\n"
+        "ALTER TABLE parent_new RENAME TO parent;",
+    )
+    with Migrator(sqlite_url, folder) as m:
+        m.apply()
+        with pytest.raises(StatementError) as info:
+            m.rollback()
+        failure = m.history()[0]
+    assert info.value.exit_code == 5 and info.value.path.name == "0002_child.sql"
+    assert "foreign key mismatch" in info.value.db_message
+    assert "version 2 is still applied" in str(info.value)
+    assert failure.event == "fail" and "foreign key mismatch" in (failure.error or "")
+    assert versions(sqlite_url) == [1, 2]
+    assert (
+        query(sqlite_url, "SELECT sql FROM sqlite_master WHERE name = 'parent'")[0][0].count(
+            "UNIQUE"
+        )
+        == 1
+    )

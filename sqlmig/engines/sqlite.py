@@ -151,7 +151,15 @@ class SqliteEngine:
         self.query("BEGIN IMMEDIATE")
 
     def _commit(self) -> None:
-        violations = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+        try:
+            violations = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+        except sqlite3.Error as exc:
+            # "foreign key mismatch": a key no longer points at a unique column, e.g. after
+            # a down file rebuilt the parent without it. The migration must not commit.
+            raise DbFailure(
+                f"foreign key check failed before commit: {exc}",
+                getattr(exc, "sqlite_errorname", None),
+            ) from exc
         if violations:
             shown = "; ".join(
                 f"{table} rowid {rowid} references {parent} (no matching row)"
