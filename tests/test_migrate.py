@@ -208,7 +208,6 @@ def test_failed_down_file_rolls_back_and_keeps_the_row(db_url, write_migration):
         assert info.value.line == 2 and info.value.path.parent.name == "down"
         message = str(info.value)
         assert "The down file's changes were undone: version 1 is still applied" in message
-        assert "as it was before" not in message.split("\n")[0]
         assert "still applied" in (m.history()[0].error or "")  # the history says the same
     assert versions(db_url) == [1] and "a" in tables(db_url)
 

@@ -187,3 +187,22 @@ def test_a_check_change_is_reported_next_to_a_column_change(tmp_path, live, expe
     found = drift(url, tmp_path, "CREATE TABLE t (a TEXT, b INT CHECK (b > 100))")
     assert [line if line.startswith("column") else line[:19] for line in found] == expected
     assert "check(b>0)" in found[1] and "check(b>100)" in found[1]
+
+
+def test_a_sqlite3_schema_file_with_internal_tables_works_as_the_baseline(tmp_path):
+    script = (
+        "CREATE TABLE a (id INTEGER PRIMARY KEY AUTOINCREMENT, x TEXT);"
+        "CREATE INDEX ax ON a (x);"
+        "INSERT INTO a (x) VALUES ('one');"
+        "ANALYZE;"
+    )
+    url = make_db(tmp_path / "live.db", script)
+    # What `sqlite3 live.db .schema` prints for it (the 3.40 shell):
+    schema = (
+        "CREATE TABLE a (id INTEGER PRIMARY KEY AUTOINCREMENT, x TEXT);\n"
+        "CREATE TABLE sqlite_sequence(name,seq);\n"
+        "CREATE INDEX ax ON a (x);\n"
+        "CREATE TABLE sqlite_stat1(tbl,idx,stat);\n"
+    )
+    assert drift(url, tmp_path, schema) == []
+    assert drift(url, tmp_path, schema.replace("x TEXT", "x BLOB"))  # still compared

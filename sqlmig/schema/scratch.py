@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     import psycopg
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
+_SQLITE_INTERNAL = re.compile(
+    r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"'`\[]?sqlite_", re.IGNORECASE
+)
 
 
 @contextmanager
@@ -138,7 +141,7 @@ def load_baseline(engine: Engine, path: Path) -> Schema:
     file = read_sql_file(path, problems)
     if file is None:
         raise ValidationError(problems)
-    file = _without_transaction_control(file, engine.dialect)
+    file = _loadable(file, engine.dialect)
     try:
         execute_file(engine, file, atomic=False)
     except StatementError as exc:
@@ -146,13 +149,17 @@ def load_baseline(engine: Engine, path: Path) -> Schema:
     return engine.introspect()
 
 
-def _without_transaction_control(file: SqlFile, dialect: Dialect) -> SqlFile:
-    """The file without BEGIN/COMMIT (as `sqlite3 .dump` writes them): they would end the
-    load's own transaction, and in a scratch database they change nothing else. They are
-    blanked, not removed, so that errors still point at the right line."""
+def _loadable(file: SqlFile, dialect: Dialect) -> SqlFile:
+    """The file without what a scratch load must not run: BEGIN/COMMIT (as `sqlite3 .dump`
+    writes them), which would end the load's own transaction and change nothing else;
+    and on SQLite `CREATE TABLE sqlite_sequence(...)` / `sqlite_stat1(...)` (as
+    `sqlite3 .schema` writes them), tables SQLite makes itself and refuses to have made
+    for it. They are blanked, not removed, so that errors still point at the right line."""
     text = file.text
     for st in split(text, dialect):
-        if is_transaction_control(st.text, dialect):
+        if is_transaction_control(st.text, dialect) or (
+            dialect == "sqlite" and _SQLITE_INTERNAL.match(st.text)
+        ):
             end = st.offset + len(st.text)
             text = text[: st.offset] + _NOT_NEWLINE.sub(" ", text[st.offset : end]) + text[end:]
     return replace(file, text=text)
