@@ -155,7 +155,7 @@ class StatementError(SqlmigError):
 
     def with_outcome(self, outcome: str) -> StatementError:
         """The same failure, with what it left behind said differently."""
-        return StatementError(
+        return type(self)(
             path=self.path,
             line=self.line,
             statement=self.statement,
@@ -164,6 +164,14 @@ class StatementError(SqlmigError):
             rolled_back=self.rolled_back,
             outcome=outcome,
         )
+
+
+class TableLockTimeout(StatementError, LockTimeout):
+    """A statement waited longer than --lock-timeout for a table lock (PostgreSQL's
+    lock_timeout, SQLSTATE 55P03) and was rolled back: a lock not acquired, exit 4, like
+    every other wait for a lock; still a StatementError, with its file and line."""
+
+    exit_code = EXIT_LOCK
 
 
 class BackendError(SqlmigError):

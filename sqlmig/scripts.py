@@ -7,7 +7,7 @@ execute_file, which runs a whole file with no bookkeeping.
 from __future__ import annotations
 
 from sqlmig.engines.base import DbFailure, Driver, FailureKind
-from sqlmig.errors import StatementError
+from sqlmig.errors import StatementError, TableLockTimeout
 from sqlmig.models import SqlFile
 from sqlmig.splitter import Statement, split
 
@@ -34,7 +34,8 @@ def statement_error(
         text = st.text
     else:  # failed at commit: deferred constraints, SQLite's foreign key check
         line, text = file.text.count("\n") + 1, "COMMIT"
-    return StatementError(
+    kind = TableLockTimeout if exc.kind is FailureKind.LOCK_TIMEOUT else StatementError
+    return kind(
         path=file.path,
         line=line,
         statement=engine.url.redact(text),

@@ -40,7 +40,8 @@ def test_lock_timeout_fails_fast_behind_a_long_transaction(pg_url, write_migrati
             m.apply()
         assert time.monotonic() - start < 5
         blocker.rollback()
-    assert info.value.code == "55P03"
+    assert info.value.code == "55P03" and info.value.exit_code == 4
+    assert isinstance(info.value, LockTimeout)  # a lock not acquired, like the others
     assert (
         "lock timeout" in info.value.db_message and "--lock-timeout 0.5s" in info.value.db_message
     )

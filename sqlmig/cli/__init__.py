@@ -36,14 +36,8 @@ def _root(
     """Plain-SQL schema migrations for PostgreSQL and SQLite."""
 
 
-def _terminated(signum: int, _frame: object) -> None:
-    # A cancelled CI job sends SIGTERM: unwind like Ctrl-C, so that the migration in
-    # progress is rolled back and recorded and scratch databases are dropped.
-    raise KeyboardInterrupt
-
-
 def main() -> None:
-    import signal
+    from sqlmig import interrupts
 
-    signal.signal(signal.SIGTERM, _terminated)
+    interrupts.install()
     app()

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from sqlmig import interrupts
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines.base import DbFailure, transaction
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
@@ -76,8 +77,8 @@ class SqliteEngine:
             if _is_busy(exc):
                 raise self._locked() from exc
             raise ConnectError(f"cannot open {self.url.masked}: {exc}") from exc
-        if self.settings.statement_timeout:
-            self.conn.set_progress_handler(self._past_deadline, 10_000)
+        # Always: it is also how Ctrl-C reaches a long statement (sqlmig.interrupts).
+        self.conn.set_progress_handler(self._should_stop, 10_000)
 
     def _set_journal_mode(self) -> None:
         wanted = self.settings.sqlite_journal_mode.lower()
@@ -102,8 +103,10 @@ class SqliteEngine:
                 f"{self.url.masked}: could not switch journal_mode to {wanted} (still {current})"
             )
 
-    def _past_deadline(self) -> int:
-        return int(self._deadline is not None and time.monotonic() > self._deadline)
+    def _should_stop(self) -> int:
+        """SQLite's progress callback: non-zero aborts the statement running now."""
+        past = self._deadline is not None and time.monotonic() > self._deadline
+        return int(past or interrupts.requested())
 
     def _locked(self) -> LockTimeout:
         return LockTimeout(
@@ -198,6 +201,8 @@ class SqliteEngine:
             if _is_busy(exc):
                 raise self._locked() from exc
             message = str(exc)
+            if message == "interrupted" and interrupts.requested():
+                raise KeyboardInterrupt from exc
             if message == "interrupted" and self._deadline is not None:
                 limit = self.settings.statement_timeout
                 message = f"statement cancelled after --statement-timeout {limit:g}s"
