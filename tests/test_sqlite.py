@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import threading
 import time
 
@@ -228,3 +229,32 @@ def test_a_foreign_key_that_no_longer_fits_its_parent_is_a_statement_error(
         )
         == 1
     )
+
+
+def test_a_folder_or_a_read_only_file_is_named_as_such(tmp_path, write_migration):
+    folder = write_migration(1, "a", "CREATE TABLE a (x int);")
+    for command in ("apply", "status"):
+        with (
+            Migrator(f"sqlite:///{tmp_path}", folder) as m,
+            pytest.raises(ConnectError, match=rf"{tmp_path} is a folder, not a database file"),
+        ):
+            getattr(m, command)()
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=False
+    )
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (root only); root ignores file modes")
+    try:
+        sqlite3.connect(mount / "app.db").execute("CREATE TABLE t (a)").connection.close()
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        url = f"sqlite:///{mount / 'app.db'}"
+        with Migrator(url, folder) as m, pytest.raises(ConnectError) as info:
+            m.apply(backup=False)
+        assert "readonly database" in str(info.value)
+        assert f"{mount / 'app.db'} is read-only; sqlmig needs to write it" in str(info.value)
+        with Migrator(url, folder) as m:  # reading still works
+            assert [e.state.value for e in m.status().entries] == ["pending"]
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)

@@ -7,6 +7,7 @@ cannot give one transaction per migration.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from contextlib import AbstractContextManager
@@ -76,9 +77,29 @@ class SqliteEngine:
             self.close()
             if _is_busy(exc):
                 raise self._locked() from exc
-            raise ConnectError(f"cannot open {self.url.masked}: {exc}") from exc
+            raise ConnectError(
+                f"cannot open {self.url.masked}: {exc}{self._why_not(write)}",
+                retryable=not Path(self.path).is_dir(),
+            ) from exc
         # Always: it is also how Ctrl-C reaches a long statement (sqlmig.interrupts).
         self.conn.set_progress_handler(self._should_stop, 10_000)
+
+    def _why_not(self, write: bool) -> str:
+        """What SQLite's "unable to open" or "readonly database" means for this path."""
+        path = Path(self.path)
+        if path.is_dir():
+            return (
+                f": {path} is a folder, not a database file; name the file in it, "
+                f"e.g. sqlite:///{path / 'app.db'}"
+            )
+        if write and path.exists() and not os.access(path, os.W_OK):
+            return f": {path} is read-only; sqlmig needs to write it"
+        if write and not os.access(path.parent, os.W_OK | os.X_OK):
+            return (
+                f": its folder {path.parent} is read-only; SQLite writes its journal (or, in "
+                "WAL mode, the -wal and -shm files) next to the database"
+            )
+        return ""
 
     def _set_journal_mode(self) -> None:
         wanted = self.settings.sqlite_journal_mode.lower()
