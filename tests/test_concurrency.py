@@ -124,3 +124,40 @@ def test_ctrl_c_rolls_back_the_migration_in_progress(db_url, write_migration):
     assert len(applied) < 12
     failed = query(db_url, "SELECT version, error FROM schema_version_history WHERE event = 'fail'")
     assert failed == [(len(applied) + 1, "interrupted")]
+
+
+ROUNDS = int(os.environ.get("SQLMIG_STRESS_ROUNDS", "4"))  # CI's default; raise it to soak
+
+
+def fast_set(write_migration, count: int) -> Path:
+    folder = None
+    for v in range(1, count + 1):
+        folder = write_migration(
+            v,
+            f"t{v}",
+            f"CREATE TABLE t{v} (a int);\nINSERT INTO t{v} VALUES ({v});\n",
+            f"DROP TABLE t{v};",
+        )
+    assert folder is not None
+    return folder
+
+
+@pytest.mark.slow
+def test_apply_and_rollback_runners_together_leave_a_consistent_prefix(db_url, write_migration):
+    """4 `apply` and 4 `rollback 3` runners started together on a database at version 30:
+    whatever order they run in, the versions applied are 1..k and the schema agrees."""
+    count = 30
+    folder = fast_set(write_migration, count)
+    common = ["-d", db_url, "--dir", str(folder), "--lock-timeout", "120"]
+    for _ in range(ROUNDS):
+        top_up = launch(["apply", "--no-backup", *common], 0)
+        assert top_up.wait(timeout=120) == 0
+        start_at = time.time() + 2.0
+        procs = [launch(["apply", "--no-backup", *common], start_at) for _ in range(4)]
+        procs += [launch(["rollback", "3", *common], start_at) for _ in range(4)]
+        for p in procs:
+            out, err = p.communicate(timeout=180)
+            assert p.returncode == 0, f"{p.args[3:5]}: {out}\n{err}"
+        consistent(db_url, count)  # never a gap, never a table without its version
+    undone = query(db_url, "SELECT count(*) FROM schema_version_history WHERE event = 'rollback'")
+    assert undone[0][0] >= 3 * ROUNDS  # the rollback runners really ran
