@@ -158,6 +158,15 @@ class Settings:
         return f"{self.table}_history"
 
     @property
+    def meta_table(self) -> str:
+        return f"{self.table}_meta"
+
+    @property
+    def own_tables(self) -> tuple[str, str, str, str]:
+        """Every table sqlmig keeps: versions, history, seeds, meta."""
+        return self.table, self.history_table, self.seeds_table, self.meta_table
+
+    @property
     def seeds_table(self) -> str:
         return f"{self.table}_seeds"
 

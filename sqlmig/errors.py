@@ -174,6 +174,11 @@ class TableLockTimeout(StatementError, LockTimeout):
     exit_code = EXIT_LOCK
 
 
+class FormatError(SqlmigError):
+    """sqlmig's own tables are in a format this sqlmig does not know (a newer one wrote
+    them): reading them could misread them, so nothing is done."""
+
+
 class BackendError(SqlmigError):
     """A database error outside any migration file (bookkeeping, introspection)."""
 

@@ -6,13 +6,18 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-OWN_TABLES = {"schema_version", "schema_version_history", "schema_version_seeds"}
+OWN_TABLES = {
+    "schema_version",
+    "schema_version_history",
+    "schema_version_seeds",
+    "schema_version_meta",
+}
 
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     if url.startswith("sqlite"):
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
-        try:
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        try:  # autocommit, as on PostgreSQL below: a write here is a write
             return conn.execute(sql).fetchall()
         finally:
             conn.close()

@@ -168,3 +168,24 @@ def update_params(row: AppliedRow) -> tuple[object, ...]:
 
 def history_params(event: HistoryEvent) -> tuple[object, ...]:
     return tuple(getattr(event, c) for c in HISTORY_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class MetaSql:
+    """sqlmig's notes about its own tables: for now, the format they are in."""
+
+    create: str
+    select_format: str
+    set_format: str
+
+
+def meta_sql(dialect: Dialect, meta: str) -> MetaSql:
+    p = "?" if dialect == "sqlite" else "%s"
+    return MetaSql(
+        create=f"CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        select_format=f"SELECT value FROM {meta} WHERE name = 'format'",
+        set_format=(
+            f"INSERT INTO {meta} (name, value) VALUES ('format', {p}) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+        ),
+    )

@@ -227,9 +227,7 @@ class PostgresEngine:
 
     def _read_catalogs(self, reader: CatalogReader[T]) -> T:
         s = self.settings
-        own: set[tuple[str, str | None]] = {
-            (self.schema, t) for t in (s.table, s.history_table, s.seeds_table)
-        }
+        own: set[tuple[str, str | None]] = {(self.schema, t) for t in s.own_tables}
         if s.schema and s.schema != "public":  # a schema set aside for sqlmig's tables
             own.add((s.schema, None))
         try:

@@ -271,7 +271,7 @@ class SqliteEngine:
     @property
     def _own_tables(self) -> set[str]:
         s = self.settings
-        return {s.table, s.history_table, s.seeds_table}
+        return set(s.own_tables)
 
     def backup_to(self, dest: Path) -> None:
         """SQLite's online backup API: a consistent copy even while others write (WAL too)."""

@@ -1,7 +1,12 @@
-"""sqlmig's own tables (versions, history, seeds), read and written through any Driver.
+"""sqlmig's own tables (versions, history, seeds, meta), read and written through any Driver.
 
 Composed over the driver rather than mixed into it: the SQL is the same on both engines
 (bookkeeping.py), and the driver only runs it.
+
+The tables carry a format number (in the meta table; none there means format 1, the
+tables before it existed). A newer sqlmig upgrades older tables in place, in one
+transaction under the run lock; an older sqlmig refuses tables in a newer format rather
+than misread them, which matters in a rolling deploy, where both run at once.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlmig._version import __version__
 from sqlmig.config import Settings
 from sqlmig.engines.base import Driver
 from sqlmig.engines.bookkeeping import (
@@ -16,12 +22,14 @@ from sqlmig.engines.bookkeeping import (
     RowChange,
     bookkeeping_sql,
     history_params,
+    meta_sql,
     qualify,
     quote_ident,
     row_params,
     table_probe,
     update_params,
 )
+from sqlmig.errors import FormatError
 from sqlmig.models import (
     AppliedRow,
     Direction,
@@ -31,34 +39,79 @@ from sqlmig.models import (
     RowStatus,
 )
 
+FORMAT = 2  # the format this sqlmig writes; see _UPGRADES for what each one added
+
 
 class Store:
-    """The version, history and seeds tables of one database."""
+    """The version, history, seeds and meta tables of one database."""
 
     def __init__(self, driver: Driver, settings: Settings) -> None:
         self.driver = driver
+        self.url = settings.url
         self.names = (settings.table, settings.history_table, settings.seeds_table)
         home = driver.home
         self.sql: BookkeepingSql = bookkeeping_sql(
             driver.dialect, *(qualify(home, n) for n in self.names)
         )
-        self._probes = [table_probe(driver.dialect, home, n) for n in self.names]
+        self.meta = meta_sql(driver.dialect, qualify(home, settings.meta_table))
+        self._probes = [table_probe(driver.dialect, home, n) for n in settings.own_tables]
         self._create_home = f"CREATE SCHEMA IF NOT EXISTS {quote_ident(home)}" if home else None
+        self._checked = False
 
     def _exists(self, which: int) -> bool:
         return bool(self.driver.query(*self._probes[which]))
 
-    def ensure_tables(self) -> None:
-        """Create the tables that do not exist yet (safe when runners race to do it)."""
-        if all(self._exists(i) for i in range(len(self.names))):
+    def format(self) -> int | None:
+        """The format sqlmig's tables are in; None when there are none yet."""
+        if self._exists(3):
+            rows = self.driver.query(self.meta.select_format)
+            return int(rows[0][0]) if rows else 1
+        return 1 if self._exists(0) else None
+
+    def _readable(self) -> None:
+        """Refuse tables a newer sqlmig wrote: read as this one's, they could mislead."""
+        if self._checked:
             return
+        found = self.format()
+        if found is not None and found > FORMAT:
+            raise FormatError(
+                f"sqlmig's tables in {self.url.masked} are in format {found}, written by a newer "
+                f"sqlmig; this is sqlmig {__version__}, which knows format {FORMAT} and older. "
+                "Upgrade sqlmig where this runs (pip install -U sqlmig); nothing was changed."
+            )
+        self._checked = True
+
+    def ensure_tables(self) -> None:
+        """Create the tables, or upgrade them to this sqlmig's format (call under the run
+        lock; safe when SQLite runners, which share no lock, race to do it)."""
+        found = self.format()
+        if found == FORMAT:
+            self._checked = True
+            return
+        self._readable()
         if self._create_home:
             self.driver.query(self._create_home)
-        for create in (self.sql.create_versions, self.sql.create_history, self.sql.create_seeds):
-            self.driver.query(create)
+        if found is None:
+            for create in self._creates():
+                self.driver.query(create)
+            self.driver.query(self.meta.set_format, (str(FORMAT),))
+            return
+        with self.driver.transaction():
+            now = self.format() or 1  # another SQLite runner may have upgraded meanwhile
+            for create in self._creates()[:3]:  # tables old versions did not make yet
+                self.driver.query(create)
+            for step in range(now, FORMAT):
+                for sql in _UPGRADES[step](self):
+                    self.driver.query(sql)
+            self.driver.query(self.meta.set_format, (str(FORMAT),))
+
+    def _creates(self) -> tuple[str, str, str, str]:
+        s = self.sql
+        return s.create_versions, s.create_history, s.create_seeds, self.meta.create
 
     def applied(self) -> list[AppliedRow]:
         """All version rows, ordered by version; [] when the table does not exist yet."""
+        self._readable()
         if not self._exists(0):
             return []
         return [_row(r) for r in self.driver.query(self.sql.select_rows)]
@@ -88,6 +141,7 @@ class Store:
         self, limit: int | None, since: str | None = None, failed: bool = False
     ) -> list[HistoryEvent]:
         """Events newest first: at most ``limit``, at or after ``since`` (ISO UTC)."""
+        self._readable()
         if not self._exists(1):
             return []
         sql, params = self.sql.history_query(limit, since, failed)
@@ -95,6 +149,7 @@ class Store:
 
     def seeds(self) -> dict[str, str]:
         """Seed file name -> checksum of the version last applied."""
+        self._readable()
         if not self._exists(2):
             return {}
         return dict(self.driver.query(self.sql.select_seeds))
@@ -104,12 +159,14 @@ class Store:
 
     def event_counts(self) -> dict[str, int]:
         """Events of each kind in the whole history ('seed_fail' for failed seeds)."""
+        self._readable()
         if not self._exists(1):
             return {}
         return {str(kind): int(n) for kind, n in self.driver.query(self.sql.history_counts)}
 
     def last_run(self) -> tuple[int | None, str | None]:
         """Milliseconds spent in the newest run's events, and the time of its last event."""
+        self._readable()
         if not self._exists(1):
             return None, None
         rows = self.driver.query(self.sql.last_run)
@@ -117,6 +174,12 @@ class Store:
             return None, None
         ms, at = rows[0]
         return int(ms or 0), _iso(at)
+
+
+# What each format added, as the statements that bring the one before up to it.
+_UPGRADES = {
+    1: lambda store: [store.meta.create],  # 2: the meta table with the format number
+}
 
 
 def _iso(value: Any) -> str:
