@@ -23,6 +23,7 @@ import argparse
 import glob
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -86,37 +87,35 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def git(*args: str, tree: Path = REPO) -> str:
-    done = subprocess.run(
+def git(*args: str, tree: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         ["git", "-C", str(tree), *args], capture_output=True, text=True, check=False
     )
-    if done.returncode != 0:
-        raise SystemExit(f"bench: git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout.strip()
 
 
 def open_trees(base: str | None, work: Path) -> list[Side]:
     head = Side("head" if base else "sqlmig", REPO)
     if not base:
         return [head]
-    found = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    found = git("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
     if found.returncode != 0:
         raise SystemExit(f"bench: --base {base}: no such commit in {REPO} (try a branch or tag)")
-    commit = found.stdout.strip()
     path = work / "base-tree"
-    git("worktree", "add", "--detach", "--quiet", str(path), commit)
+    added = git("worktree", "add", "--detach", "--quiet", str(path), found.stdout.strip())
+    if added.returncode != 0:
+        raise SystemExit(f"bench: cannot make a worktree of {base}: {added.stderr.strip()}")
     return [Side("base", path), head]
 
 
 def close_trees(trees: list[Side]) -> None:
+    """Remove the temporary worktrees; a failure here must not hide why the bench ended."""
     for tree in trees:
         if tree.tree != REPO:
-            git("worktree", "remove", "--force", str(tree.tree))
+            done = git("worktree", "remove", "--force", str(tree.tree))
+            if done.returncode != 0:
+                print(
+                    f"bench: cannot remove the worktree {tree.tree}: {done.stderr}", file=sys.stderr
+                )
 
 
 def prepare_tree(tree: Side) -> None:
@@ -180,11 +179,13 @@ def server_version(url: str) -> str:
 
 def describe_tree(tree: Side, base: str | None) -> str:
     assert tree.tree
-    commit = git("rev-parse", "--short", "HEAD", tree=tree.tree)
+    commit = (
+        git("rev-parse", "--short", "HEAD", tree=tree.tree).stdout.strip() or "not a git checkout"
+    )
     if tree.tree != REPO:
         return f"{tree.name} = {base} ({commit}) in a temporary worktree"
-    dirty = " with uncommitted changes" if git("status", "--porcelain", "--", "sqlmig") else ""
-    return f"{tree.name} = {REPO} ({commit}{dirty})"
+    dirty = git("status", "--porcelain", "--", "sqlmig").stdout.strip()
+    return f"{tree.name} = {REPO} ({commit}{' with uncommitted changes' if dirty else ''})"
 
 
 def filesystem(path: Path) -> str:
@@ -201,10 +202,31 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def print_header(quick: bool, work: Path, trees: list[Side], base: str | None, pg: str) -> None:
+    print(
+        f"sqlmig bench, {'quick' if quick else 'full'} mode, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    print(f"machine: {os.cpu_count()} CPUs, load average {load()} at the start")
+    print(f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}{pg}")
+    print(f"files and SQLite databases in {work} ({filesystem(work)})")
+    for tree in trees:
+        print(describe_tree(tree, base))
+    print("figures: median seconds over alternating rounds; peak RSS: sqlmig / ref, in MB")
+
+
+def run_sections(bench: Bench, chosen: list[str], started: float) -> None:
+    for number, (name, run) in enumerate(sections.SECTIONS.items(), 1):
+        if name in chosen:
+            bench.report.number = number  # numbered as in bench/README.md, whatever is chosen
+            run(bench)
+    bench.report.summary()
+    minutes = (time.monotonic() - started) / 60
+    print(f"\ndone in {minutes:.1f} min; load average {load()} at the end")
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     quick = args.quick or os.environ.get("SQLMIG_BENCH_QUICK") == "1"
-    cfg = config(quick)
     chosen = [
         s for s in args.only if not (s in sections.SQLITE_ONLY and "sqlite" not in args.engines)
     ]
@@ -212,6 +234,7 @@ def main(argv: list[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="sqlmig-bench-"))
     trees: list[Side] = []
     cluster = None
+    dbs: Databases | None = None
     try:
         trees = open_trees(args.base, work)
         for tree in trees:
@@ -220,27 +243,17 @@ def main(argv: list[str]) -> int:
         if "postgres" in args.engines and set(chosen) - sections.SQLITE_ONLY:
             pg_url, cluster, pg_dump, where = start_postgres()
             pg_text = f"; PostgreSQL {server_version(pg_url)}, {where}"
-        mode = "quick" if quick else "full"
-        print(f"sqlmig bench, {mode} mode, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-        print(f"machine: {os.cpu_count()} CPUs, load average {load()} at the start")
-        import sqlite3
-
-        print(f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}{pg_text}")
-        print(f"files and SQLite databases in {work} ({filesystem(work)})")
-        for tree in trees:
-            print(describe_tree(tree, args.base))
-        print("figures: median seconds over alternating rounds; peak RSS: sqlmig / ref, in MB")
+        print_header(quick, work, trees, args.base, pg_text)
+        dbs = Databases(work, pg_url)
         report = Report(trees)
-        bench = Bench(cfg, trees, args.engines, work, Databases(work, pg_url), report, pg_dump)
-        for name in chosen:
-            sections.SECTIONS[name](bench)
-        report.summary()
-        minutes = (time.monotonic() - started) / 60
-        print(f"\ndone in {minutes:.1f} min; load average {load()} at the end")
+        bench = Bench(config(quick), trees, args.engines, work, dbs, report, pg_dump)
+        run_sections(bench, chosen, started)
     except ChildFailed as exc:
         print(f"\nbench: a measured process failed, so no figure for it:\n{exc}", file=sys.stderr)
         return 1
     finally:
+        if dbs is not None:
+            dbs.close()
         if cluster is not None:
             cluster.stop()
         close_trees(trees)

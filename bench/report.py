@@ -58,15 +58,19 @@ def change(before: float, after: float) -> str:
 @dataclass
 class Report:
     trees: Sequence[Side]
-    changes: list[tuple[str, float]] = field(default_factory=list)
+    changes: list[tuple[str, float]] = field(default_factory=list)  # (label, change)
     label_width: int = 34
+    number: int = 0  # of the section being printed (set by bench.py), to name its rows
 
     @property
     def comparing(self) -> bool:
         return len(self.trees) > 1
 
     def section(self, title: str) -> None:
-        print(f"\n== {title}", flush=True)
+        print(f"\n== {self.number}. {title}", flush=True)
+
+    def add_change(self, label: str, before: float, after: float) -> None:
+        self.changes.append((f"{self.number}. {label}", after / before - 1))
 
     def note(self, text: str) -> None:
         print(f"   {text}", flush=True)
@@ -102,7 +106,7 @@ class Report:
                 )
                 if self.comparing and i == len(figures) - 1:
                     line += f"  {change(figures[0].ratio, fig.ratio):>6}"
-                    self.changes.append((row.label, fig.ratio / figures[0].ratio - 1))
+                    self.add_change(row.label, figures[0].ratio, fig.ratio)
                 print(line, flush=True)
 
     def table(self, columns: Sequence[str], cells: dict[str, list[str]]) -> None:
@@ -117,13 +121,11 @@ class Report:
         worst = max(self.changes, key=lambda c: abs(c[1]))
         beyond = [c for c in self.changes if abs(c[1]) > CHANGE_LIMIT]
         first, last = self.trees[0].name, self.trees[-1].name
-        self.section(f"Change of each ratio, {last} against {first}")
-        self.note(
-            f"{len(self.changes)} ratios; largest change {worst[1]:+.1%} ({worst[0].strip()})"
-        )
+        print(f"\n== Change of each ratio, {last} against {first}")
+        self.note(f"{len(self.changes)} ratios; largest change {worst[1]:+.1%} ({worst[0]})")
         if beyond:
             self.note(f"beyond {CHANGE_LIMIT:.0%}:")
             for label, value in beyond:
-                self.note(f"  {value:+.1%}  {label.strip()}")
+                self.note(f"  {value:+6.1%}  {label}")
         else:
             self.note(f"every ratio within {CHANGE_LIMIT:.0%}")

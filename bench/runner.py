@@ -174,24 +174,35 @@ def sqlite_path(url: str) -> Path:
 
 
 class Databases:
-    """Fresh, throwaway databases for the measured processes, removed after use."""
+    """Fresh, throwaway databases for the measured processes, removed after use, and
+    whatever is left at close(): on a server of the user's own, nothing must remain."""
 
     def __init__(self, work: Path, pg_admin_url: str | None) -> None:
         self.work = work
         self.pg_admin_url = pg_admin_url
+        self.created: list[str] = []
 
     def new(self, engine: str, label: str = "db") -> str:
         name = f"bench_{label}_{uuid.uuid4().hex[:10]}"
         if engine == "sqlite":
-            return f"sqlite:///{self.work / (name + '.db')}"
-        import psycopg
+            url = f"sqlite:///{self.work / (name + '.db')}"
+        else:
+            import psycopg
 
-        assert self.pg_admin_url, "PostgreSQL database asked for without a server"
-        with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return urlunsplit(urlsplit(self.pg_admin_url)._replace(path="/" + name))
+            assert self.pg_admin_url, "PostgreSQL database asked for without a server"
+            with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = urlunsplit(urlsplit(self.pg_admin_url)._replace(path="/" + name))
+        self.created.append(url)
+        return url
+
+    def close(self) -> None:
+        for url in list(self.created):
+            self.drop(url)
 
     def drop(self, url: str) -> None:
+        if url in self.created:
+            self.created.remove(url)
         if url.startswith("sqlite:"):
             path = sqlite_path(url)
             for suffix in ("", "-wal", "-shm", "-journal"):

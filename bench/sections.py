@@ -25,7 +25,7 @@ def today(b: Bench) -> None:
     n = b.cfg.count
     wl = b.workload("simple", n)
     b.report.section(
-        f"1. Apply {n:,} generated migrations ({wl.description}) vs the driver floor; "
+        f"Apply {n:,} generated migrations ({wl.description}) vs the driver floor; "
         f"library call, median of {b.cfg.rounds}"
     )
     b.report.header()
@@ -39,7 +39,7 @@ def realistic(b: Bench) -> None:
     n = b.cfg.count
     wl = b.workload("realistic", n)
     b.report.section(
-        f"2. {n:,} realistic migrations ({wl.description}): apply --no-backup, then roll "
+        f"{n:,} realistic migrations ({wl.description}): apply --no-backup, then roll "
         f"all back, vs the driver floor; median of {b.cfg.rounds}"
     )
     b.report.header()
@@ -57,7 +57,7 @@ def realistic(b: Bench) -> None:
 def backup(b: Bench) -> None:
     n = b.cfg.count
     b.report.section(
-        f"3. The backup alone: `Migrator.backup()` of the database holding the {n:,} realistic "
+        f"The backup alone: `Migrator.backup()` of the database holding the {n:,} realistic "
         f"migrations vs a plain copy (SQLite's backup API; pg_dump -Fc); median of {b.cfg.rounds}"
     )
     for engine in b.engines:  # set up outside the header: its rows follow at once
@@ -79,8 +79,7 @@ def _backup_trial(b: Bench, engine: str) -> Trial:
 def flat(b: Bench) -> None:
     counts = sorted({*b.cfg.flat, b.cfg.count})
     b.report.section(
-        "4. Flatness: ratio to the floor by N, realistic migrations "
-        "(10,000 with SQLMIG_BENCH_10000=1)"
+        "Flatness: ratio to the floor by N, realistic migrations (10,000 with SQLMIG_BENCH_10000=1)"
     )
     apply_row = Row("", "apply", "apply")
     rollback_row = Row("", "rollback", "rollback")
@@ -116,7 +115,7 @@ def data(b: Bench) -> None:
     sizes = [workloads.big_sqlite(p, rows, scattered=k == "scattered") for k, p in files.items()]
     wl = workloads.unrelated(b.work / "unrelated")
     b.report.section(
-        f"5. Cost that grows with data: SQLite files of {max(sizes) / 1e6:.0f} MB, a "
+        f"Cost that grows with data: SQLite files of {max(sizes) / 1e6:.0f} MB, a "
         f"{rows:,}-row parent and a {rows:,}-row child with a foreign key to it (child i "
         f"references parent i, or parents scattered over the table); a copy per round; "
         f"median of {b.cfg.rounds}"
@@ -171,7 +170,7 @@ def _data_trial(b: Bench, files: dict[str, Path], wl: Workload) -> Trial:
 def status(b: Bench) -> None:
     n, rounds = b.cfg.count, b.cfg.status_rounds
     b.report.section(
-        f"6. `sqlmig status` on {n:,} applied realistic migrations, whole process, stdout a "
+        f"`sqlmig status` on {n:,} applied realistic migrations, whole process, stdout a "
         f"file, vs a floor process (reads and hashes the files, reads the version table with "
         f"the same driver, prints the pending count); median of {rounds}"
     )
@@ -209,7 +208,7 @@ def _status_trial(b: Bench, engine: str) -> Trial:
 def diff(b: Bench) -> None:
     n, rounds = b.cfg.diff_tables, b.cfg.rounds
     b.report.section(
-        f"7. `sqlmig diff` when nothing drifted, {n:,} tables (columns, an index, a foreign key "
+        f"`sqlmig diff` when nothing drifted, {n:,} tables (columns, an index, a foreign key "
         f"each), whole process; the first run (cold) apart from the next {rounds} (warm, median)"
     )
     b.report.note(
@@ -263,7 +262,7 @@ def _diff_trial(b: Bench, url: str, baseline: Path) -> Trial:
 
 def memory(b: Bench) -> None:
     b.report.section(
-        "8. Memory: one migration of ordinary INSERT statements (100 rows each), library apply "
+        "Memory: one migration of ordinary INSERT statements (100 rows each), library apply "
         "vs a floor that streams the file a line at a time; 1 round (500 MB with "
         "SQLMIG_BENCH_500MB=1)"
     )
