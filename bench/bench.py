@@ -35,7 +35,7 @@ from typing import Any
 import sections
 from context import ENGINE_NAMES, Bench, Config
 from report import Report
-from runner import BENCH_DIR, REPO, SECRETS, ChildFailed, Databases, Side, child_env
+from runner import BENCH_DIR, REPO, ROUNDS_CAP, SECRETS, ChildFailed, Databases, Side, child_env
 
 
 def config(quick: bool) -> Config:
@@ -48,13 +48,14 @@ def config(quick: bool) -> Config:
     if env.get("SQLMIG_BENCH_500MB") == "1" and not quick:
         seed_mb += (500,)
     return Config(
+        mode="quick" if quick else "full",
         count=count,
         rounds=int(env.get("SQLMIG_BENCH_ROUNDS", 1 if quick else 5)),
         flat=flat,
         big_rows=20_000 if quick else 2_000_000,
         seed_mb=seed_mb,
         diff_tables=20 if quick else 1000,
-        status_rounds=1 if quick else 7,
+        spread=0.0 if quick else 10.0,
     )
 
 
@@ -202,16 +203,20 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def print_header(quick: bool, work: Path, trees: list[Side], base: str | None, pg: str) -> None:
-    print(
-        f"sqlmig bench, {'quick' if quick else 'full'} mode, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-    )
+def print_header(cfg: Config, work: Path, trees: list[Side], base: str | None, pg: str) -> None:
+    print(f"sqlmig bench, {cfg.mode} mode, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {os.cpu_count()} CPUs, load average {load()} at the start")
     print(f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}{pg}")
     print(f"files and SQLite databases in {work} ({filesystem(work)})")
     for tree in trees:
         print(describe_tree(tree, base))
-    print("figures: median seconds over alternating rounds; peak RSS: sqlmig / ref, in MB")
+    rounds = f"{cfg.rounds}" + (
+        f", or more until a row has taken {cfg.spread:g} s (at most {ROUNDS_CAP})"
+        if cfg.spread
+        else ""
+    )
+    print(f"figures: the median of each row's rounds ({rounds}), the sides alternating")
+    print("peak RSS: of sqlmig's process / of the reference's, in MB")
 
 
 def run_sections(bench: Bench, chosen: list[str], started: float) -> None:
@@ -243,10 +248,10 @@ def main(argv: list[str]) -> int:
         if "postgres" in args.engines and set(chosen) - sections.SQLITE_ONLY:
             pg_url, cluster, pg_dump, where = start_postgres()
             pg_text = f"; PostgreSQL {server_version(pg_url)}, {where}"
-        print_header(quick, work, trees, args.base, pg_text)
+        cfg = config(quick)
+        print_header(cfg, work, trees, args.base, pg_text)
         dbs = Databases(work, pg_url)
-        report = Report(trees)
-        bench = Bench(config(quick), trees, args.engines, work, dbs, report, pg_dump)
+        bench = Bench(cfg, trees, args.engines, work, dbs, Report(trees), pg_dump)
         run_sections(bench, chosen, started)
     except ChildFailed as exc:
         print(f"\nbench: a measured process failed, so no figure for it:\n{exc}", file=sys.stderr)

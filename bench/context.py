@@ -36,13 +36,14 @@ ENGINE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
 @dataclass(frozen=True)
 class Config:
+    mode: str  # "full" or "quick"
     count: int  # N of the main rows
     rounds: int
     flat: tuple[int, ...]  # the N of the flatness table
     big_rows: int  # rows in each of the two tables of the big SQLite file
     seed_mb: tuple[int, ...]  # sizes of the one-migration memory rows
     diff_tables: int
-    status_rounds: int
+    spread: float  # seconds each row's rounds go on for at least (see runner.measure)
 
 
 @dataclass
@@ -125,11 +126,16 @@ class Bench:
             self._applied[side.name, engine] = url
         return self._applied[side.name, engine]
 
+    def measure(self, trial: Trial, rounds: int | None = None, *, spread: bool = True) -> Results:
+        return measure(
+            self.sides, rounds or self.cfg.rounds, trial, self.cfg.spread if spread else 0.0
+        )
+
     def realistic_results(self, engine: str, n: int) -> Results:
         if (engine, n) not in self._realistic:
             rounds = self.cfg.rounds if n <= 1000 else min(self.cfg.rounds, 3)
             trial = self.migrate_trial(engine, self.workload("realistic", n), rollback=True)
-            self._realistic[engine, n] = measure(self.sides, rounds, trial)
+            self._realistic[engine, n] = self.measure(trial, rounds)
         return self._realistic[engine, n]
 
 

@@ -44,8 +44,7 @@ class Db:
     """The driver's connection with the dialect's few differences, and nothing else."""
 
     def __init__(self, url: str) -> None:
-        self.sqlite = url.startswith("sqlite:")
-        if self.sqlite:
+        if url.startswith("sqlite:"):
             import sqlite3
 
             self.conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)

@@ -79,7 +79,8 @@ class Report:
         tree = f" {'tree':<6}" if self.comparing else ""
         print(
             f"   {'':<{self.label_width}}{tree} {'sqlmig':>9} {ref_name:>9} {'ratio':>7} "
-            f"{'target':>13} {'peak RSS MB':>13}" + ("  change" if self.comparing else ""),
+            f"{'target':>13} {'peak RSS MB':>13} {'rounds':>6}"
+            + ("  change" if self.comparing else ""),
             flush=True,
         )
 
@@ -102,7 +103,7 @@ class Report:
                     + (f" {tree.name:<6}" if self.comparing else "")
                     + f" {seconds(fig.seconds):>9} {seconds(fig.ref_seconds):>9} "
                     f"{fig.ratio:>6.2f}x {row.target:>13} "
-                    f"{megabytes(rss) + ' / ' + megabytes(ref_rss):>13}"
+                    f"{megabytes(rss) + ' / ' + megabytes(ref_rss):>13} {len(fig.ours):>6}"
                 )
                 if self.comparing and i == len(figures) - 1:
                     line += f"  {change(figures[0].ratio, fig.ratio):>6}"

@@ -1,9 +1,10 @@
 """How things are measured: each in its own process, rounds alternating between sides.
 
 A *side* is the floor, or a tree of sqlmig (the working tree, and in compare mode the
-base ref's worktree too). Every measured thing is a child process: its peak RSS comes
-from ``os.wait4``, its time either from the parent's clock around the whole process or,
-for library calls, from the clock the child reports around the call alone.
+base ref's worktree too). Every measured thing is a child process started through
+bench/launch.py, which reads its peak RSS from ``os.wait4``; its time is either the
+launcher's clock around the whole process or, for library calls, the clock the child
+reports around the call alone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -154,15 +156,23 @@ class Results:
         return self.samples.get(side.name, {}).get(key, [])
 
 
-def measure(sides: Sequence[Side], rounds: int, trial: Trial) -> Results:
-    """``rounds`` rounds; each runs every side once, starting one further along each time,
-    so that drift on a shared machine falls on all sides alike."""
+ROUNDS_CAP = 25
+
+
+def measure(sides: Sequence[Side], rounds: int, trial: Trial, spread: float = 0.0) -> Results:
+    """At least ``rounds`` rounds, and more (up to ROUNDS_CAP) until they took ``spread``
+    seconds; each round runs every side once, starting one side further along each time,
+    so that drift on a shared machine falls on all sides alike. Spread over seconds, a
+    cheap row's median survives a burst of someone else's load."""
     results = Results()
-    for r in range(rounds):
+    start = time.monotonic()
+    r = 0
+    while r < rounds or (r < ROUNDS_CAP and time.monotonic() - start < spread):
         k = r % len(sides)
         for side in [*sides[k:], *sides[:k]]:
             for key, sample in trial(side, r).items():
                 results.add(side, key, sample)
+        r += 1
     return results
 
 

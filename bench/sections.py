@@ -15,7 +15,7 @@ from pathlib import Path
 import workloads
 from context import ENGINE_NAMES, Bench, floor_env
 from report import Row, change, seconds
-from runner import FLOOR, Sample, Side, Trial, measure, python, run_inner, run_whole, sqlite_path
+from runner import FLOOR, Sample, Side, Trial, python, run_inner, run_whole, sqlite_path
 from workloads import Workload
 
 # -- the sections -----------------------------------------------------------------------
@@ -25,12 +25,11 @@ def today(b: Bench) -> None:
     n = b.cfg.count
     wl = b.workload("simple", n)
     b.report.section(
-        f"Apply {n:,} generated migrations ({wl.description}) vs the driver floor; "
-        f"library call, median of {b.cfg.rounds}"
+        f"Apply {n:,} generated migrations ({wl.description}) vs the driver floor; library call"
     )
     b.report.header()
     for engine in b.engines:
-        results = measure(b.sides, b.cfg.rounds, b.migrate_trial(engine, wl, rollback=False))
+        results = b.measure(b.migrate_trial(engine, wl, rollback=False))
         row = Row(f"{ENGINE_NAMES[engine]}, apply", "apply", "apply", target="1.2x")
         b.report.rows([row], results, FLOOR)
 
@@ -40,7 +39,7 @@ def realistic(b: Bench) -> None:
     wl = b.workload("realistic", n)
     b.report.section(
         f"{n:,} realistic migrations ({wl.description}): apply --no-backup, then roll "
-        f"all back, vs the driver floor; median of {b.cfg.rounds}"
+        "all back, vs the driver floor"
     )
     b.report.header()
     for engine in b.engines:
@@ -58,14 +57,14 @@ def backup(b: Bench) -> None:
     n = b.cfg.count
     b.report.section(
         f"The backup alone: `Migrator.backup()` of the database holding the {n:,} realistic "
-        f"migrations vs a plain copy (SQLite's backup API; pg_dump -Fc); median of {b.cfg.rounds}"
+        "migrations vs a plain copy (SQLite's backup API; pg_dump -Fc)"
     )
     for engine in b.engines:  # set up outside the header: its rows follow at once
         for side in b.sides:
             b.applied(side, engine)
     b.report.header()
     for engine in b.engines:
-        results = measure(b.sides, b.cfg.rounds, _backup_trial(b, engine))
+        results = b.measure(_backup_trial(b, engine))
         b.report.rows([Row(f"{ENGINE_NAMES[engine]}, backup", "backup", "backup")], results, FLOOR)
 
 
@@ -117,8 +116,7 @@ def data(b: Bench) -> None:
     b.report.section(
         f"Cost that grows with data: SQLite files of {max(sizes) / 1e6:.0f} MB, a "
         f"{rows:,}-row parent and a {rows:,}-row child with a foreign key to it (child i "
-        f"references parent i, or parents scattered over the table); a copy per round; "
-        f"median of {b.cfg.rounds}"
+        "references parent i, or parents scattered over the table); a copy per round"
     )
     b.report.note(
         "apply: a whole `sqlmig apply --no-backup` process creating one unrelated table; "
@@ -126,7 +124,7 @@ def data(b: Bench) -> None:
     )
     b.report.note("backup: `Migrator.backup()` of the first file; ref: SQLite's backup API copy")
     b.report.header("ref")
-    results = measure(b.sides, b.cfg.rounds, _data_trial(b, files, wl))
+    results = b.measure(_data_trial(b, files, wl))
     b.report.rows(
         [
             Row("SQLite, apply, keys in order", "ordered", "empty", own_ref=True, target="1.1x"),
@@ -168,11 +166,11 @@ def _data_trial(b: Bench, files: dict[str, Path], wl: Workload) -> Trial:
 
 
 def status(b: Bench) -> None:
-    n, rounds = b.cfg.count, b.cfg.status_rounds
+    n = b.cfg.count
     b.report.section(
         f"`sqlmig status` on {n:,} applied realistic migrations, whole process, stdout a "
         f"file, vs a floor process (reads and hashes the files, reads the version table with "
-        f"the same driver, prints the pending count); median of {rounds}"
+        "the same driver, prints the pending count)"
     )
     for engine in b.engines:
         for side in b.sides:
@@ -182,11 +180,11 @@ def status(b: Bench) -> None:
         trial = _status_trial(b, engine)
         for side in b.sides:
             trial(side, -1)  # once untimed: the first run reads from disk
-        results = measure(b.sides, rounds, trial)
+        results = b.measure(trial)
         row = Row(f"{ENGINE_NAMES[engine]}, status", "status", "status", target="1.3x")
         b.report.rows([row], results, FLOOR)
     startup = statistics.median(
-        run_whole(python("-c", "pass"), floor_env(), b.work).seconds for _ in range(rounds)
+        run_whole(python("-c", "pass"), floor_env(), b.work).seconds for _ in range(5)
     )
     b.report.note(f"(`python -c pass` on this machine: {seconds(startup)})")
 
@@ -206,14 +204,14 @@ def _status_trial(b: Bench, engine: str) -> Trial:
 
 
 def diff(b: Bench) -> None:
-    n, rounds = b.cfg.diff_tables, b.cfg.rounds
+    n = b.cfg.diff_tables
     b.report.section(
         f"`sqlmig diff` when nothing drifted, {n:,} tables (columns, an index, a foreign key "
-        f"each), whole process; the first run (cold) apart from the next {rounds} (warm, median)"
+        "each), whole process; the first run (cold) apart from the later ones (warm)"
     )
     b.report.note(
         "ref: `pg_dump --schema-only` of the same database; on SQLite a floor process that "
-        "loads the baseline into memory and compares sqlite_master (median of every round)"
+        "loads the baseline into memory and compares sqlite_master (median of all rounds)"
     )
     b.report.note(
         "each tree runs in its own cwd and XDG_CACHE_HOME: a baseline cache kept in either "
@@ -226,7 +224,7 @@ def diff(b: Bench) -> None:
         baseline = b.work / f"schema-{engine}.sql"
         baseline.write_text(ddl)
         _load(url, ddl)
-        results = measure(b.sides, rounds + 1, _diff_trial(b, url, baseline))
+        results = b.measure(_diff_trial(b, url, baseline), b.cfg.rounds + 1)
         name = ENGINE_NAMES[engine]
         b.report.rows(
             [
@@ -271,7 +269,7 @@ def memory(b: Bench) -> None:
         wl = workloads.seed(b.work / f"seed-{mb}", mb)
         workloads.warm(wl.folder)
         for engine in b.engines:
-            results = measure(b.sides, 1, _seed_trial(b, engine, wl))
+            results = b.measure(_seed_trial(b, engine, wl), 1, spread=False)
             name = f"{ENGINE_NAMES[engine]}, {mb} MB migration"
             b.report.rows([Row(name, "seed", "seed", target="RSS < 100 MB")], results, FLOOR)
         shutil.rmtree(wl.folder)

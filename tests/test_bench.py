@@ -12,12 +12,12 @@ import pytest
 from tests.conftest import REPO, _admin
 
 BENCH = REPO / "bench"
-# "   SQLite, apply    [base|head]   27 ms   15 ms   1.83x   1.2x   20 / 17   [+1.2%]";
+# "   SQLite, apply    [base|head]   27 ms   15 ms   1.83x   1.2x   20 / 17   1   [+1.2%]";
 # in compare mode the label is on the first tree's line only.
 ROW = re.compile(
     r"^   (?:(?P<label>SQLite|PostgreSQL), apply)? +(?:(?P<tree>base|head) +)?"
     r"(?P<ours>[\d.]+ m?s) +(?P<ref>[\d.]+ m?s) +(?P<ratio>[\d.]+)x +1\.2x +"
-    r"(?P<rss>\d+) / (?P<ref_rss>\d+)(?: +(?P<change>[+-][\d.]+%))?$",
+    r"(?P<rss>\d+) / (?P<ref_rss>\d+) +(?P<rounds>\d+)(?: +(?P<change>[+-][\d.]+%))?$",
     re.MULTILINE,
 )
 
@@ -53,6 +53,7 @@ def test_quick_slice_measures_sqlmig_and_its_floor_on_both_engines(pg_cluster):
         # Each a Python process of its own: more than an interpreter, far less than a
         # parent's memory passed on through fork.
         assert 10 < int(row["rss"]) < 100 and 10 < int(row["ref_rss"]) < 100
+        assert row["rounds"] == "1"  # quick mode
 
 
 def test_compare_mode_measures_both_trees_and_removes_its_worktree():
