@@ -147,13 +147,16 @@ Trial = Callable[[Side, int], dict[str, Sample]]  # (side, round) -> samples by 
 
 @dataclass
 class Results:
-    samples: dict[str, dict[str, list[Sample]]] = field(default_factory=dict)
+    """Samples by side, key and round: a figure pairs each round's sample with its
+    reference's from the same round, taken seconds apart."""
 
-    def add(self, side: Side, key: str, sample: Sample) -> None:
-        self.samples.setdefault(side.name, {}).setdefault(key, []).append(sample)
+    samples: dict[str, dict[str, dict[int, Sample]]] = field(default_factory=dict)
 
-    def of(self, side: Side, key: str) -> list[Sample]:
-        return self.samples.get(side.name, {}).get(key, [])
+    def add(self, side: Side, key: str, round_: int, sample: Sample) -> None:
+        self.samples.setdefault(side.name, {}).setdefault(key, {})[round_] = sample
+
+    def of(self, side: Side, key: str) -> dict[int, Sample]:
+        return self.samples.get(side.name, {}).get(key, {})
 
 
 ROUNDS_CAP = 25
@@ -171,7 +174,7 @@ def measure(sides: Sequence[Side], rounds: int, trial: Trial, spread: float = 0.
         k = r % len(sides)
         for side in [*sides[k:], *sides[:k]]:
             for key, sample in trial(side, r).items():
-                results.add(side, key, sample)
+                results.add(side, key, r, sample)
         r += 1
     return results
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import workloads
 from context import ENGINE_NAMES, Bench, floor_env
-from report import Row, change, seconds
+from report import Row, change, change_text, seconds
 from runner import FLOOR, Sample, Side, Trial, python, run_inner, run_whole, sqlite_path
 from workloads import Workload
 
@@ -80,31 +80,31 @@ def flat(b: Bench) -> None:
     b.report.section(
         "Flatness: ratio to the floor by N, realistic migrations (10,000 with SQLMIG_BENCH_10000=1)"
     )
-    apply_row = Row("", "apply", "apply")
-    rollback_row = Row("", "rollback", "rollback")
     columns = [f"N={n:,}" for n in counts]
     cells: dict[str, list[str]] = {}
     for engine in b.engines:
         results = [b.realistic_results(engine, n) for n in counts]
-        for op, row in (("apply", apply_row), ("rollback", rollback_row)):
-            ratios = {
-                tree.name: [b.report.figure(row, r, tree, FLOOR).ratio for r in results]
+        for op in ("apply", "rollback"):
+            row = Row(f"{ENGINE_NAMES[engine]}, {op}", op, op)
+            figures = {
+                tree.name: [b.report.figure(row, r, tree, FLOOR) for r in results]
                 for tree in b.trees
             }
             for tree in b.trees:
-                label = f"{ENGINE_NAMES[engine]}, {op}"
-                label += f" ({tree.name})" if b.report.comparing else ""
-                cells[label] = [f"{v:.2f}x" for v in ratios[tree.name]]
+                label = row.label + (f" ({tree.name})" if b.report.comparing else "")
+                cells[label] = [
+                    f"{f.ratio.median:.2f}x {f.ratio.plus_minus}".rstrip()
+                    for f in figures[tree.name]
+                ]
             if b.report.comparing:
-                first, last = ratios[b.trees[0].name], ratios[b.trees[-1].name]
-                cells[f"{ENGINE_NAMES[engine]}, {op}: change"] = [
-                    change(x, y) for x, y in zip(first, last, strict=True)
-                ]
-                b.report.changes += [
-                    (f"{ENGINE_NAMES[engine]}, {op}, N={n:,}", y / x - 1)
-                    for n, x, y in zip(counts, first, last, strict=True)
-                    if (engine, n) not in b.reported
-                ]
+                pairs = zip(
+                    counts, figures[b.trees[0].name], figures[b.trees[-1].name], strict=True
+                )
+                moved = {n: change(before, after) for n, before, after in pairs}
+                cells[f"{row.label}: change"] = [change_text(e) for e in moved.values()]
+                for n, estimate in moved.items():
+                    if (engine, n) not in b.reported:  # else section 2 reported it
+                        b.report.add_change(f"{row.label}, N={n:,}", estimate)
     b.report.table(columns, cells)
 
 
