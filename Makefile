@@ -69,5 +69,6 @@ lint:  ## ruff (lint and format) and mypy --strict
 	$(PYTHON) -m ruff format --check sqlmig tests bench
 	$(PYTHON) -m mypy
 
-bench:  ## 1,000 generated migrations on each engine, next to the driver-only floor
-	$(PYTHON) bench/bench.py
+# BASE=<git ref> measures that ref (in a temporary worktree) and this tree in the same run.
+bench:  ## sqlmig's time and peak RSS as ratios to floors measured in the same run (bench/README.md)
+	$(PYTHON) bench/bench.py $(if $(BASE),--base '$(BASE)')
