@@ -19,7 +19,7 @@ from sqlmig.models import Migration, SqlFile
 FILE_RE = re.compile(r"^(\d+)_([A-Za-z0-9][A-Za-z0-9_\-]*)\.sql$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 DIRECTIVE_RE = re.compile(r"^--\s*sqlmig:\s*(.*?)\s*$")
-DIRECTIVES = ("no-transaction", "irreversible")
+DIRECTIVES = ("no-transaction", "irreversible", "allow")
 
 
 def normalise(raw: bytes) -> str:
@@ -61,6 +61,8 @@ def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directi
             no_tx = True
         elif word == "irreversible":
             irreversible = rest.strip()
+        elif word == "allow":
+            pass  # `sqlmig lint` reads it, and reports a rule id it does not know
         else:
             problems.append(
                 Problem(
