@@ -84,7 +84,18 @@ _COMMON: dict[str, Any] = {
 
 
 # Commands that never write to the configured database (scratch databases aside).
-_READ_ONLY = {"status", "validate", "history", "diff", "test", "dump", "backups", "metrics", "wait"}
+_READ_ONLY = {
+    "status",
+    "validate",
+    "history",
+    "diff",
+    "test",
+    "dump",
+    "backups",
+    "metrics",
+    "wait",
+    "lint",
+}
 
 
 def command(fn: Callable[..., None]) -> Callable[..., None]:
@@ -593,7 +604,7 @@ def _root(
 
 
 # Command groups that live in their own modules register themselves on `app` on import.
-from sqlmig import cli_ops  # noqa: E402, F401
+from sqlmig import cli_lint, cli_ops  # noqa: E402, F401
 
 
 def _terminated(signum: int, _frame: object) -> None:

@@ -70,6 +70,18 @@ class New:
             self.columns.add((e.table, e.new))
 
 
+def introduced(effects: list[Effect]) -> New:
+    """Every table and column name ``effects`` brought in (created, added, or renamed to):
+    what a down file may remove again without breaking the application it rolls back to."""
+    new = New()
+    for e in effects:
+        if e.kind in ("create_table", "rename_table"):
+            new.tables.add(e.name if e.kind == "rename_table" else e.table)
+        elif e.kind in ("add_column", "rename_column"):
+            new.columns.add((e.table, e.new if e.kind == "rename_column" else e.name))
+    return new
+
+
 @dataclass(frozen=True, slots=True)
 class Env:
     """What holds for every file of a run."""
@@ -150,7 +162,14 @@ def compat(ctx: FileContext) -> None:
     lock = None if ctx.env.dialect == "postgres" else ""  # SQLite has no table locks to name
     for e in ctx.effects[index]:
         if e.kind in ("drop_table", "rename_table"):
-            if ctx.new.table(e.table) or ctx.rebuilt_later(index, e.table):
+            if ctx.new.table(e.table):
+                continue
+            if ctx.rebuilt_later(index, e.table):
+                if ctx.env.dialect == "postgres":
+                    message = f"rebuilds table {e.table}: it is created again later in this file"
+                    ctx.add(
+                        "table-rebuild", message, lock=f"ACCESS EXCLUSIVE on {e.table} until commit"
+                    )
                 continue
             if e.kind == "drop_table":
                 ctx.add("drop-table", f"drops table {e.table}, which existed before", lock=lock)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlmig.lint.context import Effect, Env, FileContext, New, compat
+from sqlmig.lint.context import Effect, Env, FileContext, New, compat, introduced
 from sqlmig.lint.directives import Allow, read_allows
 from sqlmig.lint.findings import Finding, sort_key
 from sqlmig.lint.rules import NEWEST_PG, RULES
@@ -35,7 +35,8 @@ def lint_set(
     paths: Collection[Path] | None = None,
     batch: Collection[int] = (),
 ) -> list[Finding]:
-    """Findings for the migration set, sorted by file, line and column.
+    """Findings for the migration set: file by file in version order (each up file before
+    its down file), by line and column within a file.
 
     - ``pending``: the versions apply would run, in order. Only their up files are linted,
       and they form one batch: a table one of them creates is new to the later ones.
@@ -65,8 +66,8 @@ def lint_set(
         if m.version in together:
             batch_new = start  # the walk advanced it through the file
         if m.down.path in scope:  # against what the up file left, on a copy
-            walker.file(m.down, "down", _after(New(), effects), walker.dialect.fork(), judge=True)
-    return sorted(walker.findings, key=sort_key)
+            walker.file(m.down, "down", introduced(effects), walker.dialect.fork(), judge=True)
+    return walker.findings
 
 
 def in_scope(
@@ -114,13 +115,6 @@ def server_major(migrator: Migrator) -> int | None:
     engine = migrator.engine()
     assert isinstance(engine, PostgresEngine)
     return int(engine.conn.info.server_version // 10000)
-
-
-def _after(new: New, effects: list[Effect]) -> New:
-    out = new.copy()
-    for e in effects:
-        out.apply(e)
-    return out
 
 
 class _Dialect(Protocol):
@@ -185,7 +179,8 @@ class _Walk:
         if judge:
             dialect.finish(ctx, state)
             allows, problems = read_allows(file.path, file.text, statements, self.env.dialect)
-            self.findings += self._settle(file.path, ctx.findings, allows) + problems
+            settled = self._settle(file.path, ctx.findings, allows) + problems
+            self.findings += sorted(settled, key=sort_key)
         return [e for per_statement in effects for e in per_statement]
 
     def _generic(self, ctx: FileContext, st: Statement) -> None:

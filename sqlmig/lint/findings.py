@@ -112,7 +112,8 @@ def github(findings: list[Finding], files: int) -> str:
                 ("title", f"sqlmig lint: {f.rule}"),
             )
         )
-        body = "\n".join([f.message, *(f"{label}: {value}" for label, value in _details(f))])
+        details = [f"{label}: {value}" for label, value in _details(f) if value]
+        body = "\n".join([f.message, *details])
         lines.append(f"::{f.severity} {props}::{_escape_data(body)}")
     lines.append(summary(findings, files))
     return "\n".join(lines) + "\n"

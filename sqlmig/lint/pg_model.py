@@ -33,12 +33,11 @@ def parse(text: str) -> Parsed:
 
 
 def char_offset(text: str, location: int | None) -> int:
-    """pglast reports byte offsets into the UTF-8 text; rules need characters."""
+    """A node's offset in ``text``: pglast reports characters (libpg_query's byte offsets,
+    converted), and -1 or None where the node has no position."""
     if not location or location < 0:
         return 0
-    if text.isascii():
-        return location
-    return len(text.encode("utf-8")[:location].decode("utf-8", "ignore"))
+    return min(location, len(text))
 
 
 def kind(node: Any) -> str:

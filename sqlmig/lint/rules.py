@@ -219,6 +219,17 @@ _RULES = [
         "saying that no running code uses it",
     ),
     Rule(
+        "table-rebuild",
+        "warning",
+        PG,
+        "a table dropped (or renamed away) and created again under its name in the same "
+        "transaction: SQLite's rebuild procedure, run on PostgreSQL",
+        "ACCESS EXCLUSIVE on the table from the DROP until commit, while the rows are copied",
+        "every query on the table waits for the copy of all its rows",
+        "on PostgreSQL change the table in place: ADD CONSTRAINT ... NOT VALID and VALIDATE, "
+        "SET DEFAULT, the safe patterns of the other rules",
+    ),
+    Rule(
         "vacuum-full",
         "warning",
         PG,
