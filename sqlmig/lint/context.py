@@ -72,11 +72,18 @@ class New:
 
 def introduced(effects: list[Effect]) -> New:
     """Every table and column name ``effects`` brought in (created, added, or renamed to):
-    what a down file may remove again without breaking the application it rolls back to."""
+    what a down file may remove again without breaking the application it rolls back to.
+    A table dropped (or renamed away) and created again under its name was rebuilt, not
+    brought in: it existed before."""
     new = New()
+    gone: set[str] = set()
     for e in effects:
-        if e.kind in ("create_table", "rename_table"):
-            new.tables.add(e.name if e.kind == "rename_table" else e.table)
+        if e.kind in ("drop_table", "rename_table"):
+            gone.add(e.table)
+        if e.kind == "create_table" and e.table not in gone:
+            new.tables.add(e.table)
+        elif e.kind == "rename_table" and e.name not in gone:
+            new.tables.add(e.name)
         elif e.kind in ("add_column", "rename_column"):
             new.columns.add((e.table, e.new if e.kind == "rename_column" else e.name))
     return new

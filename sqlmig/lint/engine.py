@@ -219,23 +219,22 @@ class _Walk:
             if not covering:
                 kept.append(replace(f, severity=setting) if setting else f)  # type: ignore[arg-type]
         for a in allows:
-            if (
-                not a.used
-                and self.rules.get(a.rule) != "off"
-                and self.rules.get("unused-allow") != "off"
-            ):
+            if not a.used and self._reports_unused(a.rule):
                 severity = self.rules.get("unused-allow", RULES["unused-allow"].severity)
+                message = f"allow {a.rule} silences nothing here"
                 kept.append(
-                    Finding.of(
-                        "unused-allow",
-                        path,
-                        a.line,
-                        a.col,
-                        f"allow {a.rule} silences nothing here",
-                        severity=severity,
-                    )
+                    Finding.of("unused-allow", path, a.line, a.col, message, severity=severity)
                 )
         return kept
+
+    def _reports_unused(self, rule: str) -> bool:
+        """An allow left unused is reported unless its rule is off, or does not exist on
+        this engine (a set that runs on both engines allows PostgreSQL rules too)."""
+        return (
+            self.env.dialect in RULES[rule].dialects
+            and self.rules.get(rule) != "off"
+            and self.rules.get("unused-allow") != "off"
+        )
 
 
 def _follow_transaction(ctx: FileContext, text: str) -> None:
