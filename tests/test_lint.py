@@ -242,3 +242,51 @@ def test_node_locations_are_characters_not_bytes(tmp_path):
     sql = 'ALTER TABLE t ADD COLUMN "naïve" int, ADD CONSTRAINT c CHECK (a > 0);'
     (found,) = lint(tmp_path / "sql", [PG_BASE, sql])
     assert found.col == sql.index("CONSTRAINT c") + 1
+
+
+# False positives found by running lint over public migration sets (bench/lint_corpus.py),
+# each reproduced here with SQL of our own.
+
+
+def test_if_not_exists_of_an_index_the_set_already_built_builds_nothing(tmp_path):
+    """A release branch's index, created again IF NOT EXISTS on the main line: a no-op."""
+    files = [
+        PG_BASE,
+        "-- sqlmig: allow index-not-concurrent t is small in 1.0\nCREATE INDEX IF NOT EXISTS t_a ON t (a);",
+        "CREATE INDEX IF NOT EXISTS t_a ON t (a);",
+    ]
+    assert lint(tmp_path / "a", files) == []
+    # Dropped in between (unqualified, through the search_path), it is built again.
+    rebuilt = [
+        *files[:2],
+        "DROP INDEX IF EXISTS t_a;\nCREATE INDEX IF NOT EXISTS t_a ON public.t (a);",
+    ]
+    assert rules(lint(tmp_path / "b", rebuilt)) == ["index-not-concurrent"]
+
+
+def test_add_column_if_not_exists_of_a_column_the_set_has_is_a_no_op(tmp_path):
+    files = [PG_BASE, "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int NOT NULL;"]
+    assert lint(tmp_path / "a", files) == []
+    # A DO block that alters the table may have renamed the column away: lint cannot know.
+    guarded = (
+        "DO $$ BEGIN IF true THEN ALTER TABLE t RENAME COLUMN a TO a_old; END IF; END $$;\n"
+        "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int NOT NULL;"
+    )
+    assert rules(lint(tmp_path / "b", [PG_BASE, guarded])) == ["add-column-not-null"]
+    # A DO block that only reads the table changes nothing lint knows.
+    reads = "DO $$ BEGIN PERFORM count(*) FROM t; END $$;\nALTER TABLE t ALTER COLUMN b TYPE text;"
+    assert lint(tmp_path / "c", [PG_BASE, reads]) == []
+
+
+def test_a_default_calling_a_function_the_set_declares_stable(tmp_path):
+    functions = (
+        "CREATE FUNCTION epoch_now() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT 1 $$;\n"
+        "CREATE FUNCTION next_code() RETURNS text LANGUAGE sql AS $$ SELECT 'x' $$;"
+    )
+    stable = "ALTER TABLE t ADD COLUMN at bigint DEFAULT epoch_now();"
+    assert lint(tmp_path / "a", [PG_BASE + functions, stable]) == []
+    volatile = "ALTER TABLE t ADD COLUMN code text DEFAULT next_code();"
+    (found,) = lint(tmp_path / "b", [PG_BASE + functions, volatile])
+    assert (
+        found.rule == "add-column-rewrite" and "the volatile default next_code()" in found.message
+    )

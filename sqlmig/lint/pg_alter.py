@@ -33,7 +33,9 @@ def check_alter(
             continue
         at = char_offset(ctx.statements[ctx.current].text, getattr(cmd.def_, "location", None))
         if what == "AT_AddColumn":
-            _add_column(ctx, table, cmd.def_, at)
+            if cmd.missing_ok and catalog.has_column(table, cmd.def_.colname):
+                continue  # ADD COLUMN IF NOT EXISTS of a column the set already added: a no-op
+            _add_column(ctx, table, cmd.def_, catalog, at)
         elif what == "AT_AddConstraint":
             _add_constraint(ctx, table, cmd.def_, catalog, at)
         elif what == "AT_ValidateConstraint":
@@ -57,14 +59,14 @@ def _record_not_valid(table: str, con: Any, not_valid: dict[tuple[str, str], str
         not_valid[(table, con.conname)] = rule
 
 
-def _add_column(ctx: FileContext, table: str, col: Any, at: int) -> None:
+def _add_column(ctx: FileContext, table: str, col: Any, catalog: Catalog, at: int) -> None:
     constraints = list(col.constraints or ())
     kinds = {contype(c): c for c in constraints}
     sig = type_sig(col.typeName)
     name = f"{table}.{col.colname}"
     default = kinds.get("CONSTR_DEFAULT")
     fills = sig.base in SERIAL_TYPES or "CONSTR_IDENTITY" in kinds or "CONSTR_GENERATED" in kinds
-    rewrite = _rewrite_reason(ctx, sig.base, kinds, default)
+    rewrite = _rewrite_reason(ctx, sig.base, kinds, default, catalog)
     if rewrite:
         ctx.add(
             "add-column-rewrite",
@@ -83,7 +85,9 @@ def _add_column(ctx: FileContext, table: str, col: Any, at: int) -> None:
         _column_constraint(ctx, table, name, con, at)
 
 
-def _rewrite_reason(ctx: FileContext, base: str, kinds: dict[str, Any], default: Any) -> str:
+def _rewrite_reason(
+    ctx: FileContext, base: str, kinds: dict[str, Any], default: Any, catalog: Catalog
+) -> str:
     if base in SERIAL_TYPES:
         return f"type {base} (a nextval() default, volatile)"
     if "CONSTR_IDENTITY" in kinds:
@@ -93,8 +97,8 @@ def _rewrite_reason(ctx: FileContext, base: str, kinds: dict[str, Any], default:
         return "a stored generated value"
     if default is None:
         return ""
-    call = volatile_call(default.raw_expr)
-    if call in VOLATILE_FUNCTIONS:
+    call = volatile_call(default.raw_expr, catalog.volatility)
+    if call in VOLATILE_FUNCTIONS or catalog.volatility.get(call or "") == "volatile":
         return f"the volatile default {call}()"
     if call:
         return f"default {call}(), volatile unless the function is declared STABLE or IMMUTABLE"

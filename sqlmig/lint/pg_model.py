@@ -8,6 +8,7 @@ rewrite?), partitioned tables, and which columns a validated CHECK proves NOT NU
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,14 +46,15 @@ def kind(node: Any) -> str:
 
 
 def rel(range_var: Any) -> str:
-    """A table's key in the model: its name, schema-qualified unless public."""
-    schema = range_var.schemaname
-    return range_var.relname if schema in (None, "public") else f"{schema}.{range_var.relname}"
+    """A table's key in the model: its bare name. Migration sets mix ``auth.users`` with
+    ``users`` reached through the search_path; the price of matching them is that two
+    same-named tables in different schemas count as one."""
+    return str(range_var.relname)
 
 
 def qualified(names: Any) -> str:
-    parts = [n.sval for n in names]
-    return parts[-1] if len(parts) == 1 or parts[0] == "public" else ".".join(parts)
+    """The key of a possibly schema-qualified name list (DROP TABLE s.t): its bare name."""
+    return str(names[-1].sval)
 
 
 def subtype(cmd: Any) -> str:
@@ -75,6 +77,7 @@ def not_null_column(expr: Any) -> str | None:
 class Table:
     columns: dict[str, TypeSig] = field(default_factory=dict)
     partitioned: bool = False
+    known: bool = True  # False once a DO block may have changed it: columns are a guess
     # constraint name -> (the column it proves NOT NULL, validated?)
     not_null_checks: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
@@ -85,13 +88,18 @@ class Catalog:
 
     tables: dict[str, Table] = field(default_factory=dict)
     indexes: dict[str, str] = field(default_factory=dict)  # index -> its table
+    volatility: dict[str, str] = field(default_factory=dict)  # function -> volatile, stable...
 
     def copy(self) -> Catalog:
         tables = {
-            name: Table(dict(t.columns), t.partitioned, dict(t.not_null_checks))
+            name: Table(dict(t.columns), t.partitioned, t.known, dict(t.not_null_checks))
             for name, t in self.tables.items()
         }
-        return Catalog(tables, dict(self.indexes))
+        return Catalog(tables, dict(self.indexes), dict(self.volatility))
+
+    def has_column(self, table: str, column: str) -> bool:
+        found = self.tables.get(table)
+        return found is not None and found.known and column in found.columns
 
     def column_type(self, table: str, column: str) -> TypeSig | None:
         found = self.tables.get(table)
@@ -159,9 +167,9 @@ def _rename(cat: Catalog, node: Any) -> None:
 
 
 def sibling(range_var: Any, name: str) -> str:
-    """The key of ``name`` in the schema of ``range_var`` (a rename keeps the schema)."""
-    schema = range_var.schemaname
-    return name if schema in (None, "public") else f"{schema}.{name}"
+    """The key of ``name``, renamed from or next to ``range_var`` (a rename keeps the schema,
+    and keys are bare names)."""
+    return name
 
 
 def _drop(cat: Catalog, node: Any) -> None:
@@ -175,13 +183,42 @@ def _drop(cat: Catalog, node: Any) -> None:
 
 def _index(cat: Catalog, node: Any) -> None:
     if node.idxname:
-        schema = node.relation.schemaname
-        key = node.idxname if schema in (None, "public") else f"{schema}.{node.idxname}"
-        cat.indexes[key] = rel(node.relation)
+        cat.indexes[sibling(node.relation, node.idxname)] = rel(node.relation)
 
 
 def _create_as(cat: Catalog, node: Any) -> None:
     cat.tables[rel(node.into.rel)] = Table()
+
+
+_NAME = r'(?:[\w$]+\.|"[^"]+"\.)?"?([\w$]+)"?'
+_DO_ALTERS = re.compile(
+    rf"\b(?:ALTER|DROP)\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{_NAME}", re.IGNORECASE
+)
+_DO_INDEXES = re.compile(
+    rf"\b(?:DROP\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?|ALTER\s+INDEX\s+"
+    rf"(?:IF\s+EXISTS\s+)?){_NAME}",
+    re.IGNORECASE,
+)
+
+
+def _do(cat: Catalog, node: Any) -> None:
+    """A DO block can change tables out of the parser's sight (a conditional rename, say):
+    forget what the model knows of the tables it alters and the indexes it drops."""
+    body = " ".join(str(a.arg.sval) for a in node.args or () if a.defname == "as")
+    for table in set(_DO_ALTERS.findall(body)) & cat.tables.keys():
+        cat.tables[table] = Table(partitioned=cat.tables[table].partitioned, known=False)
+    for index in set(_DO_INDEXES.findall(body)) & cat.indexes.keys():
+        del cat.indexes[index]
+
+
+def _function(cat: Catalog, node: Any) -> None:
+    """A function's declared volatility (VOLATILE when it declares none), by bare name, as
+    defaults call it."""
+    options = node.options if kind(node) == "CreateFunctionStmt" else node.actions
+    declared = [o.arg.sval for o in options or () if o.defname == "volatility"]
+    names = node.funcname if kind(node) == "CreateFunctionStmt" else node.func.objname
+    if declared or kind(node) == "CreateFunctionStmt":
+        cat.volatility[names[-1].sval] = declared[-1] if declared else "volatile"
 
 
 _APPLY = {
@@ -191,6 +228,9 @@ _APPLY = {
     "DropStmt": _drop,
     "IndexStmt": _index,
     "CreateTableAsStmt": _create_as,
+    "CreateFunctionStmt": _function,
+    "DoStmt": _do,
+    "AlterFunctionStmt": _function,
 }
 
 

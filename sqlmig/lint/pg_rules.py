@@ -83,6 +83,8 @@ def _index(ctx: FileContext, node: Any, state: PgState) -> None:
     table = _existing(ctx, node.relation)
     if table is None or node.concurrent:
         return
+    if node.if_not_exists and _index_key(node) in state.catalog.indexes:
+        return  # IF NOT EXISTS of an index the set already built: nothing is built
     state.ddl.add(table)
     known = state.catalog.tables.get(table)
     partitioned = bool(known and known.partitioned)
@@ -102,6 +104,10 @@ def _index(ctx: FileContext, node: Any, state: PgState) -> None:
         lock=f"SHARE on {table} for the whole build",
         fix=fix,
     )
+
+
+def _index_key(node: Any) -> str:
+    return sibling(node.relation, node.idxname or "")
 
 
 def _reindex(ctx: FileContext, node: Any, state: PgState) -> None:

@@ -124,20 +124,21 @@ VOLATILE_FUNCTIONS = frozenset(
 SERIAL_TYPES = frozenset({"serial", "bigserial", "smallserial", "serial2", "serial4", "serial8"})
 
 
-def volatile_call(expr: Any) -> str | None:
+def volatile_call(expr: Any, declared: dict[str, str]) -> str | None:
     """The name of the first function in ``expr`` that is (or may be) volatile, or None.
 
-    Known-volatile built-ins and functions sqlmig does not know are both reported: a
-    user-defined function is VOLATILE unless declared otherwise.
+    ``declared`` holds the volatility of the functions the migration set creates. Known-
+    volatile built-ins and functions sqlmig does not know are reported: a function is
+    VOLATILE unless declared otherwise.
     """
     kind = type(expr).__name__
     if kind == "FuncCall":
         name = str(expr.funcname[-1].sval).lower()
-        if name not in STABLE_FUNCTIONS:
+        if name not in STABLE_FUNCTIONS and declared.get(name, "volatile") == "volatile":
             return name
-        return next(filter(None, (volatile_call(a) for a in expr.args or ())), None)
+        return next(filter(None, (volatile_call(a, declared) for a in expr.args or ())), None)
     for child in _children(expr, kind):
-        found = volatile_call(child)
+        found = volatile_call(child, declared)
         if found:
             return found
     return None
