@@ -290,3 +290,17 @@ def test_a_default_calling_a_function_the_set_declares_stable(tmp_path):
     assert (
         found.rule == "add-column-rewrite" and "the volatile default next_code()" in found.message
     )
+
+
+def test_a_column_copied_and_swapped_in_under_its_name_is_not_dropped(tmp_path):
+    """Changing a column's type by copy and swap: the name never disappears at commit."""
+    swap = (
+        "ALTER TABLE t ADD COLUMN a_text text;\n"
+        "UPDATE t SET a_text = a::text;\n"
+        "ALTER TABLE t DROP COLUMN a;\n"
+        "ALTER TABLE t RENAME COLUMN a_text TO a;"
+    )
+    assert rules(lint(tmp_path / "a", [PG_BASE, swap])) == ["backfill-with-ddl"]
+    # In a no-transaction file each statement commits: readers do see it missing.
+    found = lint(tmp_path / "b", [PG_BASE, "-- sqlmig: no-transaction\n" + swap])
+    assert rules(found) == ["drop-column"]

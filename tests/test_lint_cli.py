@@ -183,3 +183,26 @@ def test_every_rule_is_in_the_readme_with_its_severity():
     listed = dict(re.findall(r"^\| `([a-z-]+)` \| (error|warning) \|", section, re.MULTILINE))
     assert listed == {rule.id: rule.severity for rule in RULES.values()}
     assert "-- sqlmig: allow" in readme[readme.index("### Directives") :]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_lint_pending_is_what_validate_and_apply_can_call(engine, request, tmp_path):
+    from sqlmig import Migrator
+    from sqlmig.lint import lint_pending
+
+    url = request.getfixturevalue("sqlite_url" if engine == "sqlite" else "pg_url")
+    folder = write_set(
+        tmp_path / "sql",
+        [
+            "CREATE TABLE t (id integer PRIMARY KEY, a text);",
+            "CREATE TABLE q (id integer, v text);",
+            "CREATE INDEX q_v ON q (v);\nALTER TABLE t RENAME COLUMN a TO b;",
+        ],
+    )
+    with Migrator(url, folder) as migrator:
+        migrator.apply(1)
+        found = lint_pending(migrator)
+        # q is created by the same pending batch: its index is not reported.
+        assert [(f.path.name, f.rule) for f in found] == [("0003_m3.sql", "rename-column")]
+        migrator.apply()
+        assert lint_pending(migrator) == []

@@ -70,6 +70,16 @@ class New:
             self.columns.add((e.table, e.new))
 
 
+def _swapped_in(later: list[list[Effect]], table: str, column: str) -> bool:
+    """Whether a later statement renames another column of ``table`` to ``column``: the
+    copy-and-swap that changes a column's type or position keeps the name alive."""
+    return any(
+        e.kind == "rename_column" and e.table == table and e.new == column
+        for effects in later
+        for e in effects
+    )
+
+
 def introduced(effects: list[Effect]) -> New:
     """Every table and column name ``effects`` brought in (created, added, or renamed to):
     what a down file may remove again without breaking the application it rolls back to.
@@ -183,6 +193,8 @@ def compat(ctx: FileContext) -> None:
             else:
                 ctx.add("rename-table", f"renames table {e.table} to {e.name}", lock=lock)
         elif e.kind in ("drop_column", "rename_column") and not ctx.new.column(e.table, e.name):
+            if ctx.transactional and _swapped_in(ctx.effects[index + 1 :], e.table, e.name):
+                continue
             if e.kind == "drop_column":
                 ctx.add("drop-column", f"drops column {e.table}.{e.name}", lock=lock)
             else:

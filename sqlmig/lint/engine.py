@@ -90,20 +90,25 @@ def in_scope(
     return found
 
 
-def lint_pending(migrator: Migrator) -> list[Finding]:
+def lint_pending(migrator: Migrator, *, paths: Collection[Path] | None = None) -> list[Finding]:
     """Lint what ``apply`` would run now (for ``validate`` and ``apply --lint``): the
     pending up files as one batch, with the connected server's version. Raises what
     apply would raise when the set and the database disagree."""
+    migrations = migrator.migrations()
+    versions, server = pending_versions(migrator, migrations)
+    return lint_set(
+        migrations, migrator.settings, pending=versions, server_version=server, paths=paths
+    )
+
+
+def pending_versions(
+    migrator: Migrator, migrations: Sequence[Migration]
+) -> tuple[list[int], int | None]:
+    """The versions apply would run now, and the server's major version (None on SQLite)."""
     from sqlmig.planner import plan_apply
 
-    migrations = migrator.migrations()
-    plan = plan_apply(migrations, migrator.applied())
-    return lint_set(
-        migrations,
-        migrator.settings,
-        pending=[m.version for m in plan],
-        server_version=server_major(migrator),
-    )
+    plan = plan_apply(list(migrations), migrator.applied())
+    return [m.version for m in plan], server_major(migrator)
 
 
 def server_major(migrator: Migrator) -> int | None:

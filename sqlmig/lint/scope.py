@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlmig.errors import ConfigError
-from sqlmig.lint.engine import in_scope, lint_set, server_major
+from sqlmig.lint.engine import in_scope, lint_set, pending_versions
 from sqlmig.lint.findings import Finding
 from sqlmig.models import Migration
 
@@ -61,11 +61,9 @@ def _named(files: Sequence[Path], migrations: list[Migration], folder: Path) -> 
 
 def _pending(settings: Any, migrations: list[Migration]) -> tuple[list[int], int | None]:
     from sqlmig.migrator import Migrator
-    from sqlmig.planner import plan_apply
 
     with Migrator(settings=settings) as migrator:
-        plan = plan_apply(migrations, migrator.applied())
-        return [m.version for m in plan], server_major(migrator)
+        return pending_versions(migrator, migrations)
 
 
 def changed_since(ref: str, folder: Path) -> tuple[set[Path], set[Path]]:
