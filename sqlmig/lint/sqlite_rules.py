@@ -154,13 +154,14 @@ class Replay:
             self.db.set_progress_handler(None, 0)
         return None
 
-    def objects(self) -> dict[str, tuple[str, str, str]]:
-        """name -> (index or trigger, its table, its definition without its name)."""
+    def objects_of(self, table: str) -> dict[str, tuple[str, str]]:
+        """name -> (index or trigger, its SQL) of the indexes and triggers on ``table``."""
         rows = self.db.execute(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master "
-            "WHERE type IN ('index', 'trigger') AND sql IS NOT NULL"
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+            "AND sql IS NOT NULL AND lower(tbl_name) = ?",
+            (table,),
         ).fetchall()
-        return {name.lower(): (kind, table.lower(), _shape(sql)) for kind, name, table, sql in rows}
+        return {name.lower(): (kind, sql) for kind, name, sql in rows}
 
     def tables(self) -> set[str]:
         rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
@@ -181,44 +182,24 @@ def _shape(sql: str) -> str:
     return ("unique " if unique else "") + " ".join(t.text.lower() for t in toks[on + 1 :])
 
 
-def _explicit_drops(text: str) -> set[str]:
-    toks = tokens(text, "sqlite")
-    w = [t.word for t in toks]
-    if w[:1] == ["DROP"] and w[1:2] in (["INDEX"], ["TRIGGER"]):
-        return {_name(toks, _if_exists(w, 2))[0]}
-    return set()
-
-
 @dataclass
 class RebuildWatch:
-    """Indexes and triggers that vanished during a file without an explicit DROP."""
+    """The indexes and triggers each DROP TABLE of the file took with it."""
 
-    lost: dict[str, tuple[int, str, str, str]] = field(default_factory=dict)
+    lost: list[tuple[int, str, str, str, str]] = field(default_factory=list)
     failed: bool = False  # a statement of the file was refused: the schema is not what it says
 
-    def step(
-        self,
-        index: int,
-        text: str,
-        before: dict[str, tuple[str, str, str]],
-        after: dict[str, tuple[str, str, str]],
-    ) -> None:
-        dropped = _explicit_drops(text)
-        for name, (kind, table, shape) in before.items():
-            if name not in after and name not in dropped:
-                self.lost[name] = (index, kind, table, shape)
-
     def report(self, ctx: FileContext, replay: Replay) -> None:
-        if self.failed:
+        if self.failed or not self.lost:
             return
-        now = replay.objects()
         tables = replay.tables()
-        shapes = {(table, shape) for kind, table, shape in now.values() if kind == "index"}
-        for name, (index, kind, table, shape) in sorted(self.lost.items()):
-            if table not in tables or (name in now and now[name][1] == table):
-                continue  # the table is gone for good (drop-table's business), or rebuilt whole
-            if kind == "index" and (table, shape) in shapes:
-                continue  # the same index again, under another name
+        for index, table, name, kind, sql in self.lost:
+            if table not in tables:
+                continue  # gone for good: drop-table's business, not a rebuild
+            now = replay.objects_of(table)
+            shapes = {_shape(text) for k, text in now.values() if k == "index"}
+            if name in now or (kind == "index" and _shape(sql) in shapes):
+                continue  # created again, maybe under another name
             ctx.add(
                 "sqlite-rebuild",
                 f"drops {kind} {name} of {table} with the table, and the rebuilt {table} "
@@ -233,10 +214,15 @@ def replay_statement(
     """Run a statement (at ``where``, file:line) in the replay; with ``ctx`` (a file in
     scope, at this statement), report what SQLite refused. After a refusal the rest of the
     file is still replayed but not reported on: apply would have stopped there."""
-    before = replay.objects() if ctx else {}
+    dropped = [e.table for e in effects(text) if e.kind == "drop_table"] if ctx else []
+    before = {table: replay.objects_of(table) for table in dropped}
     error = replay.run(text)
-    if ctx is not None:
-        watch.step(ctx.current, text, before, replay.objects())
+    if ctx is not None and error is None:
+        watch.lost += [
+            (ctx.current, table, name, kind, sql)
+            for table, objects in before.items()
+            for name, (kind, sql) in sorted(objects.items())
+        ]
     if error is None:
         return
     earlier = replay.failed_at[:1]
