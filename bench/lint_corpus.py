@@ -223,8 +223,9 @@ def main() -> None:
                 totals["sets"] += 1
                 for m in load_migrations(target):
                     for f in (m.up, m.down):
-                        totals["files"] += 1 if f.text.strip() else 0
-                        totals["statements"] += len(split(f.text, "postgres"))
+                        statements = len(split(f.text, "postgres"))
+                        totals["files"] += 1 if statements else 0
+                        totals["statements"] += statements
                 settings = Settings(
                     database_url="postgresql://corpus@nowhere.invalid/x", dir=target
                 )
@@ -250,7 +251,7 @@ def main() -> None:
                         + "\n"
                     )
     print(
-        f"{totals['sets']} sets, {totals['files']} non-empty files, {totals['statements']} statements"
+        f"{totals['sets']} sets, {totals['files']} files with statements, {totals['statements']} statements"
     )
     for rule, n in counts.most_common():
         print(f"  {rule:24} {n}")

@@ -69,6 +69,8 @@ FIRES = [
     (["needs-transaction"], NO_TX + "LOCK TABLE t IN ACCESS SHARE MODE;"),
     (["needs-transaction"], NO_TX + "SAVEPOINT s;"),
     (["needs-transaction"], NO_TX + "SET LOCAL work_mem = '64MB';"),
+    (["needs-transaction"], NO_TX + "DECLARE c CURSOR FOR SELECT 1;"),
+    (["cluster", "needs-no-transaction"], "CLUSTER parts USING parts_at_idx;"),
     (["transaction-control"] * 2, "BEGIN;\nALTER TABLE t ADD COLUMN c int;\nCOMMIT;"),
     (["parse-error"], "ALTER TABLE t ADD COLUM c int;"),
 ]
@@ -131,6 +133,7 @@ CLEAN = [
     "SELECT 'CREATE INDEX CONCURRENTLY x ON t (a); BEGIN; VACUUM FULL';",
     "COMMENT ON COLUMN t.a IS 'ALTER TABLE t DROP COLUMN a';",
     NO_TX + "BEGIN;\nLOCK TABLE q2 IN ACCESS SHARE MODE;\nCOMMIT;",
+    NO_TX + "DECLARE c CURSOR WITH HOLD FOR SELECT 1;",
 ]
 
 
