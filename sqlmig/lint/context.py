@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -134,8 +135,6 @@ class FileContext:
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based line and column of a character offset in the file."""
-        import bisect
-
         line = bisect.bisect_right(self._line_starts, offset)
         return line, offset - self._line_starts[line - 1] + 1
 
