@@ -16,7 +16,10 @@ supplies the transaction), and a file whose only statement must run outside a
 transaction becomes a no-transaction file, as those tools run it. Go-template schema
 names (``{{ index .Options "Namespace" }}``, as gobuffalo/pop renders them) become ``auth``.
 
-    python bench/lint_corpus.py /work/.mirror [--out findings.jsonl]
+    python bench/lint_corpus.py FOLDER [--out findings.jsonl]   # default: $TMPDIR/lint_corpus.jsonl
+
+Each finding goes to the JSON-lines file with its repository, original file, line, rule,
+message and statement, for classifying by hand.
 """
 
 from __future__ import annotations
@@ -207,7 +210,9 @@ def write(target: Path, migrations: list[Migration]) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("lint_corpus.jsonl"))
+    parser.add_argument(
+        "--out", type=Path, default=Path(tempfile.gettempdir()) / "lint_corpus.jsonl"
+    )
     args = parser.parse_args()
     counts: Counter[str] = Counter()
     totals = Counter({"files": 0, "statements": 0, "sets": 0})
