@@ -142,6 +142,9 @@ class Settings:
     backup_dir: Path = Path("backups")
     backup_keep: int | None = None  # keep only the newest K backups of a database
     seeds_dir: Path = Path("seeds")
+    lint_from: int | None = None  # versions at or below it are not linted
+    lint_rules: dict[str, str] = field(default_factory=dict)  # rule id -> error, warning, off
+    pg_version: int | None = None  # PostgreSQL major version lint assumes without a server
 
     @property
     def url(self) -> DatabaseUrl:
@@ -193,8 +196,23 @@ class Settings:
                 raise ConfigError(f"timeouts must be seconds from 0 to 10^9, not {value}")
         if self.backup_keep is not None and self.backup_keep < 1:
             raise ConfigError("backup_keep must be 1 or more (leave it unset to keep every backup)")
+        self._check_lint()
         self.url  # noqa: B018 - parse now so a bad URL fails before anything else
         return self
+
+    def _check_lint(self) -> None:
+        if self.lint_from is not None and self.lint_from < 0:
+            raise ConfigError(f"lint_from must be a version, 0 or more, not {self.lint_from}")
+        if self.pg_version is not None and not 10 <= self.pg_version < 100:
+            raise ConfigError(
+                f"pg_version must be a PostgreSQL major version such as 16, not {self.pg_version}"
+            )
+        if self.lint_rules:
+            from sqlmig.lint.rules import check_rule_settings
+
+            problems = check_rule_settings(dict(self.lint_rules))
+            if problems:
+                raise ConfigError("lint_rules: " + "; ".join(problems))
 
 
 _EXPECTED: dict[str, type | tuple[type, ...]] = {
@@ -208,6 +226,9 @@ _EXPECTED: dict[str, type | tuple[type, ...]] = {
     "backup_dir": Path,
     "backup_keep": (int, type(None)),
     "seeds_dir": Path,
+    "lint_from": (int, type(None)),
+    "lint_rules": dict,
+    "pg_version": (int, type(None)),
 }
 PATH_SETTINGS = ("dir", "backup_dir", "seeds_dir")
 

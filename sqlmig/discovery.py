@@ -20,7 +20,7 @@ from sqlmig.splitter import Dialect, split
 FILE_RE = re.compile(r"^(\d+)_([A-Za-z0-9][A-Za-z0-9_\-]*)\.sql$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 DIRECTIVE_RE = re.compile(r"^--\s*sqlmig:\s*(.*?)\s*$")
-DIRECTIVES = ("no-transaction", "irreversible")
+DIRECTIVES = ("no-transaction", "irreversible", "allow")
 
 
 def normalise(raw: bytes) -> str:
@@ -62,6 +62,8 @@ def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directi
             no_tx = True
         elif word == "irreversible":
             irreversible = Irreversible(rest.strip())
+        elif word == "allow":
+            pass  # `sqlmig lint` reads it, and reports a rule id it does not know
         else:
             problems.append(
                 Problem(

@@ -96,6 +96,19 @@ def test_misspelt_directive_is_an_error(write_migration):
     assert any("unknown directive 'no-transacton'" in p for p in problems_of(folder))
 
 
+def test_allow_is_a_known_directive_in_the_header(write_migration):
+    folder = write_migration(
+        1,
+        "a",
+        "-- sqlmig: allow drop-table nobody reads it\nDROP TABLE old;",
+        "-- sqlmig: alow x y\n",
+    )
+    assert problems_of(folder) == [
+        f"{folder / 'down' / '0001_a.sql'}: line 1: unknown directive 'alow x y' "
+        "(known: no-transaction, irreversible, allow)"
+    ]
+
+
 def test_irreversible_in_up_file_is_an_error(write_migration):
     folder = write_migration(1, "a", "-- sqlmig: irreversible\nSELECT 1;")
     assert any("belongs in the down file" in p for p in problems_of(folder))

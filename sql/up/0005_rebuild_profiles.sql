@@ -6,6 +6,7 @@
 -- off and checks every foreign key before commit.
 CREATE TABLE profiles_copy AS SELECT account_id, display_name, bio FROM profiles;
 
+-- sqlmig: allow table-rebuild SQLite cannot add NOT NULL or CHECK to a column in place; profiles is small
 DROP TABLE profiles;
 
 CREATE TABLE profiles (
