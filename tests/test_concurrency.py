@@ -151,7 +151,8 @@ def test_apply_and_rollback_runners_together_leave_a_consistent_prefix(db_url, w
     common = ["-d", db_url, "--dir", str(folder), "--lock-timeout", "120"]
     for _ in range(ROUNDS):
         top_up = launch(["apply", "--no-backup", *common], 0)
-        assert top_up.wait(timeout=120) == 0
+        out, err = top_up.communicate(timeout=120)
+        assert top_up.returncode == 0, f"{out}\n{err}"
         start_at = time.time() + 2.0
         procs = [launch(["apply", "--no-backup", *common], start_at) for _ in range(4)]
         procs += [launch(["rollback", "3", *common], start_at) for _ in range(4)]
