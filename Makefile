@@ -50,8 +50,12 @@ ci-migrate:  ## deploy step: wait, validate, back up, migrate and seed, check dr
 	$(SQLMIG) apply --backup --seed --verify $(SCRATCH)
 	$(SQLMIG) status --exit-code
 
-ci-check:  ## pull-request step: validate, check drift, round-trip every down file; changes nothing
+# LINT_SINCE: lint only files added or changed since this git ref (e.g. origin/main).
+LINT = $(if $(LINT_SINCE),--since $(LINT_SINCE))
+
+ci-check:  ## pull-request step: validate, lint, check drift, round-trip every down file; changes nothing
 	$(SQLMIG) validate
+	$(SQLMIG) lint $(LINT)
 	$(SQLMIG) diff $(SCRATCH)
 	$(SQLMIG) test $(SCRATCH)
 

@@ -174,6 +174,15 @@ class TableLockTimeout(StatementError, LockTimeout):
     exit_code = EXIT_LOCK
 
 
+class LintError(SqlmigError):
+    """`apply --lint` found statements lint reports; nothing was run. ``findings``
+    holds them (sqlmig.lint.Finding)."""
+
+    def __init__(self, message: str, findings: list[object]) -> None:
+        self.findings = findings
+        super().__init__(message)
+
+
 class FormatError(SqlmigError):
     """sqlmig's own tables are in a format this sqlmig does not know (a newer one wrote
     them): reading them could misread them, so nothing is done."""

@@ -181,12 +181,14 @@ class Migrator:
         seed: bool = False,
         verify: bool = False,
         scratch_url: str | None = None,
+        lint: bool = False,
     ) -> RunResult:
         """Apply pending migrations (up to ``target``), each in its own transaction.
 
         ``backup`` (default: on for SQLite, off for PostgreSQL) takes a checked backup
         first when there is anything to apply; ``seed`` applies changed seeds afterwards;
-        ``verify`` then compares the schema with DIR/schema.sql (``result.drift``).
+        ``verify`` then compares the schema with DIR/schema.sql (``result.drift``);
+        ``lint`` refuses, before anything runs, when lint reports any pending statement.
         """
         from sqlmig import release
 
@@ -194,6 +196,8 @@ class Migrator:
             raise ConfigError("--verify compares with schema.sql, the newest version: drop --to")
         if verify:  # before migrating: an error after would mislead
             self.check_scratch(scratch_url)
+        if lint:
+            self._lint_gate()
         migrations = self.migrations()
         if backup is None:
             backup = self.settings.backup_by_default
@@ -224,6 +228,20 @@ class Migrator:
             plan = RollbackPlan(migrations, frozenset(m.version for m in chosen))
             result = self.runner(engine, store, on_step).run(plan)
             return self._with_status(result, migrations, store)
+
+    def _lint_gate(self) -> None:
+        from sqlmig.errors import LintError
+        from sqlmig.lint import findings, lint_pending
+
+        found = lint_pending(self)
+        if found:
+            report = findings.text(found, len({f.path for f in found})).rstrip()
+            raise LintError(
+                f"lint found what this run would do, nothing was run:\n{report}\n"
+                "Fix the statements, or silence a finding with '-- sqlmig: allow RULE-ID "
+                "reason' where it is right.",
+                list(found),
+            )
 
     def _with_status(
         self, result: RunResult, migrations: list[Migration], store: Store

@@ -206,3 +206,30 @@ def test_lint_pending_is_what_validate_and_apply_can_call(engine, request, tmp_p
         assert [(f.path.name, f.rule) for f in found] == [("0003_m3.sql", "rename-column")]
         migrator.apply()
         assert lint_pending(migrator) == []
+
+
+def test_validate_shows_lint_warnings_and_apply_lint_refuses_on_them(tmp_path, pg_url):
+    from tests.test_cli import sqlmig
+
+    folder = tmp_path / "sql"
+    for sub in ("up", "down"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "up" / "0001_t.sql").write_text("CREATE TABLE t (a int);\n")
+    (folder / "down" / "0001_t.sql").write_text("DROP TABLE t;\n")
+    assert sqlmig("apply", "-d", pg_url, cwd=tmp_path).returncode == 0
+    (folder / "up" / "0002_idx.sql").write_text("CREATE INDEX t_a ON t (a);\n")
+    (folder / "down" / "0002_idx.sql").write_text("DROP INDEX t_a;\n")
+    checked = sqlmig("validate", "-d", pg_url, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr  # a warning, not a problem
+    assert "0002_idx.sql:1:1: index-not-concurrent warning" in checked.stdout
+    doc = json.loads(sqlmig("validate", "--json", "-d", pg_url, cwd=tmp_path).stdout)
+    assert doc["ok"] is True and [f["rule"] for f in doc["lint"]] == ["index-not-concurrent"]
+    refused = sqlmig("apply", "--lint", "-d", pg_url, cwd=tmp_path)
+    assert refused.returncode == 1 and "index-not-concurrent" in refused.stderr
+    assert "nothing was run" in refused.stderr
+    assert sqlmig("status", "--exit-code", "-d", pg_url, cwd=tmp_path).returncode == 1  # pending
+    (folder / "up" / "0002_idx.sql").write_text(
+        "-- sqlmig: allow index-not-concurrent t is a lookup table of ten rows\n"
+        "CREATE INDEX t_a ON t (a);\n"
+    )
+    assert sqlmig("apply", "--lint", "-d", pg_url, cwd=tmp_path).returncode == 0

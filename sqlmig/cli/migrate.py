@@ -81,6 +81,12 @@ def apply(
         typer.Option("--verify", help="Afterwards, check the schema against DIR/schema.sql."),
     ] = False,
     scratch_url: ScratchUrl = None,
+    lint: Annotated[
+        bool,
+        typer.Option(
+            "--lint", help="First lint what would run; on any finding, run nothing (exit 1)."
+        ),
+    ] = False,
     json: Json = False,
 ) -> None:
     """Apply pending migrations in order, each in its own transaction."""
@@ -99,6 +105,7 @@ def apply(
             seed=seed,
             verify=verify,
             scratch_url=scratch_url,
+            lint=lint,
         )
     render.run_report(result, Direction.UP, json=json)
     if result.drift:  # --verify found drift
@@ -130,15 +137,26 @@ def rollback(
 
 @command(writes=False)
 def validate(common: Common, json: Json = False) -> None:
-    """Check the migration set and compare checksums with the database; exit 1 on any problem."""
+    """Check the migration set and compare checksums with the database; exit 1 on any
+    problem. Lint findings for what apply would run are shown as warnings."""
+    from sqlmig import render
+    from sqlmig.lint import findings as lint_formats
+    from sqlmig.lint import lint_pending
+
     with common.migrator() as m:
         found = m.validate()
+        linted = [] if found else lint_pending(m)  # a set at odds with the database first
+    lint_doc = lint_formats.as_json(linted, len({f.path for f in linted}))["findings"]
+    if linted and not json:
+        render.out.print(lint_formats.text(linted, len({f.path for f in linted})).rstrip())
+    errors = [f"{f.path}:{f.line}: {f.rule}: {f.message}" for f in linted if f.severity == "error"]
     report(
-        [str(p) for p in found],
+        [str(p) for p in found] + errors,
         json=json,
         key="problems",
         failed="{n} problem(s):",
         ok="[green]ok[/]: the set is well-formed and matches the database.",
+        extra={"lint": lint_doc},
     )
 
 

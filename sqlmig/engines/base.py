@@ -107,6 +107,9 @@ class Driver(Protocol):
 class Engine(Driver, Protocol):
     """A Driver that can also back up, restore and read its schema."""
 
+    def server_major(self) -> int | None:
+        """The server's major version (PostgreSQL); None where there is no server."""
+
     @property
     def label(self) -> str:
         """The database's name, for backup file names."""

@@ -96,6 +96,9 @@ class PostgresEngine:
     def db_user(self) -> str:
         return str(self._user)
 
+    def server_major(self) -> int | None:
+        return int(self.conn.info.server_version // 10000)
+
     @property
     def home(self) -> str | None:
         return self.schema

@@ -157,6 +157,9 @@ class SqliteEngine:
     def db_user(self) -> str:
         return ""
 
+    def server_major(self) -> int | None:
+        return None
+
     @property
     def home(self) -> str | None:
         return None  # sqlmig's tables live in the database file itself

@@ -113,13 +113,7 @@ def pending_versions(
 
 def server_major(migrator: Migrator) -> int | None:
     """The connected PostgreSQL server's major version; None on SQLite."""
-    if migrator.settings.url.dialect != "postgres":
-        return None
-    from sqlmig.engines.postgres import PostgresEngine
-
-    engine = migrator.engine()
-    assert isinstance(engine, PostgresEngine)
-    return int(engine.conn.info.server_version // 10000)
+    return migrator.engine().server_major()
 
 
 class _Dialect(Protocol):
