@@ -258,3 +258,81 @@ def test_a_folder_or_a_read_only_file_is_named_as_such(tmp_path, write_migration
             assert [e.state.value for e in m.status().entries] == ["pending"]
     finally:
         subprocess.run(["umount", str(mount)], check=False)
+
+
+FAMILY = (
+    "CREATE TABLE parent (id INTEGER PRIMARY KEY);\n"
+    "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));\n"
+    "INSERT INTO parent VALUES (1), (2); INSERT INTO child VALUES (1, 1);"
+)
+
+
+def test_the_foreign_key_check_covers_only_what_the_migration_touched(tmp_path):
+    from sqlmig.engines.sqlite import SqliteEngine
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'a.db'}")
+    engine = SqliteEngine(settings)
+    engine.open(write=True)
+    try:
+        with engine.transaction():
+            engine.execute_script(FAMILY)
+        with engine.transaction():
+            engine.execute("CREATE TABLE unrelated (a int)")
+            assert engine._fk.tables_to_check(engine.conn) == ["unrelated"]
+        with engine.transaction():
+            engine.execute("DELETE FROM parent WHERE id = 2")  # its children are checked too
+            assert engine._fk.tables_to_check(engine.conn) == ["child", "parent"]
+        with engine.transaction():
+            engine.execute("INSERT INTO unrelated VALUES (1)")
+            assert engine._fk.tables_to_check(engine.conn) == ["unrelated"]
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "up"),
+    [
+        ("delete_parent", "DELETE FROM parent WHERE id = 1;"),
+        ("orphan_insert", "INSERT INTO child VALUES (2, 42);"),
+        # A parent rebuilt without the row a child points at (the 12-step procedure).
+        (
+            "rebuild_parent",
+            "CREATE TABLE parent_new (id INTEGER PRIMARY KEY);\n"
+            "INSERT INTO parent_new SELECT id FROM parent WHERE id <> 1;\n"
+            "DROP TABLE parent;\nALTER TABLE parent_new RENAME TO parent;",
+        ),
+        # A trigger on another table deletes the parent row.
+        (
+            "by_trigger",
+            "CREATE TABLE cleanup (id int);\n"
+            "CREATE TRIGGER cleanup_ai AFTER INSERT ON cleanup BEGIN\n"
+            "  DELETE FROM parent WHERE id = new.id;\nEND;\n"
+            "INSERT INTO cleanup VALUES (1);",
+        ),
+    ],
+)
+def test_a_violation_the_migration_causes_is_still_caught(sqlite_url, write_migration, name, up):
+    write_migration(1, "family", FAMILY, "DROP TABLE child; DROP TABLE parent;")
+    folder = write_migration(2, name, up)
+    with (
+        Migrator(sqlite_url, folder) as m,
+        pytest.raises(StatementError, match="foreign key check failed before commit: child"),
+    ):
+        m.apply(backup=False)
+    assert versions(sqlite_url) == [1]
+    assert query(sqlite_url, "SELECT id FROM parent ORDER BY id") == [(1,), (2,)]
+
+
+def test_a_statement_sqlite_had_compiled_before_is_still_checked(sqlite_url, write_migration):
+    """The sqlite3 module reuses compiled statements of the same text, and SQLite's
+    authorizer sees a statement only when it is compiled."""
+    write_migration(1, "family", FAMILY)
+    write_migration(2, "tidy", "DELETE FROM parent WHERE id = 2;")  # no child: fine
+    write_migration(3, "again", "INSERT INTO parent VALUES (2); INSERT INTO child VALUES (2, 2);")
+    folder = write_migration(4, "tidy_again", "DELETE FROM parent WHERE id = 2;")  # same text
+    with (
+        Migrator(sqlite_url, folder) as m,
+        pytest.raises(StatementError, match="child rowid 2 references parent"),
+    ):
+        m.apply(backup=False)
+    assert versions(sqlite_url) == [1, 2, 3]

@@ -17,6 +17,7 @@ from typing import Any
 from sqlmig import interrupts
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines.base import DbFailure, transaction
+from sqlmig.engines.sqlite_fk import ForeignKeyScope
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.schema import Schema
 from sqlmig.splitter import split
@@ -36,6 +37,7 @@ class SqliteEngine:
         self.path = self.url.sqlite_path
         self._conn: sqlite3.Connection | None = None
         self._deadline: float | None = None
+        self._fk = ForeignKeyScope(set(settings.own_tables))
         self._in_memory_stand_in = False
         self.timeout = settings.lock_timeout or _FOREVER
 
@@ -83,6 +85,7 @@ class SqliteEngine:
             ) from exc
         # Always: it is also how Ctrl-C reaches a long statement (sqlmig.interrupts).
         self.conn.set_progress_handler(self._should_stop, 10_000)
+        self.conn.set_authorizer(self._fk.authorize)
 
     def _why_not(self, write: bool) -> str:
         """What SQLite's "unable to open" or "readonly database" means for this path."""
@@ -176,10 +179,15 @@ class SqliteEngine:
 
     def _begin(self) -> None:
         self.query("BEGIN IMMEDIATE")
+        self._fk.begin()
 
     def _commit(self) -> None:
         try:
-            violations = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+            violations = [
+                row
+                for table in self._fk.tables_to_check(self.conn)
+                for row in self.conn.execute("SELECT * FROM pragma_foreign_key_check(?)", (table,))
+            ]
         except sqlite3.Error as exc:
             # "foreign key mismatch": a key no longer points at a unique column, e.g. after
             # a down file rebuilt the parent without it. The migration must not commit.
@@ -200,6 +208,7 @@ class SqliteEngine:
         self._guarded("COMMIT")
 
     def _rollback(self) -> None:
+        self._fk.forget()
         if self._conn is not None and self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
@@ -208,7 +217,9 @@ class SqliteEngine:
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def execute(self, sql: str) -> None:
+        self._fk.statement(sql)
         self._guarded(sql)
+        self._fk.ran(sql)
 
     def execute_script(self, sql: str) -> None:
         # sqlite3.executescript would COMMIT first; in-process statements cost no round trip.
