@@ -55,6 +55,15 @@ class ConnectError(SqlmigError):
         super().__init__(message)
 
 
+class ConnectionLost(ConnectError):
+    """The connection broke after it was opened (server restart, failover, network).
+    The server rolls back whatever transaction the session had open; the runner says
+    what that means for the migration it was running (``with_outcome``)."""
+
+    def with_outcome(self, outcome: str) -> ConnectionLost:
+        return ConnectionLost(f"{self}\n{outcome}")
+
+
 class LockTimeout(SqlmigError):
     """Another runner (or a long transaction) held the lock longer than --lock-timeout."""
 
