@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from enum import Enum
 from typing import Protocol
 
 from sqlmig.engines.base import DbFailure, Driver
 from sqlmig.engines.bookkeeping import RowChange
 from sqlmig.engines.store import Store
-from sqlmig.errors import SqlmigError, StatementError
+from sqlmig.errors import ConnectionLost, SqlmigError, StatementError
 from sqlmig.models import (
     AppliedRow,
     Direction,
@@ -71,9 +72,11 @@ class Runner:
 
     def _step(self, cursor: _Cursor, result: RunResult) -> StepResult | None:
         """Claim the next step and run it: a transactional file in the claiming
-        transaction itself; a no-transaction one after a dirty mark committed first."""
+        transaction itself; a no-transaction one after a dirty mark committed first.
+        ``at`` follows where the step is, for what a lost connection leaves behind."""
         direction = cursor.plan.direction
         m: Migration | None = None
+        at = At.CLAIM
         start = time.perf_counter()
         try:
             with self.engine.transaction():
@@ -90,9 +93,12 @@ class Runner:
                     count = run_statements(self.engine, file, rolled_back=True)
                     ms = ms_since(start)
                     self._record_success(m, file, direction, ms, row_exists=False)
+                at = At.COMMIT
             if file.no_transaction:
+                at = At.STATEMENTS
                 count = run_statements(self.engine, file, rolled_back=False)
                 ms = ms_since(start)
+                at = At.RECORD
                 with self.engine.transaction():
                     self._record_success(m, file, direction, ms, row_exists=True)
         except DbFailure as exc:  # at commit: deferred constraints, SQLite's foreign keys
@@ -101,6 +107,12 @@ class Runner:
             failure = statement_error(self.engine, file, None, exc, rolled_back=True)
             self._record_failure(m, file, direction, start, failure)
             raise _attach(failure, result, _failed(m, direction)) from exc
+        except ConnectionLost as exc:
+            if m is None:
+                raise _attach(exc, result, None) from exc.__cause__
+            lost = exc.with_outcome(lost_outcome(m, direction, at))
+            self._record_failure(m, m.file(direction), direction, start, lost)
+            raise _attach(lost, result, _failed(m, direction)) from exc.__cause__
         except (SqlmigError, KeyboardInterrupt) as exc:
             if m is not None:
                 self._record_failure(m, m.file(direction), direction, start, exc)
@@ -139,6 +151,7 @@ class Runner:
         """Apply one seed file in its own transaction, recording its checksum and history."""
         start = time.perf_counter()
         failed = FailedStep(file.path, name)
+        at = At.STATEMENTS
         try:
             with self.engine.transaction():
                 count = run_statements(self.engine, file, rolled_back=True)
@@ -147,6 +160,9 @@ class Runner:
                 self.store.insert_history(
                     self.ctx.event(EventKind.SEED, None, name=name, file=file, duration_ms=ms)
                 )
+                at = At.COMMIT
+        except ConnectionLost as exc:
+            raise _attach(exc.with_outcome(_lost_seed(name, at)), result, failed) from exc
         except DbFailure as exc:
             error = statement_error(self.engine, file, None, exc, rolled_back=True)
             self._record_failure(None, file, None, start, error, name=name)
@@ -174,8 +190,8 @@ class Runner:
         """Append the failure to the history in its own transaction; never mask ``exc``."""
         if isinstance(exc, KeyboardInterrupt):
             error = "interrupted"
-        elif isinstance(exc, StatementError):
-            error = str(exc)
+        elif isinstance(exc, (StatementError, ConnectionLost)):
+            error = str(exc)  # a lost connection: tried, in case the session survived
         else:
             return  # lock and connection errors: there is no database to write to
         event = self.ctx.event(
@@ -224,3 +240,69 @@ def _seed_outcome(exc: StatementError) -> StatementError:
     return exc.with_outcome(
         "This seed file was rolled back; migrations and seed files before it stay applied."
     )
+
+
+class At(Enum):
+    """Where a step was when its connection was lost."""
+
+    CLAIM = "claim"  # in the first transaction, before its commit
+    COMMIT = "commit"  # committing the first transaction
+    STATEMENTS = "statements"  # a no-transaction file's statements, each its own commit
+    RECORD = "record"  # recording a no-transaction file's success
+
+
+def lost_outcome(m: Migration, direction: Direction, at: At) -> str:
+    """What a lost connection left of step ``m``: the server rolled back the transaction
+    that was open, and only that."""
+    up, v = direction is Direction.UP, m.version
+    what = f"version {v} ({m.name})" if up else f"the down file of version {v} ({m.name})"
+    again = "Run `sqlmig apply` again" if up else "Run the rollback again"
+    back = "once the server is back"
+    if not m.file(direction).no_transaction:
+        if at is At.COMMIT:
+            return (
+                f"It was lost while committing {what}: the server either committed it "
+                "whole, with its version row, or rolled it back whole; `sqlmig status` shows "
+                f"which {back}."
+            )
+        still = "" if up else f", and version {v} is still applied"
+        return (
+            f"{_capital(what)} ran in one transaction, which the server rolled back: nothing "
+            f"of it stays{still}. {again} {back}."
+        )
+    if at is At.CLAIM:
+        return f"None of {what} ran. {again} {back}."
+    if at is At.COMMIT:
+        undo = "--rolled-back" if up else "--applied"
+        return (
+            f"None of {what} ran, but the connection was lost while marking the version dirty: "
+            f"{back}, if `sqlmig status` shows it dirty, run `sqlmig resolve {v} {undo}`."
+        )
+    if at is At.STATEMENTS:
+        return (
+            f"{_capital(what)} runs outside a transaction: its statements that ran before the "
+            f"connection was lost stay, and the version is marked dirty. {_capital(back)}, "
+            "inspect the database, finish or undo the change by hand, then run "
+            f"`sqlmig resolve {v} --applied` or `sqlmig resolve {v} --rolled-back`."
+        )
+    done = "--applied" if up else "--rolled-back"
+    return (
+        f"Every statement of {what} ran, but the connection was lost while recording it: "
+        f"{back}, if `sqlmig status` shows the version dirty, run `sqlmig resolve {v} {done}`."
+    )
+
+
+def _lost_seed(name: str, at: At) -> str:
+    if at is At.COMMIT:
+        return (
+            f"It was lost while committing seed file {name}: the server either committed it "
+            "whole or rolled it back whole; `sqlmig status` shows which once the server is back."
+        )
+    return (
+        f"Seed file {name} ran in one transaction, which the server rolled back: nothing of it "
+        "stays. Run `sqlmig seed` again once the server is back."
+    )
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
