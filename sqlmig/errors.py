@@ -153,6 +153,7 @@ class StatementError(SqlmigError):
             else "This migration runs outside a transaction: statements before this one stay "
             "applied and the version is marked dirty."
         )
+        self.outcome = outcome
         super().__init__(f"{path}:{line}: {db_message}{code_part}\n  statement: {short}\n{outcome}")
 
     def in_scratch(self) -> StatementError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
@@ -30,6 +31,7 @@ from sqlmig.models import (
     SqlFile,
     StepResult,
 )
+from sqlmig.planner import invalid_left
 from sqlmig.records import RunContext, ms_since, now_utc
 from sqlmig.scripts import run_statements, statement_error
 
@@ -71,58 +73,78 @@ class Runner:
         return result
 
     def _step(self, cursor: _Cursor, result: RunResult) -> StepResult | None:
-        """Claim the next step and run it: a transactional file in the claiming
-        transaction itself; a no-transaction one after a dirty mark committed first.
-        ``at`` follows where the step is, for what a lost connection leaves behind."""
-        direction = cursor.plan.direction
-        m: Migration | None = None
-        at = At.CLAIM
-        start = time.perf_counter()
+        """Claim the next step and run it (``_claim_and_run``); on failure, record it and
+        say what it left behind."""
+        step = _InFlight(cursor.plan.direction)
         try:
-            with self.engine.transaction():
-                m = cursor.next(self.engine.change_token(), self.store, len(result.steps))
-                if m is None:
-                    return None
-                file = m.file(direction)
-                if self.on_step:
-                    self.on_step(m, direction, None)
-                start = time.perf_counter()
-                if file.no_transaction:
-                    self._mark_dirty(m, direction)  # committed: if we die, the mark survives
-                else:
-                    count = run_statements(self.engine, file, rolled_back=True)
-                    ms = ms_since(start)
-                    self._record_success(m, file, direction, ms, row_exists=False)
-                at = At.COMMIT
-            if file.no_transaction:
-                at = At.STATEMENTS
-                count = run_statements(self.engine, file, rolled_back=False)
-                ms = ms_since(start)
-                at = At.RECORD
-                with self.engine.transaction():
-                    self._record_success(m, file, direction, ms, row_exists=True)
+            done = self._claim_and_run(cursor, len(result.steps), step)
         except DbFailure as exc:  # at commit: deferred constraints, SQLite's foreign keys
-            assert m is not None
-            file = m.file(direction)
-            failure = statement_error(self.engine, file, None, exc, rolled_back=True)
-            self._record_failure(m, file, direction, start, failure)
-            raise _attach(failure, result, _failed(m, direction)) from exc
+            assert step.m is not None
+            failure = statement_error(self.engine, step.file, None, exc, rolled_back=True)
+            raise self._failed(failure, step, result) from exc
+        except StatementError as exc:
+            assert step.m is not None  # statements run only once a step is claimed
+            failure = exc if exc.rolled_back else self._naming_invalid_indexes(exc, step.m)
+            raise self._failed(failure, step, result) from exc.__cause__
         except ConnectionLost as exc:
-            if m is None:
-                raise _attach(exc, result, None) from exc.__cause__
-            lost = exc.with_outcome(lost_outcome(m, direction, at))
-            self._record_failure(m, m.file(direction), direction, start, lost)
-            raise _attach(lost, result, _failed(m, direction)) from exc.__cause__
+            lost = exc
+            if step.m is not None:
+                lost = exc.with_outcome(lost_outcome(step.m, step.direction, step.at))
+            raise self._failed(lost, step, result) from exc.__cause__
         except (SqlmigError, KeyboardInterrupt) as exc:
-            if m is not None:
-                self._record_failure(m, m.file(direction), direction, start, exc)
+            if step.m is not None:
+                self._record_failure(step.m, step.file, step.direction, step.start, exc)
             if isinstance(exc, SqlmigError):
-                _attach(exc, result, _failed(m, direction) if m else None)
+                _attach(exc, result, step.failed)
             raise
-        done = StepResult(m.version, m.name, direction, ms, count)
-        if self.on_step:
-            self.on_step(m, direction, done)
+        if done is not None and step.m is not None and self.on_step:
+            self.on_step(step.m, step.direction, done)
         return done
+
+    def _claim_and_run(self, cursor: _Cursor, done: int, step: _InFlight) -> StepResult | None:
+        """A transactional file runs in the claiming transaction itself; a no-transaction
+        one after a dirty mark committed first. ``step`` follows where it is."""
+        direction = step.direction
+        with self.engine.transaction():
+            m = step.m = cursor.next(self.engine.change_token(), self.store, done)
+            if m is None:
+                return None
+            file = m.file(direction)
+            if self.on_step:
+                self.on_step(m, direction, None)
+            step.start = time.perf_counter()
+            if file.no_transaction:
+                self._mark_dirty(m, direction)  # committed: if we die, the mark survives
+            else:
+                count = run_statements(self.engine, file, rolled_back=True)
+                ms = ms_since(step.start)
+                self._record_success(m, file, direction, ms, row_exists=False)
+            step.at = At.COMMIT
+        if file.no_transaction:
+            step.at = At.STATEMENTS
+            count = run_statements(self.engine, file, rolled_back=False)
+            ms = ms_since(step.start)
+            step.at = At.RECORD
+            with self.engine.transaction():
+                self._record_success(m, file, direction, ms, row_exists=True)
+        return StepResult(m.version, m.name, direction, ms, count)
+
+    def _failed(self, failure: SqlmigError, step: _InFlight, result: RunResult) -> SqlmigError:
+        """``failure`` recorded in the history (if a step was claimed) and given what the
+        run had done."""
+        if step.m is not None:
+            self._record_failure(step.m, step.file, step.direction, step.start, failure)
+        return _attach(failure, result, step.failed)
+
+    def _naming_invalid_indexes(self, exc: StatementError, m: Migration) -> StatementError:
+        """A failed no-transaction file may have left INVALID indexes: say which, and
+        how to drop them (if the database can still be asked)."""
+        invalid: list[str] = []
+        with contextlib.suppress(SqlmigError):
+            invalid = self.engine.invalid_indexes(m)
+        if not invalid:
+            return exc
+        return exc.with_outcome(f"{exc.outcome} {invalid_left(m.version, invalid)}")
 
     def _mark_dirty(self, m: Migration, direction: Direction) -> None:
         # Committed before the first statement: if we die part-way, the mark survives us.
@@ -209,6 +231,34 @@ class Runner:
             self.store.insert_history(event)
 
 
+class At(Enum):
+    """Where a step was when its connection was lost."""
+
+    CLAIM = "claim"  # in the first transaction, before its commit
+    COMMIT = "commit"  # committing the first transaction
+    STATEMENTS = "statements"  # a no-transaction file's statements, each its own commit
+    RECORD = "record"  # recording a no-transaction file's success
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """The step being run: its migration once claimed, and where it is."""
+
+    direction: Direction
+    m: Migration | None = None
+    at: At = At.CLAIM
+    start: float = field(default_factory=time.perf_counter)
+
+    @property
+    def file(self) -> SqlFile:
+        assert self.m is not None
+        return self.m.file(self.direction)
+
+    @property
+    def failed(self) -> FailedStep | None:
+        return _failed(self.m, self.direction) if self.m is not None else None
+
+
 class _Cursor:
     """Where a run is in its plan: the steps left, as planned from the rows last read."""
 
@@ -240,15 +290,6 @@ def _seed_outcome(exc: StatementError) -> StatementError:
     return exc.with_outcome(
         "This seed file was rolled back; migrations and seed files before it stay applied."
     )
-
-
-class At(Enum):
-    """Where a step was when its connection was lost."""
-
-    CLAIM = "claim"  # in the first transaction, before its commit
-    COMMIT = "commit"  # committing the first transaction
-    STATEMENTS = "statements"  # a no-transaction file's statements, each its own commit
-    RECORD = "record"  # recording a no-transaction file's success
 
 
 def lost_outcome(m: Migration, direction: Direction, at: At) -> str:

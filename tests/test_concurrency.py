@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sqlmig import Migrator, State
 from tests.helpers import OWN_TABLES, query, tables, versions
 
 # Imports sqlmig first, then waits for a shared start time, so the processes really
@@ -192,3 +193,27 @@ def test_runners_and_index_builds_in_many_rounds(pg_url, write_migration, runner
     folder = write_cic_set(write_migration)
     for _ in range(int(os.environ.get("SQLMIG_CIC_ROUNDS", "4"))):
         cic_round(pg_url, folder, runners)
+
+
+def test_status_while_an_index_builds_neither_blocks_it_nor_calls_it_left_over(
+    pg_url, write_migration
+):
+    folder = write_cic_set(write_migration)
+    proc = launch(["apply", "-d", pg_url, "--dir", str(folder)], 0)
+    deadline = time.monotonic() + 60
+    while not query(pg_url, "SELECT 1 FROM pg_stat_progress_create_index"):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the index build never started"
+        time.sleep(0.02)
+    for _ in range(3):  # status readers come and go during the build and its waits
+        start = time.monotonic()
+        with Migrator(pg_url, folder) as m:
+            entry = m.status().entries[1]
+        assert time.monotonic() - start < 2
+        assert entry.state is State.DIRTY and entry.invalid_indexes == ()  # being built
+        time.sleep(0.3)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, f"{out}\n{err}"
+    assert versions(pg_url) == [1, 2, 3, 4]
+    valid = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_slow'::regclass"
+    assert query(pg_url, valid) == [(True,)]

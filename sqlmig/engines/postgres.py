@@ -27,6 +27,7 @@ from sqlmig.errors import (
     ConnectionLost,
     LockTimeout,
 )
+from sqlmig.models import Migration
 from sqlmig.schema import Schema
 
 T = TypeVar("T")
@@ -229,6 +230,16 @@ class PostgresEngine:
                 raise self._lost(exc) from exc
             kind = FailureKind.OUT_OF_LOCKS if exc.sqlstate == _OUT_OF_LOCKS else None
             raise DbFailure(_describe(exc), exc.sqlstate, _position(exc), kind) from exc
+
+    def invalid_indexes(self, m: Migration) -> list[str]:
+        """The INVALID indexes the no-transaction files of ``m`` left (pgindexes.py)."""
+        from sqlmig.engines import pgindexes
+
+        scripts = [f.text for f in (m.up, m.down) if f.no_transaction]
+        tables, names = pgindexes.concurrent_builds(scripts)
+        if not tables:
+            return []
+        return [r[0] for r in self.query(pgindexes.INVALID_LEFT, (tables, names))]
 
     def execute_script(self, sql: str) -> None:
         # Without parameters psycopg uses the simple query protocol: many statements, one trip.
