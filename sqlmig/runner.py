@@ -184,7 +184,9 @@ class Runner:
                 )
                 at = At.COMMIT
         except ConnectionLost as exc:
-            raise _attach(exc.with_outcome(_lost_seed(name, at)), result, failed) from exc
+            lost = exc.with_outcome(_lost_seed(name, at))
+            self._record_failure(None, file, None, start, lost, name=name)
+            raise _attach(lost, result, failed) from exc.__cause__
         except DbFailure as exc:
             error = statement_error(self.engine, file, None, exc, rolled_back=True)
             self._record_failure(None, file, None, start, error, name=name)
@@ -212,8 +214,14 @@ class Runner:
         """Append the failure to the history in its own transaction; never mask ``exc``."""
         if isinstance(exc, KeyboardInterrupt):
             error = "interrupted"
-        elif isinstance(exc, (StatementError, ConnectionLost)):
-            error = str(exc)  # a lost connection: tried, in case the session survived
+        elif isinstance(exc, StatementError):
+            error = str(exc)
+        elif isinstance(exc, ConnectionLost):
+            error = str(exc)
+            try:  # a new session, if the server is there (a terminated backend, a failover)
+                self.engine.open(write=True)
+            except SqlmigError:
+                return  # it is not: nothing can be recorded
         else:
             return  # lock and connection errors: there is no database to write to
         event = self.ctx.event(

@@ -47,21 +47,29 @@ def sqlmig(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def lose_the_server_during(
-    cluster: Cluster, db: str, args: list[str], mode: str
-) -> tuple[int, str, str]:
-    """Run sqlmig until its statement `SELECT pg_sleep(60)` runs, stop the server
-    (``mode``: fast or immediate), start it again; sqlmig's exit code and output."""
+SLEEPING = (
+    "SELECT pid FROM pg_stat_activity WHERE application_name = 'sqlmig' "
+    "AND state = 'active' AND query LIKE 'SELECT pg_sleep(60)%'"
+)
+
+
+def asleep(db: str, args: list[str]) -> tuple[subprocess.Popen[str], int]:
+    """sqlmig started and running its statement `SELECT pg_sleep(60)`; its backend pid."""
     proc = sqlmig(*args)
     deadline = time.monotonic() + 60
-    while not query(
-        db,
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'sqlmig' "
-        "AND state = 'active' AND query LIKE 'SELECT pg_sleep(60)%'",
-    ):
+    while not (found := query(db, SLEEPING)):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the migration never reached its sleep"
         time.sleep(0.05)
+    return proc, found[0][0]
+
+
+def lose_the_server_during(
+    cluster: Cluster, db: str, args: list[str], mode: str
+) -> tuple[int, str, str]:
+    """Run sqlmig until it sleeps, stop the server (``mode``: fast or immediate), start
+    it again; sqlmig's exit code and output."""
+    proc, _ = asleep(db, args)
     cluster.halt(mode)
     try:
         out, err = proc.communicate(timeout=30)
@@ -108,6 +116,23 @@ def test_a_transactional_migration_is_gone_whole_and_the_next_run_applies_it(
         db, "SELECT version FROM schema_version_history WHERE event = 'apply' ORDER BY id"
     )
     assert applies == [(1,), (2,)]
+
+
+@pytest.mark.slow
+def test_a_terminated_session_is_a_lost_connection_and_recorded_in_the_history(db, tmp_path):
+    folder = tmp_path / "sql"
+    write(folder, 1, "a", "CREATE TABLE a (x int);\nSELECT pg_sleep(60);\n")
+    proc, pid = asleep(db, ["apply", "-d", db, "--dir", str(folder)])
+    query(db, f"SELECT pg_terminate_backend({pid})")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert "terminating connection due to administrator command" in err
+    assert "Version 1 (a) ran in one transaction, which the server rolled back" in err
+    # The server is still there: a new session records the failure.
+    failed = query(db, "SELECT version, error FROM schema_version_history WHERE event = 'fail'")
+    assert [v for v, _ in failed] == [1] and failed[0][1].startswith("lost the connection to")
+    assert "Version 1 (a) ran in one transaction" in failed[0][1]
+    assert versions(db) == [] and query(db, "SELECT to_regclass('a')") == [(None,)]
 
 
 @pytest.mark.slow
