@@ -40,7 +40,7 @@ def test_a_waiting_runner_holds_no_snapshot_between_polls(pg_url, write_migratio
         holder.engine(write=True).lock(1)
 
         def wait_and_apply() -> None:
-            with Migrator(pg_url, folder, lock_timeout=3) as waiting:
+            with Migrator(pg_url, folder, lock_timeout=30) as waiting:
                 waiting.apply()
 
         waiter = threading.Thread(target=wait_and_apply)
