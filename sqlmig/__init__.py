@@ -12,6 +12,7 @@ from sqlmig._version import __version__
 from sqlmig.errors import (
     ConfigError,
     ConnectError,
+    ConnectionLost,
     DirtyError,
     IrreversibleError,
     LockTimeout,
@@ -36,6 +37,7 @@ from sqlmig.models import (
 __all__ = [
     "ConfigError",
     "ConnectError",
+    "ConnectionLost",
     "Direction",
     "DirtyError",
     "IrreversibleError",

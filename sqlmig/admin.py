@@ -10,7 +10,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlmig.models import EventKind, Migration, RowKind, RowStatus
-from sqlmig.planner import plan_accept, plan_baseline, plan_resolve
+from sqlmig.planner import (
+    plan_accept,
+    plan_baseline,
+    plan_resolve,
+    refuse_resolve_with_invalid,
+)
 from sqlmig.records import RunContext
 
 if TYPE_CHECKING:
@@ -49,6 +54,7 @@ def resolve(m: Migrator, version: int, *, applied: bool) -> None:
     migrations = m.migrations()
     with m.locked() as (engine, store):
         mig, row = plan_resolve(migrations, store.applied(), version, m.settings.dir)
+        refuse_resolve_with_invalid(version, engine.invalid_indexes(mig), applied=applied)
         ctx = RunContext(engine.db_user())
         with engine.transaction():
             if applied:

@@ -69,6 +69,7 @@ def _entry(e: MigrationStatus) -> dict[str, Any]:
         "name": e.name,
         "state": e.state.value,
         "detail": e.detail,
+        "invalid_indexes": list(e.invalid_indexes),
         "file": str(e.migration.up.path) if e.migration else None,
         "applied_at": e.row.applied_at if e.row else None,
         "execution_ms": e.row.execution_ms if e.row else None,

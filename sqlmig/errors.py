@@ -55,6 +55,15 @@ class ConnectError(SqlmigError):
         super().__init__(message)
 
 
+class ConnectionLost(ConnectError):
+    """The connection broke after it was opened (server restart, failover, network).
+    The server rolls back whatever transaction the session had open; the runner says
+    what that means for the migration it was running (``with_outcome``)."""
+
+    def with_outcome(self, outcome: str) -> ConnectionLost:
+        return ConnectionLost(f"{self}\n{outcome}")
+
+
 class LockTimeout(SqlmigError):
     """Another runner (or a long transaction) held the lock longer than --lock-timeout."""
 
@@ -144,6 +153,7 @@ class StatementError(SqlmigError):
             else "This migration runs outside a transaction: statements before this one stay "
             "applied and the version is marked dirty."
         )
+        self.outcome = outcome
         super().__init__(f"{path}:{line}: {db_message}{code_part}\n  statement: {short}\n{outcome}")
 
     def in_scratch(self) -> StatementError:

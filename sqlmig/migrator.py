@@ -22,7 +22,7 @@ from sqlmig.engines import open_engine
 from sqlmig.engines.base import Engine
 from sqlmig.engines.store import Store
 from sqlmig.errors import ConfigError, Problem
-from sqlmig.models import AppliedRow, HistoryEvent, Migration, RunResult, Status
+from sqlmig.models import AppliedRow, HistoryEvent, Migration, RowStatus, RunResult, Status
 from sqlmig.planner import (
     ApplyPlan,
     RollbackPlan,
@@ -133,7 +133,14 @@ class Migrator:
         migrations = self.migrations()
         store = self.store()
         seeds = load_seeds(self.settings.seeds_dir, store.seeds(), self.settings.url.dialect)
-        return Status(statuses(migrations, store.applied()), self.settings.url.masked, seeds)
+        rows = store.applied()
+        files = {mig.version: mig for mig in migrations}
+        invalid = {  # asked only about dirty versions: none, in the normal case
+            r.version: self.engine().invalid_indexes(files[r.version])
+            for r in rows
+            if r.status is RowStatus.DIRTY and r.version in files
+        }
+        return Status(statuses(migrations, rows, invalid), self.settings.url.masked, seeds)
 
     def validate(self) -> list[Problem]:
         """Every disagreement between files and database (the set itself raises if broken)."""

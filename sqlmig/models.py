@@ -138,6 +138,7 @@ class MigrationStatus:
     migration: Migration | None
     row: AppliedRow | None
     detail: str = ""
+    invalid_indexes: tuple[str, ...] = ()  # a dirty version's failed concurrent builds
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ changes the database between steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,32 +32,37 @@ from sqlmig.models import (
 )
 
 
-def statuses(migrations: list[Migration], rows: list[AppliedRow]) -> list[MigrationStatus]:
-    """One entry per version known to the files or the database, in version order."""
+def statuses(
+    migrations: list[Migration],
+    rows: list[AppliedRow],
+    invalid: Mapping[int, Sequence[str]] | None = None,
+) -> list[MigrationStatus]:
+    """One entry per version known to the files or the database, in version order;
+    ``invalid``: the INVALID indexes each dirty version left (engine.invalid_indexes)."""
     files = {m.version: m for m in migrations}
     applied = {r.version: r for r in rows}
     out = []
     for version in sorted(files.keys() | applied.keys()):
         m, r = files.get(version), applied.get(version)
         name = m.name if m else r.name  # type: ignore[union-attr]
-        out.append(MigrationStatus(version, name, *_state(m, r)))
+        left = tuple((invalid or {}).get(version, ()))
+        out.append(MigrationStatus(version, name, *_state(m, r, left), left))
     return out
 
 
 def _state(
-    m: Migration | None, r: AppliedRow | None
+    m: Migration | None, r: AppliedRow | None, left: tuple[str, ...]
 ) -> tuple[State, Migration | None, AppliedRow | None, str]:
     if r is None:
         return State.PENDING, m, r, ""
     if m is None:
         return State.MISSING, m, r, "applied, but its files are not in the migration folder"
     if r.status is RowStatus.DIRTY:
-        return (
-            State.DIRTY,
-            m,
-            r,
-            f"failed part-way: run `sqlmig resolve {r.version} --applied|--rolled-back`",
-        )
+        resolve = f"`sqlmig resolve {r.version} --applied|--rolled-back`"
+        if left:
+            resolve = f"{_drops(left)}, then `sqlmig resolve {r.version} --rolled-back`"
+            return State.DIRTY, m, r, f"failed part-way, leaving {_indexes(left)}: run {resolve}"
+        return State.DIRTY, m, r, f"failed part-way: run {resolve}"
     edited = []
     if r.checksum != m.up.checksum:
         edited.append(f"{m.up.path} edited since applied")
@@ -285,3 +290,37 @@ def plan_resolve(
     if m is None:
         raise ConfigError(f"resolve {version}: its files are not in {folder}")
     return m, row
+
+
+def refuse_resolve_with_invalid(version: int, invalid: Sequence[str], *, applied: bool) -> None:
+    """A dirty version that left INVALID indexes is neither applied nor undone yet."""
+    if not invalid:
+        return
+    left = f"its failed CREATE INDEX CONCURRENTLY left {_indexes(invalid)}"
+    if applied:
+        raise StateError(
+            f"resolve {version} --applied: {left}, and an invalid index is not an applied "
+            f"migration. Run {_drops(invalid)}, build the index again by hand (the file's "
+            f"CREATE INDEX CONCURRENTLY), then `sqlmig resolve {version} --applied`; or, once "
+            f"it is dropped, `sqlmig resolve {version} --rolled-back`."
+        )
+    raise StateError(
+        f"resolve {version} --rolled-back: {left}, and the migration is not undone while it "
+        f"exists. Run {_drops(invalid)}, then resolve again."
+    )
+
+
+def invalid_left(version: int, invalid: Sequence[str]) -> str:
+    """For the failure of a no-transaction migration: what its failed builds left."""
+    return (
+        f"It left {_indexes(invalid)} (unused by queries, yet updated on every write): run "
+        f"{_drops(invalid)} before `sqlmig resolve {version} --rolled-back`."
+    )
+
+
+def _indexes(names: Sequence[str]) -> str:
+    return f"index {names[0]} INVALID" if len(names) == 1 else f"indexes {', '.join(names)} INVALID"
+
+
+def _drops(names: Sequence[str]) -> str:
+    return " and ".join(f"`DROP INDEX CONCURRENTLY {n};`" for n in names)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Protocol
 
 from sqlmig.engines.base import DbFailure, Driver
 from sqlmig.engines.bookkeeping import RowChange
 from sqlmig.engines.store import Store
-from sqlmig.errors import SqlmigError, StatementError
+from sqlmig.errors import ConnectionLost, SqlmigError, StatementError
 from sqlmig.models import (
     AppliedRow,
     Direction,
@@ -29,6 +31,7 @@ from sqlmig.models import (
     SqlFile,
     StepResult,
 )
+from sqlmig.planner import invalid_left
 from sqlmig.records import RunContext, ms_since, now_utc
 from sqlmig.scripts import run_statements, statement_error
 
@@ -70,63 +73,82 @@ class Runner:
         return result
 
     def _step(self, cursor: _Cursor, result: RunResult) -> StepResult | None:
-        """Claim the next step and run it: a transactional file in the claiming
-        transaction itself; a no-transaction one after a dirty mark committed first."""
-        direction = cursor.plan.direction
-        m: Migration | None = None
-        start = time.perf_counter()
+        """Claim the next step and run it (``_claim_and_run``); on failure, record it and
+        say what it left behind."""
+        step = _InFlight(cursor.plan.direction)
         try:
-            with self.engine.transaction():
-                m = cursor.next(self.engine.change_token(), self.store, len(result.steps))
-                if m is None:
-                    return None
-                file = m.file(direction)
-                if self.on_step:
-                    self.on_step(m, direction, None)
-                start = time.perf_counter()
-                if file.no_transaction:
-                    self._mark_dirty(m, direction)  # committed: if we die, the mark survives
-                else:
-                    count = run_statements(self.engine, file, rolled_back=True)
-                    ms = ms_since(start)
-                    self._record_success(m, file, direction, ms, row_exists=False)
-            if file.no_transaction:
-                count = run_statements(self.engine, file, rolled_back=False)
-                ms = ms_since(start)
-                with self.engine.transaction():
-                    self._record_success(m, file, direction, ms, row_exists=True)
+            done = self._claim_and_run(cursor, len(result.steps), step)
         except DbFailure as exc:  # at commit: deferred constraints, SQLite's foreign keys
-            assert m is not None
-            failure = statement_error(self.engine, m.file(direction), None, exc, rolled_back=True)
-            raise self._failed(
-                _outcome(failure, m, direction), m, direction, start, result
-            ) from exc
+            assert step.m is not None
+            failure = statement_error(self.engine, step.file, None, exc, rolled_back=True)
+            raise self._failed(_outcome(failure, step.m, step.direction), step, result) from exc
         except StatementError as exc:
-            assert m is not None
-            failure = _outcome(exc, m, direction)
-            raise self._failed(failure, m, direction, start, result) from exc.__cause__
+            assert step.m is not None  # statements run only once a step is claimed
+            failure = (
+                _outcome(exc, step.m, step.direction)
+                if exc.rolled_back
+                else self._naming_invalid_indexes(exc, step.m)
+            )
+            raise self._failed(failure, step, result) from exc.__cause__
+        except ConnectionLost as exc:
+            lost = exc
+            if step.m is not None:
+                lost = exc.with_outcome(lost_outcome(step.m, step.direction, step.at))
+            raise self._failed(lost, step, result) from exc.__cause__
         except (SqlmigError, KeyboardInterrupt) as exc:
-            if m is not None:
-                self._record_failure(m, m.file(direction), direction, start, exc)
+            if step.m is not None:
+                self._record_failure(step.m, step.file, step.direction, step.start, exc)
             if isinstance(exc, SqlmigError):
-                _attach(exc, result, _failed(m, direction) if m else None)
+                _attach(exc, result, step.failed)
             raise
-        done = StepResult(m.version, m.name, direction, ms, count)
-        if self.on_step:
-            self.on_step(m, direction, done)
+        if done is not None and step.m is not None and self.on_step:
+            self.on_step(step.m, step.direction, done)
         return done
 
-    def _failed(
-        self,
-        failure: StatementError,
-        m: Migration,
-        direction: Direction,
-        start: float,
-        result: RunResult,
-    ) -> StatementError:
-        self._record_failure(m, m.file(direction), direction, start, failure)
-        _attach(failure, result, _failed(m, direction))
-        return failure
+    def _claim_and_run(self, cursor: _Cursor, done: int, step: _InFlight) -> StepResult | None:
+        """A transactional file runs in the claiming transaction itself; a no-transaction
+        one after a dirty mark committed first. ``step`` follows where it is."""
+        direction = step.direction
+        with self.engine.transaction():
+            m = step.m = cursor.next(self.engine.change_token(), self.store, done)
+            if m is None:
+                return None
+            file = m.file(direction)
+            if self.on_step:
+                self.on_step(m, direction, None)
+            step.start = time.perf_counter()
+            if file.no_transaction:
+                self._mark_dirty(m, direction)  # committed: if we die, the mark survives
+            else:
+                count = run_statements(self.engine, file, rolled_back=True)
+                ms = ms_since(step.start)
+                self._record_success(m, file, direction, ms, row_exists=False)
+            step.at = At.COMMIT
+        if file.no_transaction:
+            step.at = At.STATEMENTS
+            count = run_statements(self.engine, file, rolled_back=False)
+            ms = ms_since(step.start)
+            step.at = At.RECORD
+            with self.engine.transaction():
+                self._record_success(m, file, direction, ms, row_exists=True)
+        return StepResult(m.version, m.name, direction, ms, count)
+
+    def _failed(self, failure: SqlmigError, step: _InFlight, result: RunResult) -> SqlmigError:
+        """``failure`` recorded in the history (if a step was claimed) and given what the
+        run had done."""
+        if step.m is not None:
+            self._record_failure(step.m, step.file, step.direction, step.start, failure)
+        return _attach(failure, result, step.failed)
+
+    def _naming_invalid_indexes(self, exc: StatementError, m: Migration) -> StatementError:
+        """A failed no-transaction file may have left INVALID indexes: say which, and
+        how to drop them (if the database can still be asked)."""
+        invalid: list[str] = []
+        with contextlib.suppress(SqlmigError):
+            invalid = self.engine.invalid_indexes(m)
+        if not invalid:
+            return exc
+        return exc.with_outcome(f"{exc.outcome} {invalid_left(m.version, invalid)}")
 
     def _mark_dirty(self, m: Migration, direction: Direction) -> None:
         # Committed before the first statement: if we die part-way, the mark survives us.
@@ -155,6 +177,7 @@ class Runner:
         """Apply one seed file in its own transaction, recording its checksum and history."""
         start = time.perf_counter()
         failed = FailedStep(file.path, name)
+        at = At.STATEMENTS
         try:
             with self.engine.transaction():
                 count = run_statements(self.engine, file, rolled_back=True)
@@ -163,6 +186,11 @@ class Runner:
                 self.store.insert_history(
                     self.ctx.event(EventKind.SEED, None, name=name, file=file, duration_ms=ms)
                 )
+                at = At.COMMIT
+        except ConnectionLost as exc:
+            lost = exc.with_outcome(_lost_seed(name, at))
+            self._record_failure(None, file, None, start, lost, name=name)
+            raise _attach(lost, result, failed) from exc.__cause__
         except DbFailure as exc:
             error = statement_error(self.engine, file, None, exc, rolled_back=True)
             self._record_failure(None, file, None, start, error, name=name)
@@ -192,6 +220,12 @@ class Runner:
             error = "interrupted"
         elif isinstance(exc, StatementError):
             error = str(exc)
+        elif isinstance(exc, ConnectionLost):
+            error = str(exc)
+            try:  # a new session, if the server is there (a terminated backend, a failover)
+                self.engine.open(write=True)
+            except SqlmigError:
+                return  # it is not: nothing can be recorded
         else:
             return  # lock and connection errors: there is no database to write to
         event = self.ctx.event(
@@ -207,6 +241,34 @@ class Runner:
         # If even this write fails, the original error is still the one the user must see.
         with contextlib.suppress(SqlmigError):
             self.store.insert_history(event)
+
+
+class At(Enum):
+    """Where a step was when its connection was lost."""
+
+    CLAIM = "claim"  # in the first transaction, before its commit
+    COMMIT = "commit"  # committing the first transaction
+    STATEMENTS = "statements"  # a no-transaction file's statements, each its own commit
+    RECORD = "record"  # recording a no-transaction file's success
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """The step being run: its migration once claimed, and where it is."""
+
+    direction: Direction
+    m: Migration | None = None
+    at: At = At.CLAIM
+    start: float = field(default_factory=time.perf_counter)
+
+    @property
+    def file(self) -> SqlFile:
+        assert self.m is not None
+        return self.m.file(self.direction)
+
+    @property
+    def failed(self) -> FailedStep | None:
+        return _failed(self.m, self.direction) if self.m is not None else None
 
 
 class _Cursor:
@@ -255,3 +317,60 @@ def _seed_outcome(exc: StatementError) -> StatementError:
     return exc.with_outcome(
         "This seed file was rolled back; migrations and seed files before it stay applied."
     )
+
+
+def lost_outcome(m: Migration, direction: Direction, at: At) -> str:
+    """What a lost connection left of step ``m``: the server rolled back the transaction
+    that was open, and only that."""
+    up, v = direction is Direction.UP, m.version
+    what = f"version {v} ({m.name})" if up else f"the down file of version {v} ({m.name})"
+    again = "Run `sqlmig apply` again" if up else "Run the rollback again"
+    back = "once the server is back"
+    if not m.file(direction).no_transaction:
+        if at is At.COMMIT:
+            return (
+                f"It was lost while committing {what}: the server either committed it "
+                "whole, with its version row, or rolled it back whole; `sqlmig status` shows "
+                f"which {back}."
+            )
+        still = "" if up else f", and version {v} is still applied"
+        return (
+            f"{_capital(what)} ran in one transaction, which the server rolled back: nothing "
+            f"of it stays{still}. {again} {back}."
+        )
+    if at is At.CLAIM:
+        return f"None of {what} ran. {again} {back}."
+    if at is At.COMMIT:
+        undo = "--rolled-back" if up else "--applied"
+        return (
+            f"None of {what} ran, but the connection was lost while marking the version dirty: "
+            f"{back}, if `sqlmig status` shows it dirty, run `sqlmig resolve {v} {undo}`."
+        )
+    if at is At.STATEMENTS:
+        return (
+            f"{_capital(what)} runs outside a transaction: its statements that ran before the "
+            f"connection was lost stay, and the version is marked dirty. {_capital(back)}, "
+            "inspect the database, finish or undo the change by hand, then run "
+            f"`sqlmig resolve {v} --applied` or `sqlmig resolve {v} --rolled-back`."
+        )
+    done = "--applied" if up else "--rolled-back"
+    return (
+        f"Every statement of {what} ran, but the connection was lost while recording it: "
+        f"{back}, if `sqlmig status` shows the version dirty, run `sqlmig resolve {v} {done}`."
+    )
+
+
+def _lost_seed(name: str, at: At) -> str:
+    if at is At.COMMIT:
+        return (
+            f"It was lost while committing seed file {name}: the server either committed it "
+            "whole or rolled it back whole; `sqlmig status` shows which once the server is back."
+        )
+    return (
+        f"Seed file {name} ran in one transaction, which the server rolled back: nothing of it "
+        "stays. Run `sqlmig seed` again once the server is back."
+    )
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]

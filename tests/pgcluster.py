@@ -45,6 +45,22 @@ class Cluster:
     datadir: Path
     bindir: Path
     as_user: list[str]
+    options: str = ""  # the server settings it was started with, to start it again
+
+    def pg_ctl(self, *args: str) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args],
+            check=True,
+            capture_output=True,
+        )
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server and keep its data: ``fast`` ends sessions with an error,
+        ``immediate`` as a crash would."""
+        self.pg_ctl("-m", mode, "-w", "stop")
+
+    def start(self) -> None:
+        self.pg_ctl("-o", self.options, "-l", str(self.datadir.parent / "log"), "-w", "start")
 
     @property
     def admin_url(self) -> str:
@@ -127,23 +143,8 @@ def start_cluster(*settings: str) -> Cluster:
         f"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
     ) + "".join(f" -c {setting}" for setting in settings)
-    subprocess.run(
-        [
-            *as_user,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-o",
-            opts,
-            "-l",
-            str(root / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    cluster = Cluster(port, datadir, bindir, as_user)
+    cluster = Cluster(port, datadir, bindir, as_user, opts)
+    cluster.start()
     import psycopg
 
     deadline = time.monotonic() + 30

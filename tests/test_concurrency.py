@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sqlmig import Migrator, State
 from tests.helpers import OWN_TABLES, query, tables, versions
 
 # Imports sqlmig first, then waits for a shared start time, so the processes really
@@ -162,3 +163,98 @@ def test_apply_and_rollback_runners_together_leave_a_consistent_prefix(db_url, w
         consistent(db_url, count)  # never a gap, never a table without its version
     undone = query(db_url, "SELECT count(*) FROM schema_version_history WHERE event = 'rollback'")
     assert undone[0][0] >= 3 * ROUNDS  # the rollback runners really ran
+
+
+# A CREATE INDEX CONCURRENTLY that takes seconds: 150 rows, each key computed by an
+# IMMUTABLE function that sleeps 10 ms. The build then waits for every transaction that
+# holds a snapshot older than its second scan (PostgreSQL's WaitForOlderSnapshots), so
+# a runner that waits for the run lock inside a statement is one of those it waits for.
+CIC_SET = {
+    1: (
+        "items",
+        "CREATE TABLE items (id int PRIMARY KEY);\n"
+        "INSERT INTO items SELECT generate_series(1, 150);\n"
+        "CREATE FUNCTION slow_key(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS\n"
+        "$$ BEGIN PERFORM pg_sleep(0.01); RETURN x; END $$;\n",
+        "DROP TABLE items; DROP FUNCTION slow_key(int);",
+    ),
+    2: (
+        "items_slow_index",
+        "-- sqlmig: no-transaction\nCREATE INDEX CONCURRENTLY items_slow ON items (slow_key(id));\n",
+        "-- sqlmig: no-transaction\nDROP INDEX CONCURRENTLY items_slow;\n",
+    ),
+    3: ("after_a", "CREATE TABLE after_a (a int);\n", "DROP TABLE after_a;"),
+    4: ("after_b", "CREATE TABLE after_b (a int);\n", "DROP TABLE after_b;"),
+}
+
+
+def cic_round(pg_url: str, folder: Path, runners: int) -> float:
+    """Start ``runners`` appliers together; check all exit 0, the index is valid and every
+    version was applied exactly once. Returns the seconds the round took."""
+    query(pg_url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    start = time.monotonic()
+    start_at = time.time() + 1.0 + 0.15 * runners  # interpreter start-up on 2 busy cores
+    args = ["apply", "-d", pg_url, "--dir", str(folder), "--lock-timeout", "120"]
+    procs = [launch(args, start_at) for _ in range(runners)]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    failed = [
+        f"exit {p.returncode}: {out}{err}"
+        for p, (out, err) in zip(procs, outputs, strict=True)
+        if p.returncode != 0
+    ]
+    assert not failed, "\n".join(failed)
+    assert query(
+        pg_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_slow'::regclass"
+    ) == [(True,)]
+    assert versions(pg_url) == [1, 2, 3, 4]
+    events = query(pg_url, "SELECT event, version FROM schema_version_history ORDER BY version, id")
+    assert events == [("apply", v) for v in (1, 2, 3, 4)]
+    return time.monotonic() - start
+
+
+def write_cic_set(write_migration) -> Path:
+    for version, (name, up, down) in CIC_SET.items():
+        folder = write_migration(version, name, up, down)
+    return folder
+
+
+@pytest.mark.parametrize("runners", [2, 8])
+def test_runners_waiting_for_the_lock_do_not_deadlock_an_index_build(
+    pg_url, write_migration, runners
+):
+    cic_round(pg_url, write_cic_set(write_migration), runners)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runners", [2, 8])
+def test_runners_and_index_builds_in_many_rounds(pg_url, write_migration, runners):
+    folder = write_cic_set(write_migration)
+    for _ in range(int(os.environ.get("SQLMIG_CIC_ROUNDS", "4"))):
+        cic_round(pg_url, folder, runners)
+
+
+def test_status_while_an_index_builds_neither_blocks_it_nor_calls_it_left_over(
+    pg_url, write_migration
+):
+    folder = write_cic_set(write_migration)
+    proc = launch(["apply", "-d", pg_url, "--dir", str(folder)], 0)
+    deadline = time.monotonic() + 60
+    while not query(pg_url, "SELECT 1 FROM pg_stat_progress_create_index"):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the index build never started"
+        time.sleep(0.02)
+    seen = []
+    while proc.poll() is None:  # status readers come and go during the build and its waits
+        start = time.monotonic()
+        with Migrator(pg_url, folder) as m:
+            entry = m.status().entries[1]
+        assert time.monotonic() - start < 10  # not held up by the build
+        if entry.state is State.DIRTY:
+            seen.append(entry.invalid_indexes)
+        time.sleep(0.2)
+    assert seen and set(seen) == {()}  # dirty while it builds, and no leftover named
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, f"{out}\n{err}"
+    assert versions(pg_url) == [1, 2, 3, 4]
+    valid = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_slow'::regclass"
+    assert query(pg_url, valid) == [(True,)]

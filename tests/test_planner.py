@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from sqlmig.planner import (
     HINT,
     ApplyPlan,
     RollbackPlan,
+    invalid_left,
     mismatch,
     plan_accept,
     plan_apply,
@@ -34,6 +36,7 @@ from sqlmig.planner import (
     plan_resolve,
     plan_rollback,
     problems,
+    refuse_resolve_with_invalid,
     statuses,
 )
 
@@ -311,3 +314,32 @@ def test_resolve_rules():
         plan_resolve(ms, [row(1)], 5, Path("sql"))
     with pytest.raises(ConfigError, match="resolve 3: its files are not in sql"):
         plan_resolve(ms, [row(3, RowStatus.DIRTY)], 3, Path("sql"))
+
+
+def test_a_dirty_version_that_left_invalid_indexes_says_how_to_drop_them():
+    ms, rows = [mig(1), mig(2)], [row(1), row(2, RowStatus.DIRTY)]
+    left = ["public.a", '"App"."B"']
+    entry = statuses(ms, rows, {2: left})[1]
+    assert entry.invalid_indexes == tuple(left)
+    assert entry.detail == (
+        'failed part-way, leaving indexes public.a, "App"."B" INVALID: run '
+        '`DROP INDEX CONCURRENTLY public.a;` and `DROP INDEX CONCURRENTLY "App"."B";`, '
+        "then `sqlmig resolve 2 --rolled-back`"
+    )
+    assert statuses(ms, rows, {2: []})[1].detail.endswith("--applied|--rolled-back`")
+    assert "run `DROP INDEX CONCURRENTLY public.a;` before `sqlmig resolve 2 --rolled-back`" in (
+        invalid_left(2, ["public.a"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("applied", "match"),
+    [
+        (False, "not undone while it exists. Run `DROP INDEX CONCURRENTLY public.a;`"),
+        (True, "an invalid index is not an applied migration. Run `DROP INDEX CONCURRENTLY"),
+    ],
+)
+def test_resolve_refuses_while_an_invalid_index_is_left(applied, match):
+    with pytest.raises(StateError, match=re.escape(match)):
+        refuse_resolve_with_invalid(2, ["public.a"], applied=applied)
+    refuse_resolve_with_invalid(2, [], applied=applied)  # none left: resolve goes on

@@ -30,6 +30,38 @@ def test_advisory_lock_held_by_another_runner(pg_url, write_migration):
     assert versions(pg_url) == []
 
 
+def test_a_waiting_runner_holds_no_snapshot_between_polls(pg_url, write_migration):
+    """What CREATE INDEX CONCURRENTLY waits for is a snapshot (backend_xmin): a runner
+    waiting for the run lock must hold one only for the instant of each poll."""
+    import threading
+
+    folder = write_migration(1, "a", "CREATE TABLE a (x int);")
+    with Migrator(pg_url, folder) as holder:
+        holder.engine(write=True).lock(1)
+
+        def wait_and_apply() -> None:
+            with Migrator(pg_url, folder, lock_timeout=30) as waiting:
+                waiting.apply()
+
+        waiter = threading.Thread(target=wait_and_apply)
+        waiter.start()
+        samples = []
+        with psycopg.connect(pg_url, autocommit=True) as watch:
+            for _ in range(40):
+                samples += watch.execute(
+                    "SELECT state, backend_xmin IS NOT NULL FROM pg_stat_activity "
+                    "WHERE application_name = 'sqlmig' AND pid <> %s",
+                    (holder.engine().conn.info.backend_pid,),  # type: ignore[attr-defined]
+                ).fetchall()
+                time.sleep(0.05)
+        holder.engine().unlock()
+        waiter.join()
+    assert len(samples) >= 30  # the waiter was there
+    assert sum(xmin for _, xmin in samples) <= 3, samples
+    assert {state for state, _ in samples} <= {"idle", "active"}
+    assert versions(pg_url) == [1]
+
+
 def test_lock_timeout_fails_fast_behind_a_long_transaction(pg_url, write_migration):
     query(pg_url, "CREATE TABLE busy (a int)")
     folder = write_migration(1, "alter", "ALTER TABLE busy ADD COLUMN b int;")

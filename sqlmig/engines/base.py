@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlmig.config import DatabaseUrl, Dialect
+from sqlmig.models import Migration
 from sqlmig.schema import Schema
 
 
@@ -90,6 +91,10 @@ class Driver(Protocol):
 
     def execute_script(self, sql: str) -> None:
         """Run many statements in as few round trips as the engine allows; raise DbFailure."""
+
+    def invalid_indexes(self, m: Migration) -> list[str]:
+        """Indexes a failed concurrent build of ``m``'s no-transaction files left INVALID,
+        as `schema.name`; [] where an engine has no such builds."""
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Run one of sqlmig's own statements; its rows. Failures are BackendError (or

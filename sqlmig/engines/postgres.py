@@ -1,7 +1,7 @@
 """PostgreSQL through psycopg 3: one autocommit session, explicit BEGIN/COMMIT per step.
 
-A session-level advisory lock serialises runners for the whole run; if the process
-dies, the server drops the session and the lock with it.
+A session-level advisory lock serialises runners for the whole run (pglock.py); if the
+process dies, the server drops the session and the lock with it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,17 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from sqlmig.config import Dialect, Settings
+from sqlmig.engines import pglock
 from sqlmig.engines.base import DbFailure, FailureKind, transaction
-from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
+from sqlmig.errors import (
+    BackendError,
+    BackupError,
+    ConfigError,
+    ConnectError,
+    ConnectionLost,
+    LockTimeout,
+)
+from sqlmig.models import Migration
 from sqlmig.schema import Schema
 from sqlmig.sqlkind import NO_TRANSACTION_FIX
 
@@ -30,6 +39,9 @@ CatalogReader = Callable[[psycopg.Connection[Any], set[tuple[str, str | None]]],
 _REFUSED = ("password authentication failed", "no pg_hba.conf entry", 'role "')
 _OUT_OF_LOCKS = "53200"  # "out of shared memory": max_locks_per_transaction exhausted
 _IN_TRANSACTION = "25001"  # "... cannot run inside a transaction block"
+# SQLSTATE classes of an error that ended the session: connection exception, and the
+# server terminating it (shutdown, crash, pg_terminate_backend, database dropped).
+_SESSION_ENDED = ("08", "57P")
 
 
 class PostgresEngine:
@@ -41,6 +53,7 @@ class PostgresEngine:
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
         self.schema = settings.schema or ""
         self._user = ""
+        self._opened_on = 0  # the server session (backend pid) the connection opened on
 
     @property
     def conn(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -55,11 +68,11 @@ class PostgresEngine:
             # Where sqlmig's table already is, if on the search_path; else the current
             # schema. A migration may create a schema that comes first on the path: the
             # table must still be found where the first run put it.
-            schema, self._user = self.conn.execute(
+            schema, self._user, self._opened_on = self.conn.execute(
                 "SELECT coalesce((SELECT s.name FROM unnest(current_schemas(false))"
                 " WITH ORDINALITY AS s(name, i) WHERE to_regclass(quote_ident(s.name) || '.' ||"
                 " quote_ident(%s)) IS NOT NULL ORDER BY s.i LIMIT 1), current_schema()),"
-                " current_user",
+                " current_user, pg_backend_pid()",
                 (self.settings.table,),
             ).fetchone()  # type: ignore[misc]
         except psycopg.Error as exc:
@@ -125,11 +138,26 @@ class PostgresEngine:
         try:
             yield
         except pg_errors.LockNotAvailable as exc:
-            raise self._lock_error() from exc
+            raise LockTimeout(
+                f"sqlmig's own tables: {_first_line(exc)} (waited --lock-timeout "
+                f"{self.settings.lock_timeout:g}s: another session holds a lock on "
+                f"{self.schema}.{self.settings.table} or its history table; retry when it "
+                "is done, or raise --lock-timeout)"
+            ) from exc
         except psycopg.Error as exc:
+            if self._session_ended(exc):
+                raise self._lost(exc) from exc
             raise BackendError(
                 self.url.redact(f"{self.url.masked}: sqlmig's own tables: {_first_line(exc)}")
             ) from exc
+
+    def _session_ended(self, exc: psycopg.Error) -> bool:
+        return self.conn.closed or (exc.sqlstate or "").startswith(_SESSION_ENDED)
+
+    def _lost(self, exc: psycopg.Error) -> ConnectionLost:
+        return ConnectionLost(
+            self.url.redact(f"lost the connection to {self.url.masked}: {_first_line(exc)}")
+        )
 
     @property
     def lock_key(self) -> int:
@@ -137,39 +165,39 @@ class PostgresEngine:
         return int.from_bytes(digest[:8], "big", signed=True)
 
     def lock(self, timeout: float) -> None:
-        self.query(f"SET lock_timeout = {int(timeout * 1000)}")
-        self.query("SELECT pg_advisory_lock(%s)", (self.lock_key,))
+        """Poll for the run lock (pglock.py says why), after making sure a session lock
+        means something on this connection."""
+        direct = self.conn.info.backend_pid == self._opened_on  # nothing in between
+        with self._bookkeeping_errors():
+            if not direct and pglock.shares_sessions(self.conn, self.url.conninfo, self._opened_on):
+                raise ConfigError(pglock.pooler_refusal(self.url.masked))
+            self.conn.execute(f"SET lock_timeout = {int(timeout * 1000)}")
+            pid = pglock.poll(self.conn, self.lock_key, timeout)
+        if pid is None:
+            raise self._lock_error(timeout)
+        if pid != self._opened_on:  # the lock went to another session than ours
+            self.unlock()
+            raise ConfigError(pglock.pooler_refusal(self.url.masked))
         # Set after the lock: the wait for another runner must not count as a slow statement.
         if self.settings.statement_timeout:
             self.query(f"SET statement_timeout = {int(self.settings.statement_timeout * 1000)}")
 
-    def _lock_error(self) -> LockTimeout:
+    def _lock_error(self, timeout: float) -> LockTimeout:
         holder = ""
-        try:
-            key = self.lock_key & 0xFFFFFFFFFFFFFFFF
-            rows = self.conn.execute(
-                "SELECT l.pid, a.application_name, a.client_addr::text, a.backend_start "
-                "FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' "
-                "AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 1",
-                ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
-            ).fetchall()
-            if rows:
-                pid, app, addr, since = rows[0]
-                holder = (
-                    f" It is held by pid {pid} ({app or 'no application_name'}, "
-                    f"{addr or 'local'}, since {since:%Y-%m-%d %H:%M:%S %Z})."
-                )
-        except psycopg.Error:
-            pass  # the message is still right without the holder
+        with contextlib.suppress(psycopg.Error):  # the message is still right without it
+            holder = pglock.holder(self.conn, self.lock_key)
         return LockTimeout(
-            f"could not get the migration lock within {self.settings.lock_timeout:g}s: another "
+            f"could not get the migration lock within {timeout:g}s: another "
             f"sqlmig run is migrating {self.schema}.{self.settings.table}.{holder} Wait for it to "
             "finish, or raise --lock-timeout."
         )
 
     def unlock(self) -> None:
+        # Best effort: a session that is gone took its lock with it, and one that is
+        # still here releases it when the engine closes.
         if self._conn is not None and not self._conn.closed:
-            self.query("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
 
     def transaction(self) -> AbstractContextManager[None]:
         return transaction(self._begin, lambda: self.execute("COMMIT"), self._rollback)
@@ -183,7 +211,10 @@ class PostgresEngine:
             and not self._conn.closed
             and self._conn.info.transaction_status != 0
         ):
-            self.conn.execute("ROLLBACK")
+            # A session that breaks now rolls back on the server all the same; the
+            # error that got us here is the one to report.
+            with contextlib.suppress(psycopg.OperationalError):
+                self.conn.execute("ROLLBACK")
 
     def change_token(self) -> object:
         return None  # the advisory lock, held for the whole run, keeps other runners out
@@ -200,15 +231,23 @@ class PostgresEngine:
                 FailureKind.LOCK_TIMEOUT,
             ) from exc
         except psycopg.Error as exc:
-            if isinstance(exc, psycopg.OperationalError) and self.conn.closed:
-                raise BackendError(
-                    self.url.redact(f"lost the connection to {self.url.masked}: {_first_line(exc)}")
-                ) from exc
+            if self._session_ended(exc):
+                raise self._lost(exc) from exc
             kind = FailureKind.OUT_OF_LOCKS if exc.sqlstate == _OUT_OF_LOCKS else None
             message = _describe(exc)
             if exc.sqlstate == _IN_TRANSACTION:  # what the set check cannot see in the text
                 message += f"\nHINT: {NO_TRANSACTION_FIX}"
             raise DbFailure(message, exc.sqlstate, _position(exc), kind) from exc
+
+    def invalid_indexes(self, m: Migration) -> list[str]:
+        """The INVALID indexes the no-transaction files of ``m`` left (pgindexes.py)."""
+        from sqlmig.engines import pgindexes
+
+        scripts = [f.text for f in (m.up, m.down) if f.no_transaction]
+        tables, names = pgindexes.concurrent_builds(scripts)
+        if not tables:
+            return []
+        return [r[0] for r in self.query(pgindexes.INVALID_LEFT, (tables, names))]
 
     def execute_script(self, sql: str) -> None:
         # Without parameters psycopg uses the simple query protocol: many statements, one trip.

@@ -19,6 +19,7 @@ from sqlmig.config import Dialect, Settings
 from sqlmig.engines.base import DbFailure, transaction
 from sqlmig.engines.sqlite_fk import ForeignKeyScope
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
+from sqlmig.models import Migration
 from sqlmig.schema import Schema
 from sqlmig.splitter import split
 
@@ -166,6 +167,9 @@ class SqliteEngine:
     @property
     def home(self) -> str | None:
         return None  # sqlmig's tables live in the database file itself
+
+    def invalid_indexes(self, m: Migration) -> list[str]:
+        return []  # SQLite builds an index inside its migration's transaction, or not at all
 
     def lock(self, timeout: float) -> None:
         # Exclusion comes from BEGIN IMMEDIATE in each step plus the change_token re-check.
