@@ -17,7 +17,8 @@ from typing import Any
 import psycopg
 
 from sqlmig.schema import LEFT_OUT, dump_header
-from sqlmig.schema.postgres import SEARCH_PATH, Own, Rows, qual, read_catalogs
+from sqlmig.schema.pgnames import SEARCH_PATH, qual
+from sqlmig.schema.postgres import Own, Rows, read_catalogs
 
 HEADER = (
     dump_header("the catalogs")
