@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from sqlmig.schema import Schema
+from sqlmig.schema import Schema, pgacl
 from sqlmig.schema.pgnames import SEARCH_PATH, USER_NS, ident, not_extension, not_internal, qual
 
 QUERIES: dict[str, str] = {
@@ -175,6 +175,7 @@ QUERIES: dict[str, str] = {
                obj_description(p.oid, 'pg_policy')
         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE {USER_NS}""",
+    **pgacl.QUERIES,
 }
 
 _COMMANDS = {"r": "select", "a": "insert", "w": "update", "d": "delete", "*": "all"}
@@ -184,7 +185,7 @@ Rows = dict[str, list[tuple[Any, ...]]]
 Own = set[tuple[str, str | None]]  # (schema, table), or (schema, None) for a whole schema
 # Kinds whose rows start (schema, table) or, for schemas, (schema, None): sqlmig's own
 # tables, and a schema made only for them, are filtered from these and nothing else.
-_OWNED = {"schema", "table", "column", "constraint", "index", "trigger", "policy"}
+_OWNED = {"schema", "table", "column", "constraint", "index", "trigger", "policy", *pgacl.QUERIES}
 
 
 def read_catalogs(conn: psycopg.Connection[Any], own: Own) -> Rows:
@@ -344,4 +345,5 @@ _READERS: dict[str, READER] = {
             "comment": r[8],
         },
     ),
+    **pgacl.READERS,
 }
