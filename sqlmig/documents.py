@@ -88,6 +88,7 @@ def run(result: RunResult, direction: Direction) -> dict[str, Any]:
     }
     if result.drift is not None:  # apply --verify: the run and the check after it, together
         doc["differences"] = result.drift
+        doc["notes"] = result.drift.notes
     return doc
 
 

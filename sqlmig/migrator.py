@@ -37,6 +37,7 @@ from sqlmig.runner import OnStep, Runner
 
 if TYPE_CHECKING:
     from sqlmig.models import BackupInfo, Metrics, SeedResult
+    from sqlmig.schema import Findings
     from sqlmig.schemaops import DumpResult, RoundTripResult
 
 
@@ -325,11 +326,12 @@ class Migrator:
 
         return schemaops.dump(self, to)
 
-    def diff(self, baseline: Path | None = None, *, scratch_url: str | None = None) -> list[str]:
+    def diff(self, baseline: Path | None = None, *, scratch_url: str | None = None) -> Findings:
         """Differences between the live schema and ``baseline`` (default: DIR/schema.sql).
 
         The baseline is loaded into a scratch database that is removed afterwards; []
-        means they match.
+        means they match. ``.notes`` says what loading it took (roles made for it, grants
+        compared as text).
         """
         from sqlmig import schemaops
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from sqlmig.schema import Findings
+
 
 class Direction(StrEnum):
     UP = "up"
@@ -229,7 +231,7 @@ class RunResult:
     status: Status | None = None  # where the database stands afterwards
     backup: BackupInfo | None = None  # taken before the first step
     seeds: list[SeedResult] = field(default_factory=list)
-    drift: list[str] | None = None  # apply --verify's differences afterwards ([]: none)
+    drift: Findings | None = None  # apply --verify's differences afterwards ([]: none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from sqlmig.models import (
     Status,
     StepResult,
 )
+from sqlmig.schema import Findings
 from sqlmig.schemaops import DumpResult
 from sqlmig.splitter import split
 
@@ -205,21 +206,26 @@ def run_report(result: RunResult, direction: Direction, *, json: bool) -> None:
         drift_report(result.drift)
 
 
-def drift_report(drift: list[str]) -> None:
+def drift_report(drift: Findings) -> None:
     findings(
-        drift, failed="schema drift: {n} difference(s)", ok="[green]schema matches schema.sql[/]"
+        drift,
+        failed="schema drift: {n} difference(s)",
+        ok="[green]schema matches schema.sql[/]",
+        notes=drift.notes,
     )
 
 
-def findings(lines: list[str], *, failed: str, ok: str) -> None:
+def findings(lines: list[str], *, failed: str, ok: str, notes: Sequence[str] = ()) -> None:
     """A check's verdict: ``failed`` (with {n}, their count) and each finding on its
-    line, or ``ok`` when there is none."""
+    line, or ``ok`` when there is none; then the notes on how it was made."""
     if lines:
         out.print(f"[red]{failed.format(n=len(lines))}[/]")
         for line in lines:
             out.print(f"  - {escape(line)}")
     else:
         out.print(ok)
+    for note in notes:
+        out.print(f"[yellow]note[/]: {escape(note)}")
 
 
 def dump_report(done: DumpResult) -> None:

@@ -11,6 +11,7 @@ from sqlmig.errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlmig.migrator import Migrator
+    from sqlmig.schema import Findings
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class RoundTripResult:
     migrations: int
     irreversible: list[str]  # labels of the migrations that only went up
     compared_with_schema_sql: bool
+    notes: list[str]  # how the scratch loads were made (roles made, grants read as text)
 
 
 def dump(m: Migrator, to: Path | None) -> DumpResult:
@@ -48,10 +50,9 @@ def dump(m: Migrator, to: Path | None) -> DumpResult:
     )
 
 
-def diff(m: Migrator, baseline: Path | None, scratch_url: str | None) -> list[str]:
+def diff(m: Migrator, baseline: Path | None, scratch_url: str | None) -> Findings:
     from concurrent.futures import ThreadPoolExecutor
 
-    from sqlmig.schema import compare
     from sqlmig.schema.scratch import load_baseline, scratch
 
     path = baseline or m.settings.dir / "schema.sql"
@@ -60,9 +61,9 @@ def diff(m: Migrator, baseline: Path | None, scratch_url: str | None) -> list[st
     # and PostgreSQL runs the two on different cores.
     with ThreadPoolExecutor(1) as pool:
         live = pool.submit(engine.introspect)
-        with scratch(m.settings, scratch_url) as scratch_engine:
-            base = load_baseline(scratch_engine, path)
-        return compare(live.result(), base, "database", path.name)
+        with scratch(m.settings, scratch_url) as db:
+            base = load_baseline(db, path)
+        return base.drift(live.result(), "database", path.name)
 
 
 def roundtrip(m: Migrator, scratch_url: str | None) -> RoundTripResult:
@@ -70,11 +71,13 @@ def roundtrip(m: Migrator, scratch_url: str | None) -> RoundTripResult:
 
     migrations = m.migrations()
     baseline = m.settings.dir / "schema.sql"
+    problems = run(m.settings, migrations, baseline, scratch_url)
     return RoundTripResult(
-        problems=run(m.settings, migrations, baseline, scratch_url),
+        problems=list(problems),
         migrations=len(migrations),
         irreversible=[mig.label for mig in migrations if mig.down.irreversible is not None],
         compared_with_schema_sql=baseline.is_file(),
+        notes=problems.notes,
     )
 
 

@@ -65,3 +65,21 @@ def two_migrations(write_migration) -> Path:
         "INSERT INTO accounts VALUES (1, 'a@example.com'), (2, 'b@example.com');",
         "DELETE FROM accounts;",
     )
+
+
+SUPABASE_ROLES = ("anon", "authenticated", "service_role")
+
+
+def make_roles(url: str, *names: str) -> None:
+    """NOLOGIN roles on the server of ``url``, unless they are there already (roles are
+    the whole server's, and the test cluster is shared by every test)."""
+    for name in names:
+        query(
+            url,
+            f"DO $$ BEGIN CREATE ROLE {name} NOLOGIN; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        )
+
+
+def role_names(url: str) -> set[str]:
+    return {r[0] for r in query(url, "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_'")}

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from sqlmig import Migrator
 from sqlmig.cli import app
 from tests.conftest import REPO
-from tests.helpers import query
+from tests.helpers import SUPABASE_ROLES, make_roles, query
 from tests.test_schema import RICH
 from tests.test_schema_oracle import FRAGMENTS, schema_dump
 
@@ -224,11 +224,13 @@ def test_postgres_dump_of_the_oracle_fragments_and_supabase_example(pg_cluster, 
 
     folder = tmp_path / "supabase"
     shutil.copytree(REPO / "examples" / "supabase" / "sql", folder)
+    make_roles(admin, *SUPABASE_ROLES)
     url, empty = pg_database(admin), pg_database(admin)
     with Migrator(url, folder) as m:
         m.apply(backup=False)
     text = assert_reproducible(url, empty, folder)
     assert "ENABLE ROW LEVEL SECURITY" in text and "CREATE POLICY" in text
+    assert "GRANT SELECT, INSERT, UPDATE ON TABLE profiles TO authenticated;" in text
     assert _without_sqlmig_tables(schema_dump(empty)) == _without_sqlmig_tables(schema_dump(url))
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from sqlmig import Migrator, StatementError
 from tests.conftest import REPO
-from tests.helpers import query
+from tests.helpers import SUPABASE_ROLES, make_roles, query
 
 
 @pytest.fixture
@@ -463,7 +463,8 @@ def test_roundtrip_compares_the_end_with_schema_sql(sqlite_url, write_migration)
     ]
 
 
-def test_supabase_example_catches_policy_drift(pg_url, tmp_path):
+def test_supabase_example_catches_policy_and_grant_drift(pg_url, tmp_path):
+    make_roles(pg_url, *SUPABASE_ROLES)
     folder = tmp_path / "sql"
     shutil.copytree(REPO / "examples" / "supabase" / "sql", folder)
     with Migrator(pg_url, folder) as m:
@@ -472,9 +473,11 @@ def test_supabase_example_catches_policy_drift(pg_url, tmp_path):
         assert m.test_roundtrip().problems == []
         query(pg_url, 'ALTER POLICY "Users can update own profile" ON profiles USING (true)')
         query(pg_url, "ALTER TABLE profiles DISABLE ROW LEVEL SECURITY")
+        query(pg_url, "REVOKE UPDATE ON profiles FROM authenticated")
         drift = m.diff()
     assert drift == [
         'policy profiles."Users can update own profile": using true in database, (auth.uid() = id) in schema.sql',
+        "privilege UPDATE on table profiles to authenticated missing in database",
         "table profiles: row level security disabled in database, enabled in schema.sql",
     ]
 

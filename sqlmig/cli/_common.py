@@ -198,14 +198,17 @@ def report(
     failed: str,
     ok: str,
     extra: dict[str, object] | None = None,
+    notes: list[str] | None = None,
 ) -> None:
     """A check's verdict: each finding on its line (``failed`` above them, with {n} for
-    their count), or ``ok``; exits with the check-failed code when there is any."""
+    their count), or ``ok``, then any notes on how it was made (never findings); exits
+    with the check-failed code when there is any finding."""
     from sqlmig import documents, render
 
     if json:
-        documents.emit({"ok": not findings, **(extra or {}), key: findings})
+        noted = {} if notes is None else {"notes": notes}
+        documents.emit({"ok": not findings, **(extra or {}), key: findings, **noted})
     else:
-        render.findings(findings, failed=failed, ok=ok)
+        render.findings(findings, failed=failed, ok=ok, notes=notes or ())
     if findings:
         raise typer.Exit(EXIT_CHECK_FAILED)

@@ -33,6 +33,7 @@ def diff(
         key="differences",
         failed="schema drift: {n} difference(s)",
         ok="[green]schema matches schema.sql[/]",
+        notes=drift.notes,
     )
 
 
@@ -88,4 +89,5 @@ def test(
             "irreversible": trip.irreversible,
             "compared_with_schema_sql": trip.compared_with_schema_sql,
         },
+        notes=trip.notes,
     )

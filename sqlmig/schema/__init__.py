@@ -10,6 +10,15 @@ from __future__ import annotations
 Schema = dict[str, dict[str, str]]
 
 
+class Findings(list[str]):
+    """The differences or problems a check found, and notes on how it found them (a role
+    it had to make, grants it compared as text) that are neither."""
+
+    def __init__(self, found: list[str] | None = None, notes: list[str] | None = None) -> None:
+        super().__init__(found or [])
+        self.notes = notes if notes is not None else []
+
+
 # Starts each line of a dump that names an object it could not write.
 LEFT_OUT = "-- not dumped, add by hand: "
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import psycopg
 
-from sqlmig.schema import LEFT_OUT, dump_header
-from sqlmig.schema.postgres import SEARCH_PATH, Own, Rows, qual, read_catalogs
+from sqlmig.schema import LEFT_OUT, dump_header, pgacl
+from sqlmig.schema.pgnames import SEARCH_PATH, qual
+from sqlmig.schema.postgres import Own, Rows, read_catalogs
 
 HEADER = (
     dump_header("the catalogs")
@@ -146,6 +147,7 @@ class _Writer:
             self._late_defaults(),
             self._after_tables(),
             self._comments(),
+            pgacl.statements(self.rows, self.ident, self.qual),
         ):
             parts += section
         return "\n".join(parts)

@@ -8,41 +8,19 @@ equal, and anything the server would print differently is a real difference.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
-from sqlmig.schema import Schema
-
-# Objects of the user's schemas, not of the system or of an extension.
-_USER_NS = (
-    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
-    "AND n.nspname NOT LIKE 'pg\\_temp%'"
-)
-
-
-def _not_extension(oid: str, catalog: str) -> str:
-    return (
-        f"NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass "
-        f"AND d.objid = {oid} AND d.deptype = 'e')"
-    )
-
-
-def _not_internal(oid: str, catalog: str) -> str:
-    """Not made implicitly with another object (a range type's constructors and casts)."""
-    return (
-        f"NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass "
-        f"AND d.objid = {oid} AND d.deptype = 'i')"
-    )
-
+from sqlmig.schema import Schema, pgacl
+from sqlmig.schema.pgnames import SEARCH_PATH, USER_NS, ident, not_extension, not_internal, qual
 
 QUERIES: dict[str, str] = {
     "schema": f"""
         SELECT n.nspname, NULL, obj_description(n.oid, 'pg_namespace')
-        FROM pg_namespace n WHERE {_USER_NS} AND n.nspname <> 'public'
-          AND {_not_extension("n.oid", "pg_namespace")}""",
+        FROM pg_namespace n WHERE {USER_NS} AND n.nspname <> 'public'
+          AND {not_extension("n.oid", "pg_namespace")}""",
     "extension": """
         SELECT e.extname, n.nspname, e.oid, e.extversion FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
         WHERE e.extname <> 'plpgsql'""",
@@ -62,7 +40,7 @@ QUERIES: dict[str, str] = {
                    JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid AND x.indisreplident)
                END
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
+        WHERE c.relkind IN ('r', 'p') AND {USER_NS} AND {not_extension("c.oid", "pg_class")}""",
     "column": f"""
         SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated,
@@ -81,7 +59,7 @@ QUERIES: dict[str, str] = {
         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
-          AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
+          AND {USER_NS} AND {not_extension("c.oid", "pg_class")}""",
     "constraint": f"""
         SELECT n.nspname, c.relname, k.conname, pg_get_constraintdef(k.oid, true),
                obj_description(k.oid, 'pg_constraint'), k.contype, k.conislocal, k.oid,
@@ -91,23 +69,23 @@ QUERIES: dict[str, str] = {
                (SELECT i.relname FROM pg_class i WHERE i.oid = k.conindid AND k.contype IN ('p', 'u', 'x'))
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE k.conparentid = 0 AND {_USER_NS}""",
+        WHERE k.conparentid = 0 AND {USER_NS}""",
     "index": f"""
         SELECT n.nspname, t.relname, i.relname, pg_get_indexdef(x.indexrelid),
                obj_description(i.oid, 'pg_class'), x.indisvalid
         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
         JOIN pg_namespace n ON n.oid = i.relnamespace
-        WHERE {_USER_NS}
+        WHERE {USER_NS}
           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid
                           AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x'))
           AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = x.indexrelid)
-          AND {_not_extension("i.oid", "pg_class")}""",
+          AND {not_extension("i.oid", "pg_class")}""",
     "view": f"""
         SELECT n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid, true),
                obj_description(c.oid, 'pg_class'), (SELECT array_agg(o ORDER BY o) FROM unnest(c.reloptions) o),
                c.oid
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('v', 'm') AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}""",
+        WHERE c.relkind IN ('v', 'm') AND {USER_NS} AND {not_extension("c.oid", "pg_class")}""",
     "sequence": f"""
         SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
                s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
@@ -118,19 +96,19 @@ QUERIES: dict[str, str] = {
                   AND d.refclassid = 'pg_class'::regclass),
                c.oid, obj_description(c.oid, 'pg_class'), c.relpersistence = 'u'
         FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE {_USER_NS} AND {_not_extension("c.oid", "pg_class")}
+        WHERE {USER_NS} AND {not_extension("c.oid", "pg_class")}
           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')""",
     "function": f"""
         SELECT n.nspname, p.proname, p.prokind, pg_get_function_identity_arguments(p.oid),
                pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc'), p.oid
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE p.prokind IN ('f', 'p') AND {_USER_NS} AND {_not_extension("p.oid", "pg_proc")}
-          AND {_not_internal("p.oid", "pg_proc")}""",
+        WHERE p.prokind IN ('f', 'p') AND {USER_NS} AND {not_extension("p.oid", "pg_proc")}
+          AND {not_internal("p.oid", "pg_proc")}""",
     "trigger": f"""
         SELECT n.nspname, c.relname, g.tgname, pg_get_triggerdef(g.oid, true), g.tgenabled,
                obj_description(g.oid, 'pg_trigger')
         FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND {_USER_NS}""",
+        WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND {USER_NS}""",
     "type": f"""
         SELECT n.nspname, t.typname, t.typtype,
                (SELECT array_agg(quote_literal(e.enumlabel) ORDER BY e.enumsortorder)
@@ -151,43 +129,43 @@ QUERIES: dict[str, str] = {
         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
         WHERE (t.typtype IN ('e', 'd') OR (t.typtype = 'c'
                AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
-          AND {_USER_NS} AND {_not_extension("t.oid", "pg_type")}""",
+          AND {USER_NS} AND {not_extension("t.oid", "pg_type")}""",
     # Kinds compared by existence only, and left out of a dump (which says so).
     "other": f"""
         SELECT 'aggregate', p.oid::regprocedure::text FROM pg_proc p
         JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE p.prokind = 'a' AND {_USER_NS} AND {_not_extension("p.oid", "pg_proc")}
+        WHERE p.prokind = 'a' AND {USER_NS} AND {not_extension("p.oid", "pg_proc")}
         UNION ALL
         SELECT 'range type', t.oid::regtype::text FROM pg_type t
         JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE t.typtype = 'r' AND {_USER_NS} AND {_not_extension("t.oid", "pg_type")}
+        WHERE t.typtype = 'r' AND {USER_NS} AND {not_extension("t.oid", "pg_type")}
         UNION ALL
         SELECT 'collation', c.oid::regcollation::text FROM pg_collation c
         JOIN pg_namespace n ON n.oid = c.collnamespace
-        WHERE {_USER_NS} AND {_not_extension("c.oid", "pg_collation")}
+        WHERE {USER_NS} AND {not_extension("c.oid", "pg_collation")}
         UNION ALL
         SELECT 'operator', o.oid::regoperator::text FROM pg_operator o
         JOIN pg_namespace n ON n.oid = o.oprnamespace
-        WHERE {_USER_NS} AND {_not_extension("o.oid", "pg_operator")}
+        WHERE {USER_NS} AND {not_extension("o.oid", "pg_operator")}
         UNION ALL
         SELECT 'rule', quote_ident(r.rulename) || ' on ' || r.ev_class::regclass::text
         FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE r.rulename <> '_RETURN' AND {_USER_NS}
+        WHERE r.rulename <> '_RETURN' AND {USER_NS}
         UNION ALL
         SELECT 'statistics', quote_ident(n.nspname) || '.' || quote_ident(x.stxname)
-        FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE {_USER_NS}
+        FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE {USER_NS}
         UNION ALL
         SELECT 'event trigger', quote_ident(e.evtname) FROM pg_event_trigger e
-        WHERE {_not_extension("e.oid", "pg_event_trigger")}
+        WHERE {not_extension("e.oid", "pg_event_trigger")}
         UNION ALL
         SELECT 'foreign table', c.oid::regclass::text FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'f' AND {_USER_NS} AND {_not_extension("c.oid", "pg_class")}
+        WHERE c.relkind = 'f' AND {USER_NS} AND {not_extension("c.oid", "pg_class")}
         UNION ALL
         SELECT 'cast', format('(%s AS %s)', c.castsource::regtype, c.casttarget::regtype)
-        FROM pg_cast c WHERE c.oid >= 16384 AND {_not_extension("c.oid", "pg_cast")}
-          AND {_not_internal("c.oid", "pg_cast")}""",
+        FROM pg_cast c WHERE c.oid >= 16384 AND {not_extension("c.oid", "pg_cast")}
+          AND {not_internal("c.oid", "pg_cast")}""",
     "policy": f"""
         SELECT n.nspname, c.relname, p.polname, p.polpermissive, p.polcmd,
                (SELECT array_agg(role ORDER BY role) FROM (
@@ -196,28 +174,18 @@ QUERIES: dict[str, str] = {
                pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
                obj_description(p.oid, 'pg_policy')
         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE {_USER_NS}""",
+        WHERE {USER_NS}""",
+    **pgacl.QUERIES,
 }
 
-SEARCH_PATH = "public"  # names in it are written unqualified, others with their schema
-_PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
 _COMMANDS = {"r": "select", "a": "insert", "w": "update", "d": "delete", "*": "all"}
-
-
-def ident(name: str) -> str:
-    return name if _PLAIN.match(name) else '"' + name.replace('"', '""') + '"'
-
-
-def qual(schema: str, name: str) -> str:
-    """Readable name: the schema is left out for public, as in a search_path."""
-    return ident(name) if schema == "public" else f"{ident(schema)}.{ident(name)}"
 
 
 Rows = dict[str, list[tuple[Any, ...]]]
 Own = set[tuple[str, str | None]]  # (schema, table), or (schema, None) for a whole schema
 # Kinds whose rows start (schema, table) or, for schemas, (schema, None): sqlmig's own
 # tables, and a schema made only for them, are filtered from these and nothing else.
-_OWNED = {"schema", "table", "column", "constraint", "index", "trigger", "policy"}
+_OWNED = {"schema", "table", "column", "constraint", "index", "trigger", "policy", *pgacl.QUERIES}
 
 
 def read_catalogs(conn: psycopg.Connection[Any], own: Own) -> Rows:
@@ -377,4 +345,5 @@ _READERS: dict[str, READER] = {
             "comment": r[8],
         },
     ),
+    **pgacl.READERS,
 }

@@ -13,8 +13,8 @@ from sqlmig.config import Settings
 from sqlmig.engines.base import Engine
 from sqlmig.errors import StatementError
 from sqlmig.models import Migration
-from sqlmig.schema import Schema, compare
-from sqlmig.schema.scratch import load_baseline, scratch
+from sqlmig.schema import Findings, Schema, compare
+from sqlmig.schema.scratch import ScratchDb, in_scratch, load_baseline, scratch
 from sqlmig.scripts import execute_file
 
 
@@ -41,10 +41,12 @@ def _down_and_up(
 
 def roundtrip(
     settings: Settings, migrations: list[Migration], baseline: Path | None, scratch_url: str | None
-) -> list[str]:
+) -> Findings:
     """Every way the set fails the round trip, as readable lines; [] when it passes."""
     problems: list[str] = []
-    with scratch(settings, scratch_url) as engine:
+    with scratch(settings, scratch_url) as db:
+        engine = db.engine
+        missing = _provide_roles(db, migrations)
         before = engine.introspect()
         for m in migrations:
             try:
@@ -58,11 +60,29 @@ def roundtrip(
             except StatementError as exc:
                 # A file that fails, or a down that leaves the up unable to run again, ends
                 # the trip: later migrations would start from a schema nobody wrote.
-                return [*problems, f"{m.label}: {exc.in_scratch()}"]
+                problems.append(f"{m.label}: {in_scratch(db, exc, missing)}")
+                return Findings(problems, db.notes)
+    notes = db.notes
     if baseline is not None and baseline.is_file():
-        with scratch(settings, scratch_url) as engine:
-            base = load_baseline(engine, baseline)
+        with scratch(settings, scratch_url) as db:
+            base = load_baseline(db, baseline)
+        notes += base.notes
         problems += [
-            f"after all migrations: {d}" for d in compare(before, base, "migrations", baseline.name)
+            f"after all migrations: {d}"
+            for d in compare(before, base.schema, "migrations", baseline.name)
         ]
-    return problems
+    return Findings(problems, notes)
+
+
+def _provide_roles(db: ScratchDb, migrations: list[Migration]) -> set[str]:
+    """Make the roles the migrations name and the scratch server lacks, where allowed;
+    return those still missing."""
+    if db.roles is None:
+        return set()
+    from sqlmig.schema import pgload
+
+    texts = [f.text for m in migrations for f in (m.up, m.down)]
+    made = len(db.roles.made)
+    missing, _ = db.roles.provide(pgload.roles_named(texts))
+    db.notes += pgload.made_note(db.roles, made)
+    return missing

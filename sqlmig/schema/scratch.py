@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +23,16 @@ from sqlmig.errors import (
     ValidationError,
 )
 from sqlmig.models import SqlFile
-from sqlmig.schema import Schema
+from sqlmig.schema import Findings, Schema, compare
 from sqlmig.scripts import execute_file
-from sqlmig.splitter import split
+from sqlmig.splitter import Statement, split
 from sqlmig.sqlkind import is_transaction_control
 
 if TYPE_CHECKING:
     import psycopg
+
+    from sqlmig.schema import pgload
+    from sqlmig.schema.pgroles import ScratchRoles
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _SQLITE_INTERNAL = re.compile(
@@ -37,14 +40,23 @@ _SQLITE_INTERNAL = re.compile(
 )
 
 
+@dataclass
+class ScratchDb:
+    engine: Engine
+    roles: ScratchRoles | None = None  # PostgreSQL: the server's roles, made as loads need
+    url: DatabaseUrl | None = None  # PostgreSQL: the scratch database's
+    notes: list[str] = field(default_factory=list)  # what loading took, for the output
+
+
 @contextmanager
-def scratch(settings: Settings, server_url: str | None = None) -> Iterator[Engine]:
+def scratch(settings: Settings, server_url: str | None = None) -> Iterator[ScratchDb]:
     """An empty database of the same engine: in memory for SQLite; for PostgreSQL a new
-    database on ``server_url`` (default: the configured server), dropped on exit."""
+    database on ``server_url`` (default: the configured server), dropped on exit, and
+    then the roles made for it."""
     if settings.url.dialect == "sqlite":
         engine = open_engine(replace(settings, database_url="sqlite:///:memory:"), write=False)
         try:
-            yield engine
+            yield ScratchDb(engine)
         finally:
             engine.close()
         return
@@ -87,8 +99,12 @@ _LIVE_SEARCH_PATH = """
     WHERE d.datname = current_database() AND s.setrole = 0 AND c LIKE 'search\\_path=%'"""
 
 
-def _postgres_scratch(settings: Settings, server_url: str, *, like_live: bool) -> Iterator[Engine]:
+def _postgres_scratch(
+    settings: Settings, server_url: str, *, like_live: bool
+) -> Iterator[ScratchDb]:
     import psycopg
+
+    from sqlmig.schema.pgroles import ScratchRoles
 
     url = parse_url(server_url)
     if url.dialect != "postgres":
@@ -111,11 +127,16 @@ def _postgres_scratch(settings: Settings, server_url: str, *, like_live: bool) -
                 admin.execute(f'ALTER DATABASE "{name}" SET search_path TO {path}')
         scratch_url = with_database(url.raw, name)
         engine = open_engine(replace(settings, database_url=scratch_url), write=False)
+        db = ScratchDb(engine, ScratchRoles(admin), parse_url(scratch_url))
         try:
-            yield engine
+            yield db
         finally:
             engine.close()
-            _drop(admin, name, url)
+            try:
+                _drop(admin, name, url)
+            finally:
+                db.roles.release()  # type: ignore[union-attr]
+                db.notes += db.roles.notes  # type: ignore[union-attr]
     finally:
         admin.close()
 
@@ -133,33 +154,109 @@ def _drop(admin: psycopg.Connection[Any], name: str, url: DatabaseUrl) -> None:
         raise BackendError(url.redact(message)) from None
 
 
-def load_baseline(engine: Engine, path: Path) -> Schema:
-    """Run ``path`` in the scratch ``engine`` and read back the schema it builds."""
+@dataclass
+class Baseline:
+    schema: Schema
+    notes: list[str]  # shared with the scratch database: its removal may add one
+
+    def drift(self, live: Schema, live_name: str, base_name: str) -> Findings:
+        return Findings(compare(live, self.schema, live_name, base_name), self.notes)
+
+
+def load_baseline(db: ScratchDb, path: Path) -> Baseline:
+    """Run ``path`` in the scratch database and read back the schema it builds."""
     if not path.is_file():
         raise ConfigError(f"{path} not found: write it, or point --baseline at the schema file")
     problems: list[Problem] = []
     file = read_sql_file(path, problems)
     if file is None:
         raise ValidationError(problems)
-    file = _loadable(file, engine.dialect)
+    file, statements = _loadable(file, split(file.text, db.engine.dialect), db.engine.dialect)
+    prepared = None
+    if db.roles is not None:
+        from sqlmig.schema import pgload
+
+        prepared = pgload.prepare(file, statements, db.roles, db.notes)
+        file = prepared.file
+    run(db, file, prepared.missing if prepared else set())
+    schema = db.engine.introspect()
+    if prepared and prepared.withheld:
+        schema |= _text_grants(db, prepared)
+    return Baseline(schema, db.notes)
+
+
+def run(db: ScratchDb, file: SqlFile, missing: set[str]) -> None:
+    """Run ``file`` in the scratch database, in one transaction where it fits."""
     try:
-        execute_file(engine, file, atomic=False)
+        execute_file(db.engine, file, atomic=False)
     except StatementError as exc:
-        raise exc.in_scratch() from None
-    return engine.introspect()
+        raise in_scratch(db, exc, missing) from None
 
 
-def _loadable(file: SqlFile, dialect: Dialect) -> SqlFile:
+def in_scratch(db: ScratchDb, exc: StatementError, missing: set[str]) -> StatementError:
+    """The failure, said of the scratch database; and what to do when it names a role the
+    scratch server lacks."""
+    lacking = [r for r in sorted(missing) if f'role "{r}" does not exist' in exc.db_message]
+    if not lacking or db.roles is None:
+        return exc.in_scratch()
+    from sqlmig.schema.pgnames import ident
+
+    user = db.roles.user
+    return exc.with_outcome(
+        f"The scratch server lacks role {lacking[0]} and {user} may not create roles there: "
+        f"create it there (CREATE ROLE {ident(lacking[0])} NOLOGIN), give {user} "
+        "CREATEROLE, or pass --scratch-url for a server that has it. This ran in a scratch "
+        "database, which is removed; the configured database was not touched."
+    )
+
+
+def _text_grants(db: ScratchDb, prepared: pgload.Prepared) -> Schema:
+    import psycopg
+
+    from sqlmig.schema.pgtextgrants import TextGrants
+
+    assert db.url is not None and db.roles is not None
+    with psycopg.connect(db.url.conninfo, autocommit=True, connect_timeout=10) as conn:
+        grants = TextGrants(conn, db.roles.user)
+        grants.withheld = prepared.withheld
+        schema = grants.schema()
+    for w, error in grants.unread:
+        if error is not None:
+            raise StatementError(
+                path=prepared.file.path,
+                line=w.line,
+                statement=w.text,
+                db_message=str(error.diag.message_primary or error),
+                code=error.sqlstate,
+                rolled_back=True,
+            ).in_scratch()
+    if grants.unread:
+        from sqlmig.schema.pgload import lines_of
+
+        lines = [w.line for w, _ in grants.unread]
+        db.notes.append(
+            f"{prepared.file.path.name} {lines_of(lines)}: not compared: sqlmig could not tell "
+            "which objects the grants there name"
+        )
+    return schema
+
+
+def _loadable(
+    file: SqlFile, statements: list[Statement], dialect: Dialect
+) -> tuple[SqlFile, list[Statement]]:
     """The file without what a scratch load must not run: BEGIN/COMMIT (as `sqlite3 .dump`
     writes them), which would end the load's own transaction and change nothing else;
     and on SQLite `CREATE TABLE sqlite_sequence(...)` / `sqlite_stat1(...)` (as
     `sqlite3 .schema` writes them), tables SQLite makes itself and refuses to have made
-    for it. They are blanked, not removed, so that errors still point at the right line."""
-    text = file.text
-    for st in split(text, dialect):
+    for it. They are blanked, not removed, so that errors still point at the right line
+    and the other statements (returned too) stay where they were."""
+    text, kept = file.text, []
+    for st in statements:
         if is_transaction_control(st.text, dialect) or (
             dialect == "sqlite" and _SQLITE_INTERNAL.match(st.text)
         ):
             end = st.offset + len(st.text)
             text = text[: st.offset] + _NOT_NEWLINE.sub(" ", text[st.offset : end]) + text[end:]
-    return replace(file, text=text)
+        else:
+            kept.append(st)
+    return replace(file, text=text), kept
