@@ -36,7 +36,7 @@ from sqlmig.records import RunContext
 from sqlmig.runner import OnStep, Runner
 
 if TYPE_CHECKING:
-    from sqlmig.models import BackupInfo, Metrics, SeedResult
+    from sqlmig.models import BackupInfo, Metrics, RestoreResult, SeedResult
     from sqlmig.schemaops import DumpResult, RoundTripResult
 
 
@@ -203,7 +203,7 @@ class Migrator:
             rows = store.applied()
             result = RunResult()
             if plan.steps(rows, 0) and backup:
-                result.backup = release.take_backup(self.settings, engine, rows)
+                result.backup = release.take_backup(self.settings, engine, rows, taken_by="apply")
             runner = self.runner(engine, store, on_step)
             runner.run(plan, result)
             if seed:
@@ -265,12 +265,15 @@ class Migrator:
 
         return backups.listing(self.settings.backup_dir)
 
-    def restore(self, path: Path) -> Status:
-        """Replace the database with a backup; the version table comes back with it."""
+    def restore(self, path: Path, *, force: bool = False) -> RestoreResult:
+        """Put the database back as the backup at ``path`` holds it, version table
+        included; the history of what happened since is kept, and a restore event
+        added. A backup of another database is refused unless ``force``."""
         from sqlmig import release
+        from sqlmig.models import RestoreResult
 
-        release.restore(self, path)
-        return self.status()
+        notes = release.restore(self, Path(path), force=force)
+        return RestoreResult(self.status(), notes)
 
     def seed(self) -> list[SeedResult]:
         """Apply every seed file that is new or changed since it was last applied."""

@@ -101,7 +101,7 @@ def test_restore_after_a_no_transaction_migration_fails_halfway(engine, request,
         with pytest.raises(DirtyError):
             m.apply()
         backup = m.backups()[0]  # the newest: taken by the apply that failed
-        status = m.restore(backup.path)
+        status = m.restore(backup.path).status
     assert status.current_version == 2
     assert [e.state.value for e in status.entries] == ["applied", "applied", "pending", "pending"]
     after = snapshot(url)
