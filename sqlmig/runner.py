@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import NoReturn, Protocol
 
 from sqlmig.engines.base import DbFailure, Driver
 from sqlmig.engines.bookkeeping import RowChange
 from sqlmig.engines.store import Store
-from sqlmig.errors import SqlmigError, StatementError
+from sqlmig.errors import Interrupted, SqlmigError, StatementError
 from sqlmig.models import (
     AppliedRow,
     Direction,
@@ -104,9 +104,7 @@ class Runner:
         except (SqlmigError, KeyboardInterrupt) as exc:
             if m is not None:
                 self._record_failure(m, m.file(direction), direction, start, exc)
-            if isinstance(exc, SqlmigError):
-                _attach(exc, result, _failed(m, direction) if m else None)
-            raise
+            _carry(exc, result, _failed(m, direction) if m else None)
         done = StepResult(m.version, m.name, direction, ms, count)
         if self.on_step:
             self.on_step(m, direction, done)
@@ -156,9 +154,7 @@ class Runner:
             raise _attach(_seed_outcome(exc), result, failed) from exc.__cause__
         except (SqlmigError, KeyboardInterrupt) as exc:
             self._record_failure(None, file, None, start, exc, name=name)
-            if isinstance(exc, SqlmigError):
-                _attach(exc, result, failed)
-            raise
+            _carry(exc, result, failed)
         return SeedResult(name, ms, count)
 
     def _record_failure(
@@ -216,8 +212,34 @@ def _failed(m: Migration, direction: Direction) -> FailedStep:
 
 def _attach(exc: SqlmigError, result: RunResult, failed: FailedStep | None) -> SqlmigError:
     """Give ``exc`` what the run had done before it failed."""
-    exc.partial = PartialRun(list(result.steps), list(result.seeds), result.backup, failed)
+    exc.partial = _partial(result, failed)
     return exc
+
+
+def _partial(result: RunResult, failed: FailedStep | None) -> PartialRun:
+    return PartialRun(list(result.steps), list(result.seeds), result.backup, failed)
+
+
+def _carry(exc: BaseException, result: RunResult, failed: FailedStep | None) -> NoReturn:
+    """Re-raise what ended the run, carrying what the run had done: an error gets its
+    ``partial``, an interrupt becomes an Interrupted that has one."""
+    if isinstance(exc, SqlmigError):
+        if exc.partial is None:
+            _attach(exc, result, failed)
+        raise exc
+    if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Interrupted):
+        raise Interrupted(_partial(result, failed)) from exc
+    raise exc
+
+
+@contextlib.contextmanager
+def reporting(result: RunResult) -> Iterator[None]:
+    """Whatever ends a run inside this block (the seeds, the status, the drift check
+    after the migrations) says what the run had done, its backup first."""
+    try:
+        yield
+    except (SqlmigError, KeyboardInterrupt) as exc:
+        _carry(exc, result, None)
 
 
 def _seed_outcome(exc: StatementError) -> StatementError:

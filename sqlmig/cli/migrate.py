@@ -99,6 +99,7 @@ def apply(
             seed=seed,
             verify=verify,
             scratch_url=scratch_url,
+            on_backup=render.backup_line(json),
         )
     render.run_report(result, Direction.UP, json=json)
     if result.drift:  # --verify found drift
