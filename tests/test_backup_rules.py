@@ -87,3 +87,78 @@ def test_a_backup_of_this_database_is_restored_without_a_word():
     assert check_origin(PG, BackupSource("postgres", "app"), Path("b"), force=False) == []
     sqlite = BackupSource("sqlite", "/srv/app.db")
     assert check_origin(sqlite, sqlite, Path("b.sqlite"), force=False) == []
+
+
+LISTING = """\
+;
+; Archive created at 2026-12-01 10:18:20 UTC
+;     dbname: supa
+;
+6; 2615 2200 SCHEMA - public app
+3356; 0 0 COMMENT - SCHEMA public app
+3357; 0 0 ACL - SCHEMA public app
+7; 2615 16390 SCHEMA - my schema app
+216; 1259 16398 TABLE public profiles app
+3358; 0 0 ACL public TABLE profiles app
+3349; 0 16398 TABLE DATA public profiles app
+3206; 2606 16405 FK CONSTRAINT public profiles profiles_id_fkey app
+218; 1255 16410 FUNCTION my schema f(integer, text) Odd Role
+2067; 826 16445 DEFAULT ACL public DEFAULT PRIVILEGES FOR TABLES app
+3390; 0 0 EXTENSION - pgcrypto -
+5; 2615 16391 SCHEMA - auth auth_admin
+215; 1259 16392 TABLE auth users auth_admin
+"""
+
+
+def test_a_listing_is_read_with_the_schemas_and_roles_that_exist():
+    from sqlmig.engines.pgrestore import parse_toc
+
+    entries = parse_toc(LISTING, ["public", "auth"], ["app", "Odd Role", "auth_admin"])
+    got = [(e.desc, e.namespace, e.tag, e.owner) for e in entries]
+    assert got == [
+        ("SCHEMA", None, "public", "app"),
+        ("COMMENT", None, "SCHEMA public", "app"),
+        ("ACL", None, "SCHEMA public", "app"),
+        ("SCHEMA", None, "my schema", "app"),
+        ("TABLE", "public", "profiles", "app"),
+        ("ACL", "public", "TABLE profiles", "app"),
+        ("TABLE DATA", "public", "profiles", "app"),
+        ("FK CONSTRAINT", "public", "profiles profiles_id_fkey", "app"),
+        ("FUNCTION", "my schema", "f(integer, text)", "Odd Role"),
+        ("DEFAULT ACL", "public", "DEFAULT PRIVILEGES FOR TABLES", "app"),
+        ("EXTENSION", None, "pgcrypto", None),
+        ("SCHEMA", None, "auth", "auth_admin"),
+        ("TABLE", "auth", "users", "auth_admin"),
+    ]
+    assert [e.schema_level for e in entries[:4]] == ["public", "public", "public", "my schema"]
+
+
+def test_a_restore_plan_keeps_to_sqlmigs_schemas_and_the_roles_it_can_act_as():
+    from sqlmig.engines.pgrestore import Schema, parse_toc, plan
+
+    live = [
+        Schema("public", "app", managed=True, ours=True),
+        Schema("auth", "auth_admin", managed=False, ours=False),
+        Schema("billing", "app", managed=True, ours=True),  # created after the backup
+    ]
+    roles = {"app": True, "auth_admin": False}
+    entries = parse_toc(LISTING, [s.name for s in live], [*roles, "Odd Role"])
+    manifest = BackupSource("postgres", "supa", None, ("public", "my schema"), ("auth",))
+    p = plan(entries, live, roles, None, manifest)
+    assert (p.replace, p.create, p.dropped) == (["public"], ["my schema"], ["billing"])
+    assert p.missing == {"Odd Role"}  # owns a function the backup holds: it must exist
+    kept = {(e.desc, e.namespace, e.tag) for e in p.entries}
+    assert ("TABLE", "public", "profiles") in kept and ("SCHEMA", None, "my schema") in kept
+    assert ("SCHEMA", None, "public") not in kept  # it exists: kept with its own privileges
+    assert not {e for e in kept if e[1] == "auth" or e[2] == "auth"}
+    assert [e.desc for e in p.acl] == ["ACL", "DEFAULT ACL"]
+    assert any("schema auth (owner auth_admin)" in n for n in p.notes)
+    assert "dropped schema billing: it was created after the backup" in p.notes
+    assert any("1 entries of the backup outside any schema" in n for n in p.notes)
+    # Without a manifest (an older sqlmig's backup, which dumped every schema), the
+    # schemas that existed are the ones the backup holds.
+    assert plan(entries, live, roles, None, None).dropped == ["billing"]
+    kept_apart = BackupSource("postgres", "supa", None, ("public",), ("billing",))
+    assert plan(entries, live, roles, None, kept_apart).dropped == []
+    configured = plan(entries, live, roles, ["public"], manifest)
+    assert configured.dropped == [] and configured.replace == ["public"]

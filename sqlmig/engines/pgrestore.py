@@ -14,7 +14,9 @@ is neither dumped nor, on restore, touched. A restore is one psql transaction:
 2. it loads the backup's entries for those schemas, with their owners and privileges,
    except those of roles it cannot act as, which it leaves as they are; every role
    the backup names must exist (roles belong to the cluster, not to a backup);
-3. it re-creates the dependents of step 1 and runs the core's statements (history).
+3. it re-creates the dependents of step 1 (or leaves dropped those whose object the
+   backup does not have: they cannot have been there when it was taken), then runs
+   the core's statements (the history).
 
 Waits for locks are bounded by --lock-timeout, which pg_restore's script would reset.
 """
@@ -55,8 +57,14 @@ _DESCS = sorted(
     reverse=True,
 )  # fmt: skip
 _TOC_LINE = re.compile(r"^(\d+); (\d+) (\d+) (.*)$")
-_GRANTEE = re.compile(
-    r'(?:\bTO|\bFROM|\bFOR ROLE|^SET SESSION AUTHORIZATION) ("(?:[^"]|"")+"|[^\s;,"]+)'
+_ROLE = r'("(?:[^"]|"")+"|[^\s;,"]+)'
+# Where pg_dump's privilege statements name roles: the grantee ends the statement (an
+# object's name can hold " TO "), the grantor follows SET SESSION AUTHORIZATION, and
+# default privileges belong to FOR ROLE.
+_ROLES_NAMED = (
+    re.compile(rf"^(?:GRANT|REVOKE) .* (?:TO|FROM) {_ROLE}(?: WITH GRANT OPTION| CASCADE)?;$"),
+    re.compile(rf"^ALTER DEFAULT PRIVILEGES FOR ROLE {_ROLE} .* (?:TO|FROM) {_ROLE}(?: .*)?;$"),
+    re.compile(rf"^SET SESSION AUTHORIZATION {_ROLE};$"),
 )
 _HEADER_TIMEOUT = re.compile(r"^SET (lock_timeout|statement_timeout) = 0;$")
 
@@ -83,26 +91,28 @@ class TocEntry:
 
 def parse_toc(listing: str, schemas: Iterable[str], roles: Iterable[str]) -> list[TocEntry]:
     """The entries of a ``pg_restore -l`` listing. Names with spaces are told apart by
-    the schemas and roles that exist (the listing does not quote them)."""
-    known_schemas = sorted(schemas, key=len, reverse=True)
+    the schemas and roles that exist and the schemas the archive creates (the listing
+    does not quote them)."""
     known_roles = sorted(roles, key=len, reverse=True)
+    rows = [(line, m[4]) for line in listing.splitlines() if (m := _TOC_LINE.match(line))]
+    created = [_split(rest, [], known_roles)[2] for _, rest in rows if rest.startswith("SCHEMA - ")]
+    known_schemas = sorted({*schemas, *created}, key=len, reverse=True)
     entries = []
-    for line in listing.splitlines():
-        match = _TOC_LINE.match(line)
-        if not match:
-            continue
-        rest = match[4]
-        desc = next((d for d in _DESCS if rest.startswith(d + " ")), rest.split(" ", 1)[0])
-        rest = rest[len(desc) + 1 :]
-        namespace = next((s for s in known_schemas if rest.startswith(s + " ")), None)
-        namespace = namespace or rest.split(" ", 1)[0]
-        rest = rest[len(namespace) + 1 :]
-        owner = next((r for r in known_roles if rest.endswith(" " + r)), rest.rsplit(" ", 1)[-1])
-        tag = rest[: -len(owner) - 1] if rest.endswith(" " + owner) else rest
-        entries.append(
-            TocEntry(line, desc, None if namespace == "-" else namespace, tag, _unless_dash(owner))
-        )
+    for line, rest in rows:
+        desc, namespace, tag, owner = _split(rest, known_schemas, known_roles)
+        entries.append(TocEntry(line, desc, _unless_dash(namespace), tag, _unless_dash(owner)))
     return entries
+
+
+def _split(rest: str, schemas: list[str], roles: list[str]) -> tuple[str, str, str, str]:
+    """ "DESC NAMESPACE TAG OWNER" into its four parts."""
+    desc = next((d for d in _DESCS if rest.startswith(d + " ")), rest.split(" ", 1)[0])
+    rest = rest[len(desc) + 1 :]
+    namespace = next((s for s in schemas if rest.startswith(s + " ")), rest.split(" ", 1)[0])
+    rest = rest[len(namespace) + 1 :]
+    owner = next((r for r in roles if rest.endswith(" " + r)), rest.rsplit(" ", 1)[-1])
+    tag = rest[: -len(owner) - 1] if rest.endswith(" " + owner) else rest
+    return desc, namespace, tag, owner
 
 
 def _unless_dash(value: str) -> str | None:
@@ -202,11 +212,14 @@ def grantees(acl_script: str) -> set[str]:
     name (PUBLIC is not a role)."""
     found = set()
     for line in acl_script.splitlines():
-        if line.startswith(("GRANT ", "REVOKE ", "ALTER DEFAULT PRIVILEGES ", "SET SESSION")):
-            for name in _GRANTEE.findall(line):
-                if name != "PUBLIC":
-                    found.add(name[1:-1].replace('""', '"') if name.startswith('"') else name)
+        for pattern in _ROLES_NAMED:
+            if match := pattern.match(line):
+                found |= {_unquote(name) for name in match.groups() if name != "PUBLIC"}
     return found
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name
 
 
 def as_grantor(acl_script: str, superuser: bool, roles: dict[str, bool]) -> str:
@@ -225,8 +238,7 @@ def _as_grantor(line: str, roles: dict[str, bool]) -> str:
     if not line.startswith("SET SESSION AUTHORIZATION "):
         return line
     role = line.removeprefix("SET SESSION AUTHORIZATION ").rstrip(";")
-    name = role[1:-1].replace('""', '"') if role.startswith('"') else role
-    return f"SET ROLE {role};" if roles.get(name) else ""
+    return f"SET ROLE {role};" if roles.get(_unquote(role)) else ""
 
 
 class HeaderTimeouts:
@@ -269,15 +281,27 @@ END $sqlmig$;
 """
 
 
+# Step 3. A dependent whose object the backup does not have (a trigger calling a
+# function created after the backup) cannot have been there when the backup was taken:
+# it stays dropped. What happened to each is told through psql's warnings (_NOTE).
 SUFFIX = """
 DO $sqlmig$
 DECLARE r record;
 BEGIN
-    FOR r IN SELECT recreate FROM pg_temp.sqlmig_restore_outside ORDER BY ord LOOP
-        EXECUTE r.recreate;
+    FOR r IN SELECT description, recreate FROM pg_temp.sqlmig_restore_outside ORDER BY ord
+    LOOP
+        BEGIN
+            EXECUTE r.recreate;
+            RAISE WARNING 'sqlmig: re-created %', r.description;
+        EXCEPTION WHEN undefined_function OR undefined_table OR undefined_column
+                       OR undefined_object THEN
+            RAISE WARNING 'sqlmig: dropped %, as the backup does not have what it needs (%)',
+                r.description, SQLERRM;
+        END;
     END LOOP;
 END $sqlmig$;
 """
+_NOTE = re.compile(r"WARNING:\s+(?:[0-9A-Z]{5}: )?sqlmig: (.*)$")
 
 
 def bind(conn: psycopg.Connection[Any], sql: str, params: Mapping[str, Any] | Sequence[Any]) -> str:
@@ -363,19 +387,19 @@ def restore(
         ]
     )
     script = prefix(targets, outside, lock_ms, statement_ms)
-    errors = tools.run(
+    ok, said = tools.run(
         src, [e.line for e in p.entries], (script, after), HeaderTimeouts(lock_ms, statement_ms)
     )
-    if errors:
-        raise _failed(engine, src, errors)
-    return p.notes
+    if not ok:
+        raise _failed(engine, src, said)
+    return p.notes + [m[1] for m in map(_NOTE.search, said.splitlines()) if m]
 
 
 def _check(
     engine: PostgresEngine, src: Path, targets: str, outside: str, left_alone: str
 ) -> list[str]:
     """Before anything changes: refuse if dropping what the restore replaces would take
-    objects outside it with it; say what it re-creates and what it leaves alone."""
+    objects outside it with it that it cannot create again; say what it leaves alone."""
     found: list[list[tuple[Any, ...]]] = []
     try:
         with engine.transaction():
@@ -396,13 +420,9 @@ def _check(
             "changed: drop them first and create them again after the restore, or restore "
             "as a role that owns them."
         )
-    notes = [
-        f"re-created {what}: it depends on {on}, which the restore replaced"
-        for what, on, _, _ in dependents
-    ]
     if left:
-        notes.append("left as they are: " + _some(sorted({what for (what,) in left})))
-    return notes
+        return ["left as they are: " + _some(sorted({what for (what,) in left}))]
+    return []
 
 
 def _failed(engine: PostgresEngine, src: Path, errors: str) -> BackupError | LockTimeout:

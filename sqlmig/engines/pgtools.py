@@ -120,11 +120,13 @@ class Restorer:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def run(self, src: Path, lines: list[str], parts: tuple[str, str], edit: Edit) -> str:
+    def run(
+        self, src: Path, lines: list[str], parts: tuple[str, str], edit: Edit
+    ) -> tuple[bool, str]:
         """Run ``parts[0]``, the script of the entries listed as ``lines`` (each of its
-        lines through ``edit``), then ``parts[1]``, in one transaction; psql's errors
-        ("" when it succeeded). If pg_restore fails, psql is killed before it can
-        commit."""
+        lines through ``edit``), then ``parts[1]``, in one transaction; whether it
+        committed, and what psql said (errors, warnings). If pg_restore fails, psql is
+        killed before it can commit."""
         with (
             self._listed(lines) as listing,
             tempfile.TemporaryFile("w+") as errors,
@@ -158,7 +160,7 @@ class Restorer:
                 with contextlib.suppress(OSError):
                     psql.stdin.close()  # type: ignore[union-attr]
             errors.seek(0)
-            return errors.read() if code else ""
+            return code == 0, errors.read()
 
 
 Edit = Callable[[str], str]
