@@ -111,7 +111,7 @@ LISTING = """\
 
 
 def test_a_listing_is_read_with_the_schemas_and_roles_that_exist():
-    from sqlmig.engines.pgrestore import parse_toc
+    from sqlmig.engines.pgarchive import parse_toc
 
     entries = parse_toc(LISTING, ["public", "auth"], ["app", "Odd Role", "auth_admin"])
     got = [(e.desc, e.namespace, e.tag, e.owner) for e in entries]
@@ -134,7 +134,8 @@ def test_a_listing_is_read_with_the_schemas_and_roles_that_exist():
 
 
 def test_a_restore_plan_keeps_to_sqlmigs_schemas_and_the_roles_it_can_act_as():
-    from sqlmig.engines.pgrestore import Schema, parse_toc, plan
+    from sqlmig.engines.pgarchive import parse_toc
+    from sqlmig.engines.pgrestore import Schema, plan
 
     live = [
         Schema("public", "app", managed=True, ours=True),
