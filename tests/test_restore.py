@@ -421,3 +421,25 @@ def test_backup_schemas_says_which_schemas_a_backup_holds(pg_url, write_migratio
         query(pg_url, "INSERT INTO reports.r VALUES (1)")
         m.restore(taken.path)
     assert query(pg_url, "SELECT a FROM reports.r") == [(1,)]  # not sqlmig's: left alone
+
+
+def test_a_sqlite_backup_of_another_page_size_restores_into_a_wal_database(
+    sqlite_url, write_migration, tmp_path
+):
+    folder = two_migrations(write_migration)
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("PRAGMA page_size = 8192")  # takes hold with the first page written
+    conn.execute("CREATE TABLE unrelated (a int)")
+    conn.close()
+    with Migrator(f"sqlite:///{other}", folder, sqlite_journal_mode="delete") as m:
+        m.apply(backup=False)
+        theirs = m.backup()
+    assert query(f"sqlite:///{theirs.path}", "PRAGMA page_size") == [(8192,)]
+    with Migrator(sqlite_url, folder) as m:  # WAL, 4096-byte pages
+        m.apply(1, backup=False)
+        done = m.restore(theirs.path, force=True)
+    assert done.status.current_version == 2
+    assert query(sqlite_url, "PRAGMA page_size") == [(4096,)]
+    assert query(sqlite_url, "PRAGMA journal_mode") == [("wal",)]
+    assert query(sqlite_url, "SELECT count(*) FROM accounts") == [(2,)]
