@@ -243,6 +243,22 @@ def test_full_disk_while_backing_up_leaves_nothing(
     assert os.listdir(backups) == ["filler"]
 
 
+def test_full_disk_while_pg_dump_writes_leaves_nothing(pg_url, write_migration, small_disk):
+    folder = two_migrations(write_migration)
+    with Migrator(pg_url, folder) as m:
+        m.apply(1, backup=False)
+    query(
+        pg_url, "CREATE TABLE filler AS SELECT md5(g::text) AS a FROM generate_series(1, 50000) g"
+    )
+    with (
+        Migrator(pg_url, folder, backup_dir=small_disk) as m,
+        pytest.raises(BackupError, match="No space left on device"),
+    ):
+        m.apply(backup=True)
+    assert versions(pg_url) == [1]
+    assert os.listdir(small_disk) == []
+
+
 def test_a_backup_of_a_wal_database_stands_alone(sqlite_url, write_migration, read_only_dir):
     folder = two_migrations(write_migration)
     with Migrator(sqlite_url, folder) as m:
