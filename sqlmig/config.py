@@ -141,8 +141,8 @@ class Settings:
     sqlite_journal_mode: str = "wal"
     backup_dir: Path = Path("backups")
     backup_keep: int | None = None  # keep only the newest K backups of a database
-    # PostgreSQL: the schemas backups hold and restores replace; None: sqlmig's own
-    # schema and every schema the connecting role owns.
+    # PostgreSQL: the schemas backups hold and restores replace, besides sqlmig's own;
+    # None: every schema the connecting role owns.
     backup_schemas: list[str] | None = None
     seeds_dir: Path = Path("seeds")
 

@@ -138,7 +138,7 @@ def test_a_restore_plan_keeps_to_sqlmigs_schemas_and_the_roles_it_can_act_as():
     from sqlmig.engines.pgrestore import Schema, plan
 
     live = [
-        Schema("public", "app", managed=True, ours=True),
+        Schema("public", "app", managed=True, ours=True, home=True),
         Schema("auth", "auth_admin", managed=False, ours=False),
         Schema("billing", "app", managed=True, ours=True),  # created after the backup
     ]
@@ -163,3 +163,5 @@ def test_a_restore_plan_keeps_to_sqlmigs_schemas_and_the_roles_it_can_act_as():
     assert plan(entries, live, roles, None, kept_apart).dropped == []
     configured = plan(entries, live, roles, ["public"], manifest)
     assert configured.dropped == [] and configured.replace == ["public"]
+    # sqlmig's own schema is always one of its: the version table must come back.
+    assert plan(entries, live, roles, [], manifest).replace == ["public"]

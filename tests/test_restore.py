@@ -415,6 +415,8 @@ def test_backup_schemas_says_which_schemas_a_backup_holds(pg_url, write_migratio
     with Migrator(pg_url, folder) as m:
         m.apply(backup=False)
         assert m.backup().source.schemas == ("public", "reports")  # type: ignore[union-attr]
+    with Migrator(pg_url, folder, backup_schemas=["nosuch"]) as m:  # its own, always
+        assert m.backup().source.schemas == ("public",)  # type: ignore[union-attr]
     with Migrator(pg_url, folder, backup_schemas=["public"]) as m:
         taken = m.backup()
         assert taken.source is not None and taken.source.schemas == ("public",)

@@ -66,12 +66,14 @@ class Schema:
     owner: str
     managed: bool  # one of sqlmig's by default
     ours: bool  # the connecting role has its owner's privileges
+    home: bool = False  # where sqlmig's own tables are
 
 
 def managed(schemas: list[Schema], configured: list[str] | None) -> list[str]:
-    if configured is not None:
-        return [s.name for s in schemas if s.name in configured]
-    return [s.name for s in schemas if s.managed]
+    """sqlmig's schemas: ``configured`` (backup_schemas) or the default ones, and always
+    the schema of its own tables, without which a restore could not say its version."""
+    wanted = (lambda s: s.name in configured) if configured is not None else None
+    return [s.name for s in schemas if s.home or (wanted(s) if wanted else s.managed)]
 
 
 def plan(
@@ -210,9 +212,7 @@ def backup_scope(engine: PostgresEngine) -> tuple[list[str], list[str], list[str
     role cannot read (other roles', left alone by a restore: pg_dump would fail on them)."""
     facts = Facts.read(engine)
     mine = managed(facts.schemas, engine.settings.backup_schemas)
-    if not mine:
-        wanted = ", ".join(engine.settings.backup_schemas or [])
-        raise BackupError(f"nothing to back up: none of backup_schemas ({wanted}) exists here")
+    assert mine, "sqlmig's own schema exists by now"  # pg_dump without --schema dumps all
     others = [s.name for s in facts.schemas if s.name not in mine]
     unreadable = [
         str(name) for (name,) in engine.query(bind(engine.conn, q.UNREADABLE, {"schemas": mine}))

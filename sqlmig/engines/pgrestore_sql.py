@@ -199,14 +199,14 @@ SELECT CASE WHEN {_STANDALONE} THEN pg_describe_object(o.classid, o.objid, 0)
 
 # The schemas of the database: their owner, whether sqlmig manages them by default (its
 # own schema, and those the connecting role owns, or owns as the database's owner),
-# and whether the role has their owner's privileges.
+# whether the role has their owner's privileges, and which is sqlmig's own.
 SCHEMAS = """
 SELECT n.nspname, pg_get_userbyid(n.nspowner),
        n.nspname = %(home)s OR n.nspowner = current_user::regrole
        OR (n.nspowner = to_regrole('pg_database_owner')
            AND (SELECT datdba FROM pg_database WHERE datname = current_database())
                = current_user::regrole),
-       pg_has_role(n.nspowner, 'USAGE')
+       pg_has_role(n.nspowner, 'USAGE'), n.nspname = %(home)s
   FROM pg_namespace n
  WHERE n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'
  ORDER BY 1
