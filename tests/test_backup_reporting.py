@@ -143,7 +143,7 @@ def slow(db_url: str) -> str:
     if db_url.startswith("sqlite"):
         return (
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
-            "WHERE x < 20000000) SELECT count(*) FROM c;"
+            "WHERE x < 10000000) SELECT count(*) FROM c;"
         )
     return "SELECT pg_sleep(2);"
 
