@@ -141,6 +141,9 @@ class Settings:
     sqlite_journal_mode: str = "wal"
     backup_dir: Path = Path("backups")
     backup_keep: int | None = None  # keep only the newest K backups of a database
+    # PostgreSQL: the schemas backups hold and restores replace, besides sqlmig's own;
+    # None: every schema the connecting role owns.
+    backup_schemas: list[str] | None = None
     seeds_dir: Path = Path("seeds")
     lint_from: int | None = None  # versions at or below it are not linted
     lint_rules: dict[str, str] = field(default_factory=dict)  # rule id -> error, warning, off
@@ -194,6 +197,10 @@ class Settings:
         for value in (self.lock_timeout, self.statement_timeout or 0):
             if not 0 <= value < 10**9:  # also refuses inf and nan, which no driver takes
                 raise ConfigError(f"timeouts must be seconds from 0 to 10^9, not {value}")
+        if self.backup_schemas is not None and not all(
+            isinstance(name, str) and name for name in self.backup_schemas
+        ):
+            raise ConfigError("backup_schemas must be a list of schema names")
         if self.backup_keep is not None and self.backup_keep < 1:
             raise ConfigError("backup_keep must be 1 or more (leave it unset to keep every backup)")
         self._check_lint()
@@ -225,6 +232,7 @@ _EXPECTED: dict[str, type | tuple[type, ...]] = {
     "sqlite_journal_mode": str,
     "backup_dir": Path,
     "backup_keep": (int, type(None)),
+    "backup_schemas": (list, type(None)),
     "seeds_dir": Path,
     "lint_from": (int, type(None)),
     "lint_rules": dict,

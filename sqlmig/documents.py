@@ -7,7 +7,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from sqlmig.errors import SqlmigError, StatementError
+from sqlmig.errors import Interrupted, SqlmigError, StatementError
 from sqlmig.models import (
     BackupInfo,
     Direction,
@@ -23,7 +23,7 @@ def emit(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
-def failure(exc: SqlmigError, message: str) -> dict[str, Any]:
+def failure(exc: SqlmigError | Interrupted, message: str) -> dict[str, Any]:
     partial = exc.partial
     error: dict[str, Any] = {
         "kind": type(exc).__name__,

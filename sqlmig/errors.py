@@ -20,6 +20,7 @@ EXIT_CONNECT = 3
 EXIT_LOCK = 4
 EXIT_MIGRATION_FAILED = 5
 EXIT_BACKUP = 6
+EXIT_INTERRUPTED = 130
 
 
 class SqlmigError(Exception):
@@ -208,3 +209,15 @@ class BackupError(SqlmigError):
     """A backup could not be taken, checked or restored; the database was not changed."""
 
     exit_code = EXIT_BACKUP
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM ended an apply, rollback or seed run after it started, and
+    ``partial`` says what the run had done (the backup first). Still a
+    KeyboardInterrupt: code that stops on one stops on this one."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, partial: PartialRun | None, message: str = "interrupted") -> None:
+        super().__init__(message)
+        self.partial = partial

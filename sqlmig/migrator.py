@@ -8,7 +8,8 @@ methods here that delegate to them are the public face.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from sqlmig.discovery import load_migrations
 from sqlmig.engines import open_engine
 from sqlmig.engines.base import Engine
 from sqlmig.engines.store import Store
-from sqlmig.errors import ConfigError, Problem
+from sqlmig.errors import ConfigError, Problem, SqlmigError
 from sqlmig.models import AppliedRow, HistoryEvent, Migration, RowStatus, RunResult, Status
 from sqlmig.planner import (
     ApplyPlan,
@@ -33,10 +34,10 @@ from sqlmig.planner import (
     statuses,
 )
 from sqlmig.records import RunContext
-from sqlmig.runner import OnStep, Runner
+from sqlmig.runner import OnStep, Runner, reporting
 
 if TYPE_CHECKING:
-    from sqlmig.models import BackupInfo, Metrics, SeedResult
+    from sqlmig.models import BackupInfo, Metrics, RestoreResult, SeedResult
     from sqlmig.schema import Findings
     from sqlmig.schemaops import DumpResult, RoundTripResult
 
@@ -116,8 +117,13 @@ class Migrator:
         try:
             store.ensure_tables()
             yield engine, store
-        finally:
-            engine.unlock()
+        except BaseException:
+            # The error that ended the block is the one to report, not a failed unlock
+            # (the connection it may have lost).
+            with contextlib.suppress(SqlmigError):
+                engine.unlock()
+            raise
+        engine.unlock()
 
     def runner(self, engine: Engine, store: Store, on_step: OnStep | None = None) -> Runner:
         return Runner(engine, store, RunContext(engine.db_user()), on_step)
@@ -190,13 +196,17 @@ class Migrator:
         verify: bool = False,
         scratch_url: str | None = None,
         lint: bool = False,
+        on_backup: Callable[[BackupInfo], None] | None = None,
     ) -> RunResult:
         """Apply pending migrations (up to ``target``), each in its own transaction.
 
         ``backup`` (default: on for SQLite, off for PostgreSQL) takes a checked backup
-        first when there is anything to apply; ``seed`` applies changed seeds afterwards;
-        ``verify`` then compares the schema with DIR/schema.sql (``result.drift``);
-        ``lint`` refuses, before anything runs, when lint reports any pending statement.
+        first when there is anything to apply, and hands it to ``on_backup`` before the
+        first migration runs; ``seed`` applies changed seeds afterwards; ``verify`` then
+        compares the schema with DIR/schema.sql (``result.drift``); ``lint`` refuses,
+        before anything runs, when lint reports any pending statement. Whatever ends the
+        run once it started carries ``.partial``, the backup included (an interrupt is
+        an ``Interrupted``, a KeyboardInterrupt that has one).
         """
         from sqlmig import release
 
@@ -212,18 +222,22 @@ class Migrator:
         plan = ApplyPlan(migrations, target, allow_out_of_order)
         if seed:  # an unreadable seed file must stop the run before it migrates
             release.check_seeds(self.settings)
+        result = RunResult()
         with self.locked() as (engine, store):
             rows = store.applied()
-            result = RunResult()
             if plan.steps(rows, 0) and backup:
-                result.backup = release.take_backup(self.settings, engine, rows)
-            runner = self.runner(engine, store, on_step)
-            runner.run(plan, result)
-            if seed:
-                release.run_seeds(self.settings, runner, store, result)
-            self._with_status(result, migrations, store)
+                result.backup = release.take_backup(self.settings, engine, rows, taken_by="apply")
+            with reporting(result):
+                if result.backup and on_backup:
+                    on_backup(result.backup)
+                runner = self.runner(engine, store, on_step)
+                runner.run(plan, result)
+                if seed:
+                    release.run_seeds(self.settings, runner, store, result)
+                self._with_status(result, migrations, store)
         if verify:
-            result.drift = self.diff(scratch_url=scratch_url)
+            with reporting(result):
+                result.drift = self.diff(scratch_url=scratch_url)
         return result
 
     def rollback(
@@ -234,8 +248,10 @@ class Migrator:
         with self.locked() as (engine, store):
             chosen = plan_rollback(migrations, store.applied(), count=count, to=to)
             plan = RollbackPlan(migrations, frozenset(m.version for m in chosen))
-            result = self.runner(engine, store, on_step).run(plan)
-            return self._with_status(result, migrations, store)
+            result = RunResult()
+            with reporting(result):
+                self.runner(engine, store, on_step).run(plan, result)
+                return self._with_status(result, migrations, store)
 
     def _lint_gate(self) -> None:
         from sqlmig.errors import LintError
@@ -292,12 +308,15 @@ class Migrator:
 
         return backups.listing(self.settings.backup_dir)
 
-    def restore(self, path: Path) -> Status:
-        """Replace the database with a backup; the version table comes back with it."""
+    def restore(self, path: Path, *, force: bool = False) -> RestoreResult:
+        """Put the database back as the backup at ``path`` holds it, version table
+        included; the history of what happened since is kept, and a restore event
+        added. A backup of another database is refused unless ``force``."""
         from sqlmig import release
+        from sqlmig.models import RestoreResult
 
-        release.restore(self, path)
-        return self.status()
+        notes = release.restore(self, Path(path), force=force)
+        return RestoreResult(self.status(), notes)
 
     def seed(self) -> list[SeedResult]:
         """Apply every seed file that is new or changed since it was last applied."""

@@ -197,14 +197,51 @@ class SeedResult:
 
 
 @dataclass(frozen=True, slots=True)
+class BackupSource:
+    """Which database a backup is of, and what of it the backup holds.
+
+    A restore compares it with the database it is about to replace: a backup of
+    another database is refused unless forced.
+    """
+
+    dialect: str
+    database: str  # PostgreSQL: the database's name; SQLite: the file's absolute path
+    cluster: str | None = None  # PostgreSQL: the cluster's system identifier, if readable
+    schemas: tuple[str, ...] = ()  # PostgreSQL: the schemas the backup holds
+    left_out: tuple[str, ...] = ()  # PostgreSQL: schemas that existed but are not sqlmig's
+
+    def describe(self) -> str:
+        if self.dialect == "sqlite":
+            return f"SQLite file {self.database}"
+        cluster = f" on the cluster with system identifier {self.cluster}" if self.cluster else ""
+        return f"PostgreSQL database {self.database}{cluster}"
+
+
+@dataclass(frozen=True, slots=True)
 class BackupInfo:
-    """A backup file and what its name says about it."""
+    """A backup file, what its name says about it and what its manifest records.
+
+    ``taken_by`` is the command that took it ("apply" or "backup"); it and ``source``
+    are None for a backup without a manifest (taken by an older sqlmig, or copied
+    without its ``.json``).
+    """
 
     path: Path
     database: str
     version: int
     taken_at: str  # ISO 8601 UTC
     size: int
+    taken_by: str | None = None
+    source: BackupSource | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    """What a restore did: where the database stands now, and what it left as it was
+    (PostgreSQL objects the connecting role does not own, a forced origin check)."""
+
+    status: Status
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

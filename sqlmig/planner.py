@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmig.errors import (
+    BackupError,
     ConfigError,
     DirtyError,
     IrreversibleError,
@@ -23,6 +24,8 @@ from sqlmig.errors import (
 )
 from sqlmig.models import (
     AppliedRow,
+    BackupInfo,
+    BackupSource,
     Direction,
     Migration,
     MigrationStatus,
@@ -324,3 +327,48 @@ def _indexes(names: Sequence[str]) -> str:
 
 def _drops(names: Sequence[str]) -> str:
     return " and ".join(f"`DROP INDEX CONCURRENTLY {n};`" for n in names)
+
+
+def backups_to_prune(backups: list[BackupInfo], keep: int) -> list[BackupInfo]:
+    """The backups ``--keep`` deletes, of one database's ``backups`` listed newest first.
+
+    The newest ``keep`` backups stay, where the backups `apply` took at the same
+    version count as one: those are retries after a failed migration (a successful
+    apply moves the version on), and of them the first, taken before the first
+    attempt, and the newest stay. So retries of a failing migration never push out
+    the backup taken before it was first tried, nor the backups of earlier versions.
+    """
+    units: dict[object, list[BackupInfo]] = {}
+    for b in backups:
+        key = ("apply", b.version) if b.taken_by == "apply" else b.path
+        units.setdefault(key, []).append(b)
+    kept = {id(b) for unit in list(units.values())[:keep] for b in (unit[0], unit[-1])}
+    return [b for b in backups if id(b) not in kept]
+
+
+def check_origin(
+    backup: BackupSource | None, here: BackupSource, path: Path, *, force: bool
+) -> list[str]:
+    """Refuse to restore a backup of another database into ``here`` unless ``force``;
+    return what a forced restore should say it overrode."""
+    if backup is None:
+        why = (
+            f"{path} has no manifest ({path.name}.json): sqlmig cannot tell which database "
+            "it is a backup of (it was taken by an older sqlmig, or copied without its "
+            ".json)"
+        )
+    elif backup.dialect != here.dialect or backup.database != here.database:
+        why = f"{path} is a backup of the {backup.describe()}, not of the {here.describe()}"
+    elif backup.cluster and here.cluster and backup.cluster != here.cluster:
+        why = (
+            f"{path} is a backup of a database named {backup.database} on another cluster "
+            f"(system identifier {backup.cluster}; this one is {here.cluster})"
+        )
+    else:
+        return []
+    if not force:
+        raise BackupError(
+            f"{why}. Nothing was changed; if it is the backup you mean to "
+            "restore here, pass --force."
+        )
+    return [f"restored with --force: {why}"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlmig.config import Settings
 from sqlmig.engines import open_engine
-from sqlmig.engines.base import Engine
+from sqlmig.engines.base import Engine, Statement
 from sqlmig.engines.store import Store
 from sqlmig.errors import ConfigError, ConnectError
 from sqlmig.models import (
@@ -29,11 +29,15 @@ if TYPE_CHECKING:
     from sqlmig.runner import Runner
 
 
-def take_backup(settings: Settings, engine: Engine, rows: list[AppliedRow]) -> BackupInfo:
+def take_backup(
+    settings: Settings, engine: Engine, rows: list[AppliedRow], *, taken_by: str = "backup"
+) -> BackupInfo:
     from sqlmig import backups
 
     version = max((r.version for r in rows), default=0)
-    return backups.take(engine, settings.backup_dir, version, settings.backup_keep)
+    return backups.take(
+        engine, settings.backup_dir, version, settings.backup_keep, taken_by=taken_by
+    )
 
 
 def backup(m: Migrator) -> BackupInfo:
@@ -43,20 +47,37 @@ def backup(m: Migrator) -> BackupInfo:
         return take_backup(m.settings, engine, store.applied())
 
 
-def restore(m: Migrator, path: Path) -> None:
+def restore(m: Migrator, path: Path, *, force: bool) -> list[str]:
+    """Put the database back as the backup at ``path`` holds it; the history of what
+    happened since is kept, followed by a restore event. Return what was left alone."""
+    from sqlmig import backups
+    from sqlmig.planner import check_origin
+
     if not path.is_file():
         raise ConfigError(f"{path}: no such backup file")
     engine = m.engine(write=True)
+    store = m.store(write=True)
+    ctx = RunContext(engine.db_user())
+    notes: list[str] = []
+
+    _, source = backups.read_manifest(path)
+
+    def prepare() -> list[Statement]:
+        # Called by the engine once the file is known to be one of its backups and nothing
+        # else can write: the refusal, and the history read, see the database as replaced.
+        notes.extend(check_origin(source, engine.source(), path, force=force))
+        before = max((r.version for r in store.applied()), default=0)
+        kept = store.history(None)[::-1]  # oldest first
+        detail = f"from version {before}"
+        event = ctx.event(EventKind.RESTORE, None, name=path.name, detail=detail)
+        return store.after_restore(kept, event)
+
     engine.lock(m.settings.lock_timeout)
     try:
-        engine.restore_from(path)
-        store = Store(engine, m.settings)
-        store.ensure_tables()  # a backup from before sqlmig's seeds table existed
-        store.insert_history(
-            RunContext(engine.db_user()).event(EventKind.RESTORE, None, name=path.name)
-        )
+        notes.extend(engine.restore_from(path, source, prepare))
     finally:
         engine.unlock()
+    return notes
 
 
 def check_seeds(settings: Settings) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from sqlmig import documents
 from sqlmig.config import Dialect, Settings
-from sqlmig.errors import SqlmigError
+from sqlmig.errors import Interrupted, SqlmigError
 from sqlmig.models import (
     BackupInfo,
     Direction,
@@ -44,11 +44,13 @@ STYLE = {
 }
 
 
-def failure(exc: SqlmigError, *, mask_with: str | None, json: bool) -> None:
+def failure(
+    exc: SqlmigError | Interrupted, *, mask_with: str | None, json: bool, label: str = "error"
+) -> None:
     """The error on stderr, with what its run had already done; with ``json`` also as one
     document on stdout."""
     message = _masked(str(exc), mask_with)
-    err.print(f"[bold red]error[/]: {escape(message)}")
+    err.print(f"[bold red]{label}[/]: {escape(message)}")
     for line in _partial_lines(exc.partial):
         err.print(f"  {escape(line)}")
     if json:
@@ -179,11 +181,20 @@ def step_line(m: Migration, direction: Direction, result: StepResult | None) -> 
     out.print(done if out.is_terminal else f"  {escape(m.label)}{done}")
 
 
+def backup_line(json: bool) -> Callable[[BackupInfo], None]:
+    """Says where the backup went before the first migration runs: on stderr with
+    ``json``, where stdout is the document, which a killed run never prints."""
+
+    def show(b: BackupInfo) -> None:
+        (err if json else out).print(
+            f"backup before migrating: {escape(str(b.path))} ({b.size:,} bytes)"
+        )
+
+    return show
+
+
 def run_summary(result: RunResult, direction: Direction) -> None:
     status = result.status
-    if result.backup:
-        b = result.backup
-        out.print(f"backup before migrating: {escape(str(b.path))} ({b.size:,} bytes)")
     for s in result.seeds:
         out.print(f"  seeded {escape(s.name)} in {s.duration_ms} ms ({s.statements} statement(s))")
     if not result.steps:

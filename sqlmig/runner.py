@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from sqlmig.engines.base import DbFailure, Driver
 from sqlmig.engines.bookkeeping import RowChange
 from sqlmig.engines.store import Store
-from sqlmig.errors import ConnectionLost, SqlmigError, StatementError
+from sqlmig.errors import ConnectionLost, Interrupted, SqlmigError, StatementError
 from sqlmig.models import (
     AppliedRow,
     Direction,
@@ -98,9 +98,7 @@ class Runner:
         except (SqlmigError, KeyboardInterrupt) as exc:
             if step.m is not None:
                 self._record_failure(step.m, step.file, step.direction, step.start, exc)
-            if isinstance(exc, SqlmigError):
-                _attach(exc, result, step.failed)
-            raise
+            _carry(exc, result, step.failed)
         if done is not None and step.m is not None and self.on_step:
             self.on_step(step.m, step.direction, done)
         return done
@@ -200,9 +198,7 @@ class Runner:
             raise _attach(_seed_outcome(exc), result, failed) from exc.__cause__
         except (SqlmigError, KeyboardInterrupt) as exc:
             self._record_failure(None, file, None, start, exc, name=name)
-            if isinstance(exc, SqlmigError):
-                _attach(exc, result, failed)
-            raise
+            _carry(exc, result, failed)
         return SeedResult(name, ms, count)
 
     def _record_failure(
@@ -309,8 +305,34 @@ def _outcome(exc: StatementError, m: Migration, direction: Direction) -> Stateme
 
 def _attach(exc: SqlmigError, result: RunResult, failed: FailedStep | None) -> SqlmigError:
     """Give ``exc`` what the run had done before it failed."""
-    exc.partial = PartialRun(list(result.steps), list(result.seeds), result.backup, failed)
+    exc.partial = _partial(result, failed)
     return exc
+
+
+def _partial(result: RunResult, failed: FailedStep | None) -> PartialRun:
+    return PartialRun(list(result.steps), list(result.seeds), result.backup, failed)
+
+
+def _carry(exc: BaseException, result: RunResult, failed: FailedStep | None) -> NoReturn:
+    """Re-raise what ended the run, carrying what the run had done: an error gets its
+    ``partial``, an interrupt becomes an Interrupted that has one."""
+    if isinstance(exc, SqlmigError):
+        if exc.partial is None:
+            _attach(exc, result, failed)
+        raise exc
+    if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Interrupted):
+        raise Interrupted(_partial(result, failed)) from exc
+    raise exc
+
+
+@contextlib.contextmanager
+def reporting(result: RunResult) -> Iterator[None]:
+    """Whatever ends a run inside this block (the seeds, the status, the drift check
+    after the migrations) says what the run had done, its backup first."""
+    try:
+        yield
+    except (SqlmigError, KeyboardInterrupt) as exc:
+        _carry(exc, result, None)
 
 
 def _seed_outcome(exc: StatementError) -> StatementError:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
+import shutil
+import signal
 import sqlite3
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from sqlmig import Migrator, StatementError
+from sqlmig import Migrator, StatementError, backups, tempfiles
 from sqlmig.errors import BackupError, DirtyError
 from tests.helpers import OWN_TABLES, query, snapshot, tables, two_migrations, versions
 
@@ -101,7 +106,7 @@ def test_restore_after_a_no_transaction_migration_fails_halfway(engine, request,
         with pytest.raises(DirtyError):
             m.apply()
         backup = m.backups()[0]  # the newest: taken by the apply that failed
-        status = m.restore(backup.path)
+        status = m.restore(backup.path).status
     assert status.current_version == 2
     assert [e.state.value for e in status.entries] == ["applied", "applied", "pending", "pending"]
     after = snapshot(url)
@@ -193,23 +198,174 @@ def test_unwritable_backup_folder(sqlite_url, write_migration, read_only_dir):
     assert versions(sqlite_url) == [1]
 
 
-def test_full_disk_while_backing_up_changes_nothing(sqlite_url, write_migration, small_disk):
+@pytest.fixture
+def disk(tmp_path):
+    """A 512 KB disk; fill(free) leaves ``free`` bytes of it."""
+    mount = tmpfs(tmp_path / "disk", "size=512k")
+
+    def fill(free: int) -> Path:
+        st = os.statvfs(mount)
+        (mount / "filler").write_bytes(b"x" * max(0, st.f_bavail * st.f_frsize - free))
+        return mount
+
+    yield fill
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def fill_database(url: str, rows: int, journal_mode: str = "wal") -> None:
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    conn.execute(f"PRAGMA journal_mode = {journal_mode}")
+    conn.execute("CREATE TABLE IF NOT EXISTS filler (a text)")
+    conn.executemany("INSERT INTO filler VALUES (?)", [("x" * 1000,)] * rows)
+    conn.commit()
+    conn.close()
+
+
+# The disk fills at every stage of a backup: the main file, its journal, the -wal and
+# -shm files SQLite opens when it checks a copy of a WAL database, the manifest.
+@pytest.mark.parametrize("journal_mode", ["wal", "delete"])
+@pytest.mark.parametrize("free_pages", [0, 2, 8, 24, 32, 48, 64])
+def test_full_disk_while_backing_up_leaves_nothing(
+    sqlite_url, write_migration, disk, journal_mode, free_pages
+):
     folder = two_migrations(write_migration)
     with Migrator(sqlite_url, folder) as m:
         m.apply(1, backup=False)
-    query(sqlite_url, "CREATE TABLE filler (a text)")
-    conn = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
-    conn.executemany("INSERT INTO filler VALUES (?)", [("x" * 1000,)] * 300)  # ~300 KB
-    conn.commit()
-    conn.close()
+    fill_database(sqlite_url, 300, journal_mode)  # ~300 KB
+    backups = disk(free_pages * 4096)
     with (
-        Migrator(sqlite_url, folder, backup_dir=small_disk) as m,
+        Migrator(sqlite_url, folder, backup_dir=backups) as m,
         pytest.raises(BackupError) as info,
     ):
         m.apply()
-    assert "disk full" in str(info.value) or "disk is full" in str(info.value)
+    assert "disk full" in str(info.value) and "nothing was changed" in str(info.value)
     assert versions(sqlite_url) == [1]
+    assert os.listdir(backups) == ["filler"]
+
+
+def test_full_disk_while_pg_dump_writes_leaves_nothing(pg_url, write_migration, small_disk):
+    folder = two_migrations(write_migration)
+    with Migrator(pg_url, folder) as m:
+        m.apply(1, backup=False)
+    query(
+        pg_url, "CREATE TABLE filler AS SELECT md5(g::text) AS a FROM generate_series(1, 50000) g"
+    )
+    with (
+        Migrator(pg_url, folder, backup_dir=small_disk) as m,
+        pytest.raises(BackupError, match="No space left on device"),
+    ):
+        m.apply(backup=True)
+    assert versions(pg_url) == [1]
     assert os.listdir(small_disk) == []
+
+
+def test_a_backup_of_a_wal_database_stands_alone(sqlite_url, write_migration, read_only_dir):
+    folder = two_migrations(write_migration)
+    with Migrator(sqlite_url, folder) as m:
+        m.apply(1, backup=False)
+        info = m.backup()
+        m.apply(backup=False)
+    # Rollback-journal mode: reading it needs no -wal or -shm file, and creates none.
+    assert info.path.read_bytes()[18:20] == b"\x01\x01"
+    subprocess.run(["mount", "-o", "remount,rw", str(read_only_dir)], check=True)
+    for f in (info.path, backups.manifest_path(info.path)):
+        shutil.copy(f, read_only_dir)
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only_dir)], check=True)
+    with Migrator(sqlite_url, folder) as m:
+        assert m.restore(read_only_dir / info.path.name).status.current_version == 1
+    assert sorted(os.listdir(read_only_dir)) == sorted([info.path.name, info.path.name + ".json"])
+    assert sorted(os.listdir(info.path.parent)) == sorted(
+        [info.path.name, info.path.name + ".json"]
+    )
+
+
+def test_full_disk_while_restoring_changes_nothing_and_leaves_nothing(
+    write_migration, disk, tmp_path
+):
+    database = disk(240 * 1024) / "app.db"  # room for the database, not for a second copy
+    url = f"sqlite:///{database}"
+    folder = two_migrations(write_migration)
+    with Migrator(url, folder, backup_dir=tmp_path / "backups") as m:
+        m.apply(1, backup=False)
+        fill_database(url, 60)
+        info = m.backup()
+        m.apply()
+        before = snapshot(url)
+        with pytest.raises(BackupError, match="disk full .* while restoring"):
+            m.restore(info.path)
+    assert snapshot(url) == before
+    assert not [f for f in os.listdir(database.parent) if "partial" in f]
+
+
+def hold_until(proc: subprocess.Popen[str], folder: Path, pattern: str) -> list[str]:
+    """Wait until a file named like ``pattern`` shows up in ``folder``."""
+    deadline = time.monotonic() + 30
+    while not (found := [f for f in os.listdir(folder) if fnmatch.fnmatch(f, pattern)]):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the backup never started"
+        time.sleep(0.002)
+    return found
+
+
+def big_database(url: str) -> None:
+    """~100 MB, so that a backup takes long enough to be stopped half-way."""
+    query(url, "PRAGMA journal_mode = wal")
+    query(
+        url,
+        "CREATE TABLE filler AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+        "FROM c WHERE x < 25000) SELECT randomblob(4000) AS a FROM c",
+    )
+
+
+def test_an_interrupted_backup_leaves_nothing(sqlite_url, write_migration, tmp_path):
+    folder = two_migrations(write_migration)
+    with Migrator(sqlite_url, folder) as m:
+        m.apply(backup=False)
+    big_database(sqlite_url)
+    backups_dir = tmp_path / "backups"
+    backups_dir.mkdir()
+    proc = sqlmig_process("backup", "-d", sqlite_url, "--dir", str(folder))
+    hold_until(proc, backups_dir, ".*.partial")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted: nothing in the configured database was changed" in err
+    assert os.listdir(backups_dir) == []
+
+
+def test_what_a_killed_backup_left_is_swept_by_the_next(sqlite_url, write_migration, tmp_path):
+    folder = two_migrations(write_migration)
+    with Migrator(sqlite_url, folder) as m:
+        m.apply(backup=False)
+    big_database(sqlite_url)
+    backups_dir = tmp_path / "backups"
+    backups_dir.mkdir()
+    proc = sqlmig_process("backup", "-d", sqlite_url, "--dir", str(folder))
+    left = hold_until(proc, backups_dir, ".*.partial")
+    proc.kill()
+    proc.communicate()
+    assert set(left) <= set(os.listdir(backups_dir))  # SIGKILL: nothing could clean up
+    # Another host's, and a live process's, are not the next run's to remove.
+    theirs = backups_dir / ".app-v0002-20260101T000000Z.sqlite.otherhost-1.partial"
+    live = backups_dir / f".app-v0002-20260101T000000Z.sqlite.{tempfiles._writer()}.partial"
+    theirs.touch()
+    live.touch()
+    with Migrator(sqlite_url, folder) as m:
+        info = m.backup()
+    assert sorted(os.listdir(backups_dir)) == sorted(
+        [info.path.name, info.path.name + ".json", theirs.name, live.name]
+    )
+
+
+def sqlmig_process(*args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "sqlmig", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_corrupt_sqlite_file_aborts_apply(sqlite_url, write_migration):

@@ -16,6 +16,7 @@ import pytest
 from sqlmig.config import Settings
 from sqlmig.engines import open_engine
 from sqlmig.engines.base import DbFailure, Engine
+from sqlmig.engines.bookkeeping import qualify
 from sqlmig.engines.store import Store
 from sqlmig.errors import LockTimeout
 from sqlmig.models import EventKind, Migration, RowStatus, SqlFile
@@ -190,12 +191,14 @@ def test_backup_then_restore_puts_the_database_back(engine, tmp_path):
         engine.execute("INSERT INTO t VALUES (1), (2)")
     backup = tmp_path / ("b.sqlite" if engine.dialect == "sqlite" else "b.pgdump")
     Store(engine, Settings(database_url=engine.url.raw)).ensure_tables()  # restore wants them
-    engine.backup_to(backup)
+    source = engine.backup_to(backup)
+    assert source == replace(engine.source(), schemas=source.schemas, left_out=source.left_out)
     with engine.transaction():
         engine.execute("DROP TABLE t")
         engine.execute("CREATE TABLE after_backup (a int)")
-    engine.restore_from(backup)
-    assert user_tables(engine) == {"t"}
+    finish = [(f"CREATE TABLE {qualify(engine.home, 'marker')} (a int)", ())]  # in its transaction
+    engine.restore_from(backup, source, lambda: finish)
+    assert user_tables(engine) == {"t", "marker"}
     assert sorted(engine.query("SELECT a FROM t")) == [(1,), (2,)]
 
 

@@ -139,11 +139,14 @@ def handled(url: str | None = None, *, writes: bool = False, json: bool = False)
         yield
     except SqlmigError as exc:
         fail(exc, url, json=json)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         from sqlmig import render
+        from sqlmig.errors import Interrupted
 
-        render.err.print("[red]interrupted[/]: " + _interrupted(writes))
-        raise typer.Exit(130) from None
+        partial = exc.partial if isinstance(exc, Interrupted) else None
+        stopped = Interrupted(partial, _interrupted(writes))
+        render.failure(stopped, mask_with=url, json=json, label="interrupted")
+        raise typer.Exit(stopped.exit_code) from None
 
 
 def _interrupted(writes: bool) -> str:

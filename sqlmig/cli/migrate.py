@@ -106,6 +106,7 @@ def apply(
             verify=verify,
             scratch_url=scratch_url,
             lint=lint,
+            on_backup=render.backup_line(json),
         )
     render.run_report(result, Direction.UP, json=json)
     if result.drift:  # --verify found drift

@@ -39,8 +39,15 @@ def restore(
     common: Common,
     file: Annotated[Path, typer.Argument(help="A backup written by sqlmig backup or apply.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Restore a backup of another database, or one without a manifest."
+        ),
+    ] = False,
 ) -> None:
-    """Put the database back as it was when FILE was taken, version table included."""
+    """Put the database back as it was when FILE was taken, version table included; the
+    history of what happened since is kept."""
     from rich.markup import escape
 
     from sqlmig import render
@@ -48,14 +55,17 @@ def restore(
     with common.migrator() as m:
         target = m.settings.url.masked
         if not yes and not typer.confirm(
-            f"Replace everything in {target} with {file}? Changes made since are lost",
+            f"Put {target} back as it was when {file} was taken? Changes made since are "
+            "lost (their history is kept)",
             default=False,
         ):
             render.err.print("restore cancelled; nothing was changed.")
             raise typer.Exit(1)
-        st = m.restore(file)
+        done = m.restore(file, force=force)
+    for note in done.notes:
+        render.err.print(f"note: {escape(note)}")
     render.out.print(f"restored {escape(target)} from {escape(str(file))}.")
-    render.out.print(escape(render.summary(st)))
+    render.out.print(escape(render.summary(done.status)))
 
 
 @command(writes=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlmig.config import DatabaseUrl, Dialect
-from sqlmig.models import Migration
+from sqlmig.models import BackupSource, Migration
 from sqlmig.schema import Schema
 
 
@@ -109,6 +109,9 @@ class Driver(Protocol):
         open), or None where tables live in the database itself (SQLite)."""
 
 
+Statement = tuple[str, tuple[object, ...]]
+
+
 class Engine(Driver, Protocol):
     """A Driver that can also back up, restore and read its schema."""
 
@@ -119,11 +122,23 @@ class Engine(Driver, Protocol):
     def label(self) -> str:
         """The database's name, for backup file names."""
 
-    def backup_to(self, dest: Path) -> None:
-        """Write a complete, checked backup to ``dest``; raise BackupError."""
+    def source(self) -> BackupSource:
+        """Which database this is, as a backup's manifest records it."""
 
-    def restore_from(self, src: Path) -> None:
-        """Replace the whole database with the backup at ``src``, all or nothing."""
+    def backup_to(self, dest: Path) -> BackupSource:
+        """Write a complete, checked backup to ``dest`` and say what it holds; raise
+        BackupError, or LockTimeout after waiting --lock-timeout for a lock."""
+
+    def restore_from(
+        self, src: Path, manifest: BackupSource | None, prepare: Callable[[], list[Statement]]
+    ) -> list[str]:
+        """Put back what the backup at ``src`` (described by ``manifest``, if it has one)
+        holds, all or nothing, replacing what is there now, but nothing the connecting
+        role does not own (PostgreSQL). Once the file is known to be a backup of this
+        engine and nothing else can write, it calls ``prepare``, which may raise to
+        refuse; the statements it returns (naming tables with their schema) run in the
+        restore's own transaction, after the backup's content is in. Return what the
+        restore left as it was, and why; raise BackupError, or LockTimeout."""
 
     def introspect(self) -> Schema:
         """The database's schema, without sqlmig's own tables."""

@@ -48,6 +48,11 @@ def table_probe(dialect: Dialect, home: str | None, name: str) -> tuple[str, tup
     return "SELECT 1 WHERE to_regclass(%s) IS NOT NULL", (qualify(home, name),)
 
 
+def schema_probe(home: str | None) -> tuple[str, tuple[object, ...]]:
+    """A query that returns a row if the PostgreSQL schema ``home`` exists."""
+    return "SELECT 1 FROM pg_namespace WHERE nspname = %s", (home,)
+
+
 @dataclass(frozen=True, slots=True)
 class BookkeepingSql:
     create_versions: str
@@ -97,23 +102,7 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -
     execution_ms   {t["bigint"]},
     sqlmig_version TEXT NOT NULL
 )"""
-    create_history = f"""CREATE TABLE IF NOT EXISTS {history} (
-    id             {t["id"]},
-    event          TEXT NOT NULL,
-    version        {t["bigint"]},
-    name           TEXT NOT NULL,
-    checksum       TEXT,
-    success        {t["bool"]} NOT NULL,
-    duration_ms    {t["bigint"]} NOT NULL,
-    direction      TEXT,
-    error          TEXT,
-    detail         TEXT,
-    run_id         TEXT NOT NULL,
-    at             {t["ts"]} NOT NULL,
-    applied_by     TEXT NOT NULL,
-    db_user        TEXT NOT NULL,
-    sqlmig_version TEXT NOT NULL
-)"""
+    create_history = _create_history(dialect, history)
     row_cols = ", ".join(ROW_COLUMNS)
     row_marks = ", ".join([p] * len(ROW_COLUMNS))
     hist_marks = ", ".join([p] * len(HISTORY_COLUMNS))
@@ -155,6 +144,27 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -
     )
 
 
+def _create_history(dialect: Dialect, history: str) -> str:
+    t = _TYPES[dialect]
+    return f"""CREATE TABLE IF NOT EXISTS {history} (
+    id             {t["id"]},
+    event          TEXT NOT NULL,
+    version        {t["bigint"]},
+    name           TEXT NOT NULL,
+    checksum       TEXT,
+    success        {t["bool"]} NOT NULL,
+    duration_ms    {t["bigint"]} NOT NULL,
+    direction      TEXT,
+    error          TEXT,
+    detail         TEXT,
+    run_id         TEXT NOT NULL,
+    at             {t["ts"]} NOT NULL,
+    applied_by     TEXT NOT NULL,
+    db_user        TEXT NOT NULL,
+    sqlmig_version TEXT NOT NULL
+)"""
+
+
 # The enums in these rows are StrEnums: both drivers bind them as the strings they are.
 def row_params(row: AppliedRow) -> tuple[object, ...]:
     # Not dataclasses.astuple: it deep-copies every field, a measurable cost per migration.
@@ -189,3 +199,53 @@ def meta_sql(dialect: Dialect, meta: str) -> MetaSql:
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
         ),
     )
+
+
+def restore_statements(
+    dialect: Dialect, versions: str, history: str, kept: list[HistoryEvent], event: HistoryEvent
+) -> list[tuple[str, tuple[object, ...]]]:
+    """What follows a restore in its transaction: the history rows of the database as it
+    was (``kept``, oldest first) that the backup does not have, after the ones it has,
+    then ``event``, whose version is the one restored to and whose detail, which says
+    the version restored from, gains " to version N".
+
+    A history row is known by its run, time, event, name and version: the same row in
+    the backup and in the database agrees on all five.
+    """
+    p = "?" if dialect == "sqlite" else "%s"
+    temp = qualify("temp" if dialect == "sqlite" else "pg_temp", "sqlmig_history_kept")
+    cols = ", ".join(HISTORY_COLUMNS)
+    out: list[tuple[str, tuple[object, ...]]] = [(_create_history(dialect, temp), ())]
+    marks = "(" + ", ".join([p] * len(HISTORY_COLUMNS)) + ")"
+    for start in range(0, len(kept), _ROWS_PER_INSERT):
+        rows = kept[start : start + _ROWS_PER_INSERT]
+        values = ", ".join([marks] * len(rows))
+        params = tuple(v for e in rows for v in history_params(e))
+        out.append((f"INSERT INTO {temp} ({cols}) VALUES {values}", params))
+    same = " AND ".join(
+        [f"h.{c} = k.{c}" for c in ("run_id", "at", "event", "name")]
+        + ["coalesce(h.version, -1) = coalesce(k.version, -1)"]
+    )
+    out.append(
+        (
+            f"INSERT INTO {history} ({cols}) SELECT {', '.join(f'k.{c}' for c in HISTORY_COLUMNS)}"
+            f" FROM {temp} k WHERE NOT EXISTS (SELECT 1 FROM {history} h WHERE {same})"
+            " ORDER BY k.id",
+            (),
+        )
+    )
+    restored_to = f"coalesce((SELECT max(version) FROM {versions}), 0)"
+    exprs = {
+        "version": restored_to,
+        "detail": f"{p} || ' to version ' || CAST({restored_to} AS TEXT)",
+    }
+    values = ", ".join(exprs.get(c, p) for c in HISTORY_COLUMNS)
+    given = zip(HISTORY_COLUMNS, history_params(event), strict=True)
+    params = tuple(v for c, v in given if c != "version")
+    out.append((f"INSERT INTO {history} ({cols}) VALUES ({values})", params))
+    out.append((f"DROP TABLE {temp}", ()))
+    return out
+
+
+# 14 columns a row: 50 rows stay under the 999 parameters an older SQLite allows.
+_ROWS_PER_INSERT = 50

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,16 +19,15 @@ from psycopg import errors as pg_errors
 
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines import pglock
-from sqlmig.engines.base import DbFailure, FailureKind, transaction
+from sqlmig.engines.base import DbFailure, FailureKind, Statement, transaction
 from sqlmig.errors import (
     BackendError,
-    BackupError,
     ConfigError,
     ConnectError,
     ConnectionLost,
     LockTimeout,
 )
-from sqlmig.models import Migration
+from sqlmig.models import BackupSource, Migration
 from sqlmig.schema import Schema
 from sqlmig.sqlkind import NO_TRANSACTION_FIX
 
@@ -279,50 +279,42 @@ class PostgresEngine:
                 self.url.redact(f"reading the catalogs failed: {_first_line(exc)}")
             ) from exc
 
-    def backup_to(self, dest: Path) -> None:
-        """pg_dump in custom format; refuses a pg_dump older than the server."""
-        from sqlmig.engines import pgtools
+    def source(self) -> BackupSource:
+        try:
+            row = self.conn.execute("SELECT system_identifier FROM pg_control_system()")
+            cluster = str(row.fetchone()[0])  # type: ignore[index]
+        except psycopg.Error:
+            cluster = None  # revoked on some hosted servers: the name must do
+        return BackupSource("postgres", str(self.conn.info.dbname), cluster)
+
+    def backup_to(self, dest: Path) -> BackupSource:
+        """pg_dump in custom format of sqlmig's schemas (engines/pgrestore.py), with their
+        privileges; refuses a pg_dump older than the server."""
+        from sqlmig.engines import pgrestore, pgtools
 
         pg_dump = pgtools.find_program("pg_dump")
         pgtools.check_version(pg_dump, self.conn.info.server_version // 10000)
+        schemas, others, unreadable = pgrestore.backup_scope(self)
         _, dsn = pgtools.child_env_and_dsn(self.url)
         args = [str(pg_dump), "--format=custom", "--file", str(dest), "--dbname", dsn]
+        args += [f"--schema={_pattern(s)}" for s in schemas]
+        args += [f"--exclude-table={name}" for name in unreadable]
         pgtools.run(args, self.url, "pg_dump")
+        return replace(self.source(), schemas=tuple(schemas), left_out=tuple(others))
 
-    def restore_from(self, src: Path) -> None:
-        """Replace the whole database with the dump, in one transaction: all or nothing."""
-        import subprocess
+    def restore_from(
+        self, src: Path, manifest: BackupSource | None, prepare: Callable[[], list[Statement]]
+    ) -> list[str]:
+        """Put back what the dump holds of sqlmig's schemas, in one transaction, and
+        leave the rest alone (engines/pgrestore.py)."""
+        from sqlmig.engines import pgrestore
 
-        from sqlmig.engines import pgtools
+        return pgrestore.restore(self, src, manifest, prepare)
 
-        with src.open("rb") as f:
-            if f.read(5) != b"PGDMP":
-                raise BackupError(f"{src} is not a pg_dump custom-format backup")
-        pg_restore, psql = pgtools.find_program("pg_restore"), pgtools.find_program("psql")
-        env, dsn = pgtools.child_env_and_dsn(self.url)
-        listing = subprocess.run(
-            [str(pg_restore), "--no-owner", "--no-acl", "--file", "-", str(src)],
-            capture_output=True,
-            check=False,
-            env=env,
-        )
-        if listing.returncode != 0:
-            raise BackupError(
-                f"{src} could not be read by pg_restore: {listing.stderr.decode().strip()}"
-            )
-        recreates_public = b"\nCREATE SCHEMA public;" in listing.stdout
-        script = _restore_prefix(recreate_public=not recreates_public).encode() + listing.stdout
-        args = [
-            str(psql),
-            "--no-psqlrc",
-            "--quiet",
-            "--single-transaction",
-            "--dbname",
-            dsn,
-            "--file",
-            "-",
-        ]
-        pgtools.run(args, self.url, "restore (psql)", input=script.decode())
+
+def _pattern(name: str) -> str:
+    """A pg_dump pattern that matches ``name`` and nothing else."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _first_line(exc: Exception) -> str:
@@ -342,27 +334,3 @@ def _describe(exc: psycopg.Error) -> str:
 def _position(exc: psycopg.Error) -> int | None:
     pos = exc.diag.statement_position
     return int(pos) if pos else None
-
-
-def _restore_prefix(*, recreate_public: bool) -> str:
-    """Run before the dump's own SQL, in the same transaction: start from an empty database.
-
-    pg_restore --clean would only drop what the dump contains; objects created after the
-    backup must go too for the database to be back as it was.
-    """
-    public = "CREATE SCHEMA public;\n" if recreate_public else ""  # dumps leave it out
-    return (
-        """\\set ON_ERROR_STOP on
-SET client_min_messages = warning;
-DO $$
-DECLARE s text;
-BEGIN
-    FOR s IN SELECT nspname FROM pg_namespace
-             WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'
-    LOOP
-        EXECUTE format('DROP SCHEMA %I CASCADE', s);
-    END LOOP;
-END $$;
-"""
-        + public
-    )

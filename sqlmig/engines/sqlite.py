@@ -7,19 +7,23 @@ cannot give one transaction per migration.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlmig import interrupts
+from sqlmig import interrupts, tempfiles
 from sqlmig.config import Dialect, Settings
-from sqlmig.engines.base import DbFailure, transaction
+from sqlmig.engines.base import DbFailure, Statement, transaction
 from sqlmig.engines.sqlite_fk import ForeignKeyScope
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
-from sqlmig.models import Migration
+from sqlmig.models import BackupSource, Migration
 from sqlmig.schema import Schema
 from sqlmig.splitter import split
 
@@ -291,50 +295,129 @@ class SqliteEngine:
         s = self.settings
         return set(s.own_tables)
 
-    def backup_to(self, dest: Path) -> None:
-        """SQLite's online backup API: a consistent copy even while others write (WAL too)."""
+    def source(self) -> BackupSource:
+        return BackupSource("sqlite", str(Path(self.path).resolve()))
+
+    def backup_to(self, dest: Path) -> BackupSource:
+        """SQLite's online backup API: a consistent copy even while others write (WAL
+        too), turned to rollback-journal mode so that it stands alone: reading it later
+        creates no -wal or -shm file next to it."""
         try:
-            target = sqlite3.connect(dest)
+            target = sqlite3.connect(dest, isolation_level=None)
             try:
-                self.conn.backup(target)
+                self._copy(self.conn, target)
+                target.execute("PRAGMA journal_mode = DELETE").fetchone()
                 problems = [r[0] for r in target.execute("PRAGMA integrity_check").fetchall()]
             finally:
                 target.close()
         except sqlite3.Error as exc:
-            raise BackupError(f"backup of {self.path} failed: {exc}") from exc
+            size = Path(self.path).stat().st_size
+            doing = f"backing up {self.path}"
+            raise BackupError(self._write_failed(exc, dest.parent, size, doing)) from exc
         if problems != ["ok"]:
             shown = "; ".join(problems[:5])
             raise BackupError(
                 f"{self.path} failed PRAGMA integrity_check, nothing was changed: {shown}"
             )
+        return self.source()
 
-    def restore_from(self, src: Path) -> None:
-        """Copy a checked backup over the database with the backup API (safe under WAL)."""
+    def restore_from(
+        self, src: Path, manifest: BackupSource | None, prepare: Callable[[], list[Statement]]
+    ) -> list[str]:
+        """Stage the backup, with ``prepare``'s statements run on it, in a temporary
+        copy next to the database, then copy that over the database with the backup
+        API (safe under WAL) in one step: the database is either as before or restored,
+        history included. The database is write-locked from ``prepare`` until the copy
+        begins."""
+        with _read_only(src) as source:
+            self._check_backup(src, source)
+            folder = Path(self.path).resolve().parent
+            tempfiles.sweep(folder)
+            with tempfiles.temporary(folder, Path(self.path).name + ".restore") as staged:
+                try:
+                    self._begin()
+                    try:
+                        self._stage(source, staged, prepare())
+                    finally:
+                        self._rollback()
+                    with _read_only(staged) as ready:
+                        self._copy(ready, self.conn)
+                except sqlite3.Error as exc:
+                    if _is_busy(exc):
+                        raise self._locked() from exc
+                    doing = f"restoring {src}"
+                    size = src.stat().st_size
+                    raise BackupError(self._write_failed(exc, folder, size, doing)) from exc
+        return []
+
+    def _check_backup(self, src: Path, source: sqlite3.Connection) -> None:
         with src.open("rb") as f:
             if f.read(16) != b"SQLite format 3\x00":
                 raise BackupError(f"{src} is not an SQLite database")
         try:
-            source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
-            try:
-                ok = source.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-                has_table = source.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                    (self.settings.table,),
-                ).fetchone()
-                if not ok or not has_table:
-                    why = (
-                        "fails PRAGMA integrity_check"
-                        if not ok
-                        else f"has no {self.settings.table} table"
-                    )
-                    raise BackupError(f"{src} is not a usable sqlmig backup: it {why}")
-                source.backup(self.conn)
-            finally:
-                source.close()
+            ok = source.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            has_table = source.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (self.settings.table,),
+            ).fetchone()
         except sqlite3.Error as exc:
-            if _is_busy(exc):
-                raise self._locked() from exc
-            raise BackupError(f"restore from {src} failed: {exc}") from exc
+            raise BackupError(f"{src} is not a usable sqlmig backup: {exc}") from exc
+        if not ok or not has_table:
+            why = (
+                "fails PRAGMA integrity_check" if not ok else f"has no {self.settings.table} table"
+            )
+            raise BackupError(f"{src} is not a usable sqlmig backup: it {why}")
+
+    def _stage(self, source: sqlite3.Connection, staged: Path, finish: list[Statement]) -> None:
+        """The backup, then ``finish``, in a private file in rollback-journal mode and in
+        the database's page size (a WAL database cannot take pages of another size)."""
+        image = sqlite3.connect(staged, isolation_level=None)
+        try:
+            source.backup(image)
+            image.execute("PRAGMA journal_mode = DELETE").fetchone()
+            page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+            if image.execute("PRAGMA page_size").fetchone()[0] != page_size:
+                image.execute(f"PRAGMA page_size = {int(page_size)}")
+                image.execute("VACUUM")
+            image.execute("BEGIN")
+            for sql, params in finish:
+                image.execute(sql, params)
+            image.execute("COMMIT")
+        finally:
+            image.close()
+
+    def _copy(self, source: sqlite3.Connection, target: sqlite3.Connection) -> None:
+        """``source.backup(target)``, waiting at most --lock-timeout for the locks it
+        needs: sqlite3 itself retries a busy database forever."""
+        limit = self.settings.lock_timeout
+        deadline = time.monotonic() + limit if limit else None
+
+        def waited(status: int, remaining: int, total: int) -> None:
+            busy = status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if busy and deadline is not None and time.monotonic() > deadline:
+                raise self._locked()
+
+        source.backup(target, progress=waited)
+
+    def _write_failed(self, exc: sqlite3.Error, folder: Path, size: int, doing: str) -> str:
+        """A full disk shows as SQLITE_FULL, or as an I/O error when it is the -wal or
+        -shm file that could not grow: name it for what it is."""
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        short = shutil.disk_usage(folder).free < size
+        if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and short):
+            return f"disk full in {folder} while {doing}; nothing was changed"
+        return f"{doing} failed: {exc}"
+
+
+@contextlib.contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A backup, read as the immutable file it is: no locks, and no -wal or -shm file
+    created next to it, even for one taken in WAL mode by an older sqlmig."""
+    conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:

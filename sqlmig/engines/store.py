@@ -25,7 +25,9 @@ from sqlmig.engines.bookkeeping import (
     meta_sql,
     qualify,
     quote_ident,
+    restore_statements,
     row_params,
+    schema_probe,
     table_probe,
     update_params,
 )
@@ -50,9 +52,8 @@ class Store:
         self.url = settings.url
         self.names = (settings.table, settings.history_table, settings.seeds_table)
         home = driver.home
-        self.sql: BookkeepingSql = bookkeeping_sql(
-            driver.dialect, *(qualify(home, n) for n in self.names)
-        )
+        self.qualified = tuple(qualify(home, n) for n in self.names)
+        self.sql: BookkeepingSql = bookkeeping_sql(driver.dialect, *self.qualified)
         self.meta = meta_sql(driver.dialect, qualify(home, settings.meta_table))
         self._probes = [table_probe(driver.dialect, home, n) for n in settings.own_tables]
         self._create_home = f"CREATE SCHEMA IF NOT EXISTS {quote_ident(home)}" if home else None
@@ -89,7 +90,10 @@ class Store:
             self._checked = True
             return
         self._readable()
-        if self._create_home:
+        # CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
+        # is there, which a role that only owns its schema (Supabase's) does not have.
+        home = self.driver.home
+        if self._create_home and not self.driver.query(*schema_probe(home)):
             self.driver.query(self._create_home)
         if found is None:
             for create in self._creates():
@@ -146,6 +150,17 @@ class Store:
             return []
         sql, params = self.sql.history_query(limit, since, failed)
         return [_event(r) for r in self.driver.query(sql, params)]
+
+    def after_restore(
+        self, kept: list[HistoryEvent], event: HistoryEvent
+    ) -> list[tuple[str, tuple[object, ...]]]:
+        """The statements that end a restore, in its transaction: sqlmig's tables (the
+        backup may be from before one of them existed), then the history as it was
+        before the restore kept whole, and ``event`` (bookkeeping.restore_statements)."""
+        creates = (self.sql.create_versions, self.sql.create_history, self.sql.create_seeds)
+        versions, history_table = self.qualified[0], self.qualified[1]
+        history = restore_statements(self.driver.dialect, versions, history_table, kept, event)
+        return [(sql, ()) for sql in creates] + history
 
     def seeds(self) -> dict[str, str]:
         """Seed file name -> checksum of the version last applied."""
