@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING
 
 from sqlmig import documents
 from sqlmig.config import Dialect, Settings
@@ -31,9 +30,41 @@ from sqlmig.schema import Findings
 from sqlmig.schemaops import DumpResult
 from sqlmig.splitter import split
 
-# soft_wrap: long paths and SQL stay on one line instead of being cut at the terminal width.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def __getattr__(name: str) -> Console:
+    """``render.out`` and ``render.err``, made on first use: rich costs ~15 ms to import,
+    and `sqlmig status` piped into a file never needs it."""
+    if name not in ("out", "err"):
+        raise AttributeError(name)
+    from rich.console import Console
+
+    # soft_wrap: long paths and SQL stay on one line instead of being cut at the width.
+    console = Console(stderr=name == "err", highlight=False, soft_wrap=True)
+    globals()[name] = console
+    return console
+
+
+def _con(name: str) -> Console:
+    found = globals().get(name)
+    return found if found is not None else __getattr__(name)
+
+
+def _plain_stdout() -> bool:
+    """stdout is not a terminal, as rich would judge it, told without importing rich."""
+    if "out" in globals():
+        return not _con("out").is_terminal
+    forced = os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1"
+    return not forced and not sys.stdout.isatty()
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 STYLE = {
     State.APPLIED: "green",
@@ -50,9 +81,9 @@ def failure(
     """The error on stderr, with what its run had already done; with ``json`` also as one
     document on stdout."""
     message = _masked(str(exc), mask_with)
-    err.print(f"[bold red]{label}[/]: {escape(message)}")
+    _con("err").print(f"[bold red]{label}[/]: {escape(message)}")
     for line in _partial_lines(exc.partial):
-        err.print(f"  {escape(line)}")
+        _con("err").print(f"  {escape(line)}")
     if json:
         documents.emit(documents.failure(exc, message))
 
@@ -147,7 +178,7 @@ def columns(
                 for i, cell in enumerate(row[:used])
             ]
         )
-    if not out.is_terminal:  # piped or captured: no styles to show, so no rich at all
+    if _plain_stdout():  # piped or captured: no styles to show, so no rich at all
         body = ["  ".join(cells) for cells in lines]
         sys.stdout.write("\n".join([title, *body, *([footer[0]] if footer else [])]) + "\n")
         return
@@ -161,7 +192,7 @@ def columns(
     if footer:
         text.append(footer[0], style=footer[1])
     text.rstrip()
-    out.print(text, soft_wrap=True)
+    _con("out").print(text, soft_wrap=True)
 
 
 def _status_cells(e: MigrationStatus) -> tuple[str, str, str, str, str, str]:
@@ -175,10 +206,12 @@ def step_line(m: Migration, direction: Direction, result: StepResult | None) -> 
     """Progress: one line when a migration starts and one when it is done."""
     verb = "applying" if direction is Direction.UP else "rolling back"
     if result is None:
-        out.print(f"  {verb} {escape(m.label)} ...", end="" if out.is_terminal else "\n")
+        _con("out").print(
+            f"  {verb} {escape(m.label)} ...", end="" if _con("out").is_terminal else "\n"
+        )
         return
     done = f" done in {result.duration_ms} ms ({result.statements} statement(s))"
-    out.print(done if out.is_terminal else f"  {escape(m.label)}{done}")
+    _con("out").print(done if _con("out").is_terminal else f"  {escape(m.label)}{done}")
 
 
 def backup_line(json: bool) -> Callable[[BackupInfo], None]:
@@ -186,7 +219,7 @@ def backup_line(json: bool) -> Callable[[BackupInfo], None]:
     ``json``, where stdout is the document, which a killed run never prints."""
 
     def show(b: BackupInfo) -> None:
-        (err if json else out).print(
+        _con("err" if json else "out").print(
             f"backup before migrating: {escape(str(b.path))} ({b.size:,} bytes)"
         )
 
@@ -196,16 +229,20 @@ def backup_line(json: bool) -> Callable[[BackupInfo], None]:
 def run_summary(result: RunResult, direction: Direction) -> None:
     status = result.status
     for s in result.seeds:
-        out.print(f"  seeded {escape(s.name)} in {s.duration_ms} ms ({s.statements} statement(s))")
+        _con("out").print(
+            f"  seeded {escape(s.name)} in {s.duration_ms} ms ({s.statements} statement(s))"
+        )
     if not result.steps:
-        out.print(
+        _con("out").print(
             "Nothing to do: " + escape(summary(status) if status else "no migrations to run.")
         )
         return
     verb = "applied" if direction is Direction.UP else "rolled back"
-    out.print(f"[green]{verb} {len(result.steps)} migration(s) in {result.duration_ms} ms.[/]")
+    _con("out").print(
+        f"[green]{verb} {len(result.steps)} migration(s) in {result.duration_ms} ms.[/]"
+    )
     if status is not None:
-        out.print(escape(summary(status)))
+        _con("out").print(escape(summary(status)))
 
 
 def run_report(result: RunResult, direction: Direction, *, json: bool) -> None:
@@ -230,20 +267,20 @@ def findings(lines: list[str], *, failed: str, ok: str, notes: Sequence[str] = (
     """A check's verdict: ``failed`` (with {n}, their count) and each finding on its
     line, or ``ok`` when there is none; then the notes on how it was made."""
     if lines:
-        out.print(f"[red]{failed.format(n=len(lines))}[/]")
+        _con("out").print(f"[red]{failed.format(n=len(lines))}[/]")
         for line in lines:
-            out.print(f"  - {escape(line)}")
+            _con("out").print(f"  - {escape(line)}")
     else:
-        out.print(ok)
+        _con("out").print(ok)
     for note in notes:
-        out.print(f"[yellow]note[/]: {escape(note)}")
+        _con("out").print(f"[yellow]note[/]: {escape(note)}")
 
 
 def dump_report(done: DumpResult) -> None:
     # On stderr: stdout may be the file written (-o /dev/stdout).
-    err.print(f"wrote {done.path} ({done.statements} statements)")
+    _con("err").print(f"wrote {done.path} ({done.statements} statements)")
     if done.left_out:
-        err.print(
+        _con("err").print(
             f"[yellow]warning[/]: {len(done.left_out)} object(s) of kinds sqlmig does not dump; "
             f"listed at the top of {done.path}: {', '.join(done.left_out)}"
         )

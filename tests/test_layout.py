@@ -68,3 +68,22 @@ def test_the_cli_starts_without_the_database_drivers():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_status_into_a_file_loads_neither_rich_nor_the_other_driver(tmp_path):
+    import shutil
+
+    shutil.copytree(REPO / "sql", tmp_path / "sql")
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write(repr(sorted(\n"
+        "    m for m in ('rich', 'psycopg', 'pglast') if m in sys.modules))))\n"
+        "sys.argv = ['sqlmig', 'status']\n"
+        "from sqlmig.cli import main\n"
+        "main()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert "5 pending" in out.stdout
+    assert out.stderr.strip() == "[]"  # status only reads and prints plain text here
