@@ -137,7 +137,9 @@ class StatementError(SqlmigError):
         code: str | None,
         rolled_back: bool,
         outcome: str | None = None,
+        kind: str | None = None,
     ) -> None:
+        self.kind = kind  # engines.base.FailureKind's value, where the engine gave one
         self.path = path
         self.line = line
         self.statement = statement
@@ -174,6 +176,7 @@ class StatementError(SqlmigError):
             code=self.code,
             rolled_back=self.rolled_back,
             outcome=outcome,
+            kind=self.kind,
         )
 
 

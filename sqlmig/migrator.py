@@ -23,7 +23,15 @@ from sqlmig.engines import open_engine
 from sqlmig.engines.base import Engine
 from sqlmig.engines.store import Store
 from sqlmig.errors import ConfigError, Problem, SqlmigError
-from sqlmig.models import AppliedRow, HistoryEvent, Migration, RowStatus, RunResult, Status
+from sqlmig.models import (
+    AppliedRow,
+    Direction,
+    HistoryEvent,
+    Migration,
+    RowStatus,
+    RunResult,
+    Status,
+)
 from sqlmig.planner import (
     ApplyPlan,
     RollbackPlan,
@@ -31,6 +39,7 @@ from sqlmig.planner import (
     plan_apply,
     plan_rollback,
     problems,
+    refuse_outside_transaction,
     statuses,
 )
 from sqlmig.records import RunContext
@@ -197,6 +206,7 @@ class Migrator:
         scratch_url: str | None = None,
         lint: bool = False,
         on_backup: Callable[[BackupInfo], None] | None = None,
+        single_transaction: bool = False,
     ) -> RunResult:
         """Apply pending migrations (up to ``target``), each in its own transaction.
 
@@ -204,7 +214,9 @@ class Migrator:
         first when there is anything to apply, and hands it to ``on_backup`` before the
         first migration runs; ``seed`` applies changed seeds afterwards; ``verify`` then
         compares the schema with DIR/schema.sql (``result.drift``); ``lint`` refuses,
-        before anything runs, when lint reports any pending statement. Whatever ends the
+        before anything runs, when lint reports any pending statement;
+        ``single_transaction`` runs them all in one transaction instead, all or nothing
+        (refused before anything runs if one is a no-transaction file). Whatever ends the
         run once it started carries ``.partial``, the backup included (an interrupt is
         an ``Interrupted``, a KeyboardInterrupt that has one).
         """
@@ -225,13 +237,16 @@ class Migrator:
         result = RunResult()
         with self.locked() as (engine, store):
             rows = store.applied()
-            if plan.steps(rows, 0) and backup:
+            steps = plan.steps(rows, 0)
+            if single_transaction:
+                refuse_outside_transaction(steps, Direction.UP)
+            if steps and backup:
                 result.backup = release.take_backup(self.settings, engine, rows, taken_by="apply")
             with reporting(result):
                 if result.backup and on_backup:
                     on_backup(result.backup)
                 runner = self.runner(engine, store, on_step)
-                runner.run(plan, result)
+                (runner.run_whole if single_transaction else runner.run)(plan, result)
                 if seed:
                     release.run_seeds(self.settings, runner, store, result)
                 self._with_status(result, migrations, store)
@@ -241,16 +256,25 @@ class Migrator:
         return result
 
     def rollback(
-        self, count: int = 1, *, to: int | None = None, on_step: OnStep | None = None
+        self,
+        count: int = 1,
+        *,
+        to: int | None = None,
+        on_step: OnStep | None = None,
+        single_transaction: bool = False,
     ) -> RunResult:
-        """Run the down files of the last ``count`` applied migrations (or all above ``to``)."""
+        """Run the down files of the last ``count`` applied migrations (or all above ``to``);
+        ``single_transaction`` as for apply."""
         migrations = self.migrations()
         with self.locked() as (engine, store):
             chosen = plan_rollback(migrations, store.applied(), count=count, to=to)
+            if single_transaction:
+                refuse_outside_transaction(chosen, Direction.DOWN)
             plan = RollbackPlan(migrations, frozenset(m.version for m in chosen))
             result = RunResult()
             with reporting(result):
-                self.runner(engine, store, on_step).run(plan, result)
+                runner = self.runner(engine, store, on_step)
+                (runner.run_whole if single_transaction else runner.run)(plan, result)
                 return self._with_status(result, migrations, store)
 
     def _lint_gate(self) -> None:

@@ -372,3 +372,23 @@ def check_origin(
             "restore here, pass --force."
         )
     return [f"restored with --force: {why}"]
+
+
+def refuse_outside_transaction(steps: Sequence[Migration], direction: Direction) -> None:
+    """--single-transaction runs every step in one transaction: a file that runs outside
+    one cannot be part of it."""
+    outside = [m for m in steps if m.file(direction).no_transaction]
+    if outside:
+        raise ValidationError(
+            [
+                Problem(
+                    "runs outside a transaction ('-- sqlmig: no-transaction'), so it cannot "
+                    "be part of one with the others",
+                    m.file(direction).path,
+                    m.version,
+                )
+                for m in outside
+            ],
+            "--single-transaction runs every migration in range in one transaction: run "
+            "these on their own (without it, or stop before them with --to).",
+        )

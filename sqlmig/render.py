@@ -286,24 +286,33 @@ def dump_report(done: DumpResult) -> None:
         )
 
 
-def print_plan(plan: list[Migration], direction: Direction, settings: Settings) -> None:
-    sys.stdout.write(dry_run(plan, direction, settings.url.dialect, settings.table))
+def print_plan(
+    plan: list[Migration], direction: Direction, settings: Settings, *, whole: bool = False
+) -> None:
+    sys.stdout.write(dry_run(plan, direction, settings.url.dialect, settings.table, whole=whole))
 
 
-def dry_run(plan: list[Migration], direction: Direction, dialect: Dialect, table: str) -> str:
-    """The exact statements a run would send, in order, annotated with file and line."""
+def dry_run(
+    plan: list[Migration], direction: Direction, dialect: Dialect, table: str, *, whole: bool
+) -> str:
+    """The exact statements a run would send, in order, annotated with file and line;
+    ``whole``: all of them in one transaction (--single-transaction)."""
     if not plan:
         return "-- nothing to do\n"
-    lines = []
+    lines = ["-- --single-transaction: every migration below in one transaction", "BEGIN;", ""]
+    lines = lines if whole else []
     for m in plan:
         file = m.file(direction)
+        own = not (file.no_transaction or whole)  # a transaction of its own
         mode = (
             "no transaction: statements commit one by one"
             if file.no_transaction
+            else "in the run's transaction"
+            if whole
             else "one transaction"
         )
         lines.append(f"-- {file.path} (version {m.version}, {direction}, {mode})")
-        if not file.no_transaction:
+        if own:
             lines.append("BEGIN;")
         for st in split(file.text, dialect):
             lines.append(f"-- {file.path.name}:{st.line}")
@@ -314,9 +323,11 @@ def dry_run(plan: list[Migration], direction: Direction, dialect: Dialect, table
         lines.append(
             f"-- sqlmig: {action} version {m.version} in {table} and append to {table}_history"
         )
-        if not file.no_transaction:
+        if own:
             lines.append("COMMIT;")
         lines.append("")
+    if whole:
+        lines += ["COMMIT;", ""]
     return "\n".join(lines)
 
 

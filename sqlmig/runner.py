@@ -10,19 +10,20 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import NoReturn, Protocol
 
-from sqlmig.engines.base import DbFailure, Driver
+from sqlmig.engines.base import DbFailure, Driver, FailureKind
 from sqlmig.engines.bookkeeping import RowChange
 from sqlmig.engines.store import Store
-from sqlmig.errors import ConnectionLost, Interrupted, SqlmigError, StatementError
+from sqlmig.errors import BackendError, ConnectionLost, Interrupted, SqlmigError, StatementError
 from sqlmig.models import (
     AppliedRow,
     Direction,
     EventKind,
     FailedStep,
+    HistoryEvent,
     Migration,
     PartialRun,
     RowStatus,
@@ -42,6 +43,9 @@ class Plan(Protocol):
     @property
     def direction(self) -> Direction: ...
 
+    @property
+    def migrations(self) -> list[Migration]: ...
+
     def steps(self, rows: list[AppliedRow], done: int) -> list[Migration]: ...
 
 
@@ -52,6 +56,8 @@ class Runner:
         self, engine: Driver, store: Store, ctx: RunContext, on_step: OnStep | None = None
     ) -> None:
         self.engine, self.store, self.ctx, self.on_step = engine, store, ctx, on_step
+        self._whole = False  # inside run_whole's one transaction
+        self._unwritten: list[HistoryEvent] = []  # failures to record once it rolled back
 
     def run(self, plan: Plan, result: RunResult | None = None) -> RunResult:
         """Take the plan's steps one at a time, each in its own transaction, until it has
@@ -72,6 +78,55 @@ class Runner:
         result.duration_ms = ms_since(start)
         return result
 
+    def run_whole(self, plan: Plan, result: RunResult) -> RunResult:
+        """Every step of the plan in one transaction, their version rows and history
+        with them: all of it commits, or nothing does (``--single-transaction``). The
+        planner has refused a plan with a no-transaction file. On SQLite the foreign
+        keys are checked once, before that commit, over all that the run touched."""
+        start = time.perf_counter()
+        cursor = _Cursor(plan)
+        ran = RunResult(backup=result.backup)  # what has run; committed only at the end
+        try:
+            with self.engine.transaction():
+                self._whole = True
+                while (done := self._step(cursor, ran)) is not None:
+                    ran.steps.append(done)
+                self._whole = False
+        except DbFailure as exc:  # at the commit: SQLite's foreign keys, deferred ones
+            last = ran.steps[-1].version if ran.steps else None
+            m = next((m for m in plan.migrations if m.version == last), None)
+            raise self._whole_failed(exc, m, plan.direction, result) from exc
+        except (SqlmigError, Interrupted) as exc:  # nothing of the run committed
+            if exc.partial is not None:
+                exc.partial = replace(exc.partial, applied=[])
+            raise
+        finally:
+            self._whole = False
+            self._write_unwritten()
+        result.steps = ran.steps
+        result.duration_ms = ms_since(start)
+        return result
+
+    def _whole_failed(
+        self, exc: DbFailure, m: Migration | None, direction: Direction, result: RunResult
+    ) -> SqlmigError:
+        if m is None:
+            return BackendError(f"the run's commit failed: {exc}")
+        failure = statement_error(self.engine, m.file(direction), None, exc, rolled_back=True)
+        failure = failure.with_outcome(_WHOLE_ROLLED_BACK)
+        self._record_failure(m, m.file(direction), direction, time.perf_counter(), failure)
+        return _attach(failure, result, _failed(m, direction))
+
+    def _write_unwritten(self) -> None:
+        events, self._unwritten = self._unwritten, []
+        for event in events:
+            with contextlib.suppress(SqlmigError):
+                self.store.insert_history(event)
+
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        """A step's own transaction, or none inside run_whole's."""
+        return contextlib.nullcontext() if self._whole else self.engine.transaction()
+
     def _step(self, cursor: _Cursor, result: RunResult) -> StepResult | None:
         """Claim the next step and run it (``_claim_and_run``); on failure, record it and
         say what it left behind."""
@@ -84,11 +139,12 @@ class Runner:
             raise self._failed(_outcome(failure, step.m, step.direction), step, result) from exc
         except StatementError as exc:
             assert step.m is not None  # statements run only once a step is claimed
-            failure = (
-                _outcome(exc, step.m, step.direction)
-                if exc.rolled_back
-                else self._naming_invalid_indexes(exc, step.m)
-            )
+            if self._whole:
+                failure = exc.with_outcome(_whole_outcome(exc))
+            elif exc.rolled_back:
+                failure = _outcome(exc, step.m, step.direction)
+            else:
+                failure = self._naming_invalid_indexes(exc, step.m)
             raise self._failed(failure, step, result) from exc.__cause__
         except ConnectionLost as exc:
             lost = exc
@@ -107,7 +163,7 @@ class Runner:
         """A transactional file runs in the claiming transaction itself; a no-transaction
         one after a dirty mark committed first. ``step`` follows where it is."""
         direction = step.direction
-        with self.engine.transaction():
+        with self._transaction():
             m = step.m = cursor.next(self.engine.change_token(), self.store, done)
             if m is None:
                 return None
@@ -234,6 +290,9 @@ class Runner:
             error=error,
             file=file,
         )
+        if self._whole:  # the transaction it would go into is about to be rolled back
+            self._unwritten.append(event)
+            return
         # If even this write fails, the original error is still the one the user must see.
         with contextlib.suppress(SqlmigError):
             self.store.insert_history(event)
@@ -301,6 +360,23 @@ def _outcome(exc: StatementError, m: Migration, direction: Direction) -> Stateme
         f"The down file's changes were undone: version {m.version} is still applied, "
         "as it was before this rollback started."
     )
+
+
+_WHOLE_ROLLED_BACK = (
+    "--single-transaction: the whole run was rolled back, none of its migrations stays "
+    "and the database is as it was before the run."
+)
+
+
+def _whole_outcome(exc: StatementError) -> str:
+    if exc.kind == FailureKind.OUT_OF_LOCKS:
+        return (
+            f"{_WHOLE_ROLLED_BACK} One transaction holds a lock on every table the run "
+            "touches, more than PostgreSQL's lock table has room for: raise "
+            "max_locks_per_transaction (SHOW max_locks_per_transaction; the server must be "
+            "restarted) or apply without --single-transaction."
+        )
+    return _WHOLE_ROLLED_BACK
 
 
 def _attach(exc: SqlmigError, result: RunResult, failed: FailedStep | None) -> SqlmigError:

@@ -42,6 +42,7 @@ def statement_error(
         db_message=engine.url.redact(exc.message),
         code=exc.code,
         rolled_back=rolled_back,
+        kind=exc.kind.value if exc.kind else None,
     )
 
 

@@ -215,3 +215,12 @@ def report(
         render.findings(findings, failed=failed, ok=ok, notes=notes or ())
     if findings:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+SingleTransaction = Annotated[
+    bool,
+    typer.Option(
+        "--single-transaction",
+        help="Run every migration in range in one transaction: all of them or none.",
+    ),
+]

@@ -16,6 +16,7 @@ from sqlmig.cli._common import (
     Json,
     Keep,
     ScratchUrl,
+    SingleTransaction,
     app,
     command,
     handled,
@@ -23,6 +24,7 @@ from sqlmig.cli._common import (
 )
 from sqlmig.errors import EXIT_CHECK_FAILED
 from sqlmig.models import Direction
+from sqlmig.planner import refuse_outside_transaction
 
 
 @command(writes=False)
@@ -87,6 +89,7 @@ def apply(
             "--lint", help="First lint what would run; on any finding, run nothing (exit 1)."
         ),
     ] = False,
+    single_transaction: SingleTransaction = False,
     json: Json = False,
 ) -> None:
     """Apply pending migrations in order, each in its own transaction."""
@@ -95,7 +98,9 @@ def apply(
     with common.migrator(backup_dir=backup_dir, backup_keep=keep) as m:
         if dry_run:
             plan = m.plan_apply(to, allow_out_of_order=allow_out_of_order)
-            render.print_plan(plan, Direction.UP, m.settings)
+            if single_transaction:
+                refuse_outside_transaction(plan, Direction.UP)
+            render.print_plan(plan, Direction.UP, m.settings, whole=single_transaction)
             return
         result = m.apply(
             to,
@@ -106,6 +111,7 @@ def apply(
             verify=verify,
             scratch_url=scratch_url,
             lint=lint,
+            single_transaction=single_transaction,
             on_backup=render.backup_line(json),
         )
     render.run_report(result, Direction.UP, json=json)
@@ -123,6 +129,7 @@ def rollback(
         int | None, typer.Option("--to", help="Undo every applied migration above this version.")
     ] = None,
     dry_run: DryRun = False,
+    single_transaction: SingleTransaction = False,
     json: Json = False,
 ) -> None:
     """Run the down files of the last COUNT applied migrations, newest first."""
@@ -130,9 +137,17 @@ def rollback(
 
     with common.migrator() as m:
         if dry_run:
-            render.print_plan(m.plan_rollback(count, to=to), Direction.DOWN, m.settings)
+            plan = m.plan_rollback(count, to=to)
+            if single_transaction:
+                refuse_outside_transaction(plan, Direction.DOWN)
+            render.print_plan(plan, Direction.DOWN, m.settings, whole=single_transaction)
             return
-        result = m.rollback(count, to=to, on_step=None if json else render.step_line)
+        result = m.rollback(
+            count,
+            to=to,
+            on_step=None if json else render.step_line,
+            single_transaction=single_transaction,
+        )
     render.run_report(result, Direction.DOWN, json=json)
 
 
