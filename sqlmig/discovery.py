@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlmig.errors import ConfigError, Problem, ValidationError
 from sqlmig.models import Irreversible, Migration, SqlFile
-from sqlmig.splitter import Dialect, split
+from sqlmig.splitter import Dialect
 
 FILE_RE = re.compile(r"^(\d+)_([A-Za-z0-9][A-Za-z0-9_\-]*)\.sql$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
@@ -76,15 +76,38 @@ def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directi
 
 
 def read_sql_file(path: Path, problems: list[Problem]) -> SqlFile | None:
+    from sqlmig import sqlstream
+
+    if path.stat().st_size > sqlstream.INLINE_LIMIT:
+        return _read_large(path, problems)
     raw = path.read_bytes()
     try:
         text = normalise(raw)
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        problems.append(Problem(f"not valid UTF-8 (byte {exc.start}, line {line})", path))
+        _not_utf8(path, exc, raw[: exc.start].count(b"\n") + 1, problems)
         return None
     d = parse_directives(text, path, problems)
     return SqlFile(path, text, checksum(text), d.no_transaction, d.irreversible)
+
+
+def _read_large(path: Path, problems: list[Problem]) -> SqlFile | None:
+    """A file too large to hold: hashed as a stream, its header read for directives."""
+    from sqlmig import sqlstream
+
+    try:
+        digest = sqlstream.checksum(path)
+        head = next(sqlstream.normalised_chunks(path, 64 * 1024), "")
+    except UnicodeDecodeError as exc:
+        with path.open("rb") as f:
+            line = f.read(exc.start).count(b"\n") + 1
+        _not_utf8(path, exc, line, problems)
+        return None
+    d = parse_directives(head, path, problems)
+    return SqlFile(path, "", digest, d.no_transaction, d.irreversible, streamed=True)
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError, line: int, problems: list[Problem]) -> None:
+    problems.append(Problem(f"not valid UTF-8 (byte {exc.start}, line {line})", path))
 
 
 # A file without any of these words has no statement the transaction check refuses: most
@@ -100,12 +123,12 @@ def transaction_problems(file: SqlFile, dialect: Dialect, journal_mode: str) -> 
     """Statements a file sqlmig runs in one transaction cannot contain: transaction
     control (a COMMIT would commit half a migration without its version row) and what
     the database refuses inside a transaction block (CREATE INDEX CONCURRENTLY, VACUUM)."""
-    if file.no_transaction or not _MAYBE_OUTSIDE.search(file.text):
+    if file.no_transaction or not _may_hold_outside(file):
         return []
     from sqlmig.sqlkind import is_transaction_control, outside_transaction_only
 
     found = []
-    for st in split(file.text, dialect):
+    for st in file.statements(dialect):
         if is_transaction_control(st.text, dialect):
             word = st.text.split(None, 1)[0].upper()
             found.append(
@@ -128,6 +151,19 @@ def transaction_problems(file: SqlFile, dialect: Dialect, journal_mode: str) -> 
                 )
             )
     return found
+
+
+def _may_hold_outside(file: SqlFile) -> bool:
+    if not file.streamed:
+        return _MAYBE_OUTSIDE.search(file.text) is not None
+    from sqlmig.sqlstream import normalised_chunks
+
+    tail = ""  # a word cut in two by a piece boundary
+    for chunk in normalised_chunks(file.path):
+        if _MAYBE_OUTSIDE.search(tail + chunk):
+            return True
+        tail = chunk[-32:]
+    return False
 
 
 def _scan(folder: Path, problems: list[Problem]) -> dict[int, list[Path]]:

@@ -6,11 +6,13 @@ and a StrEnum compares equal to its value, so rows read back need no translation
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from sqlmig.schema import Findings
+from sqlmig.splitter import Dialect, Statement, split
 
 
 class Direction(StrEnum):
@@ -58,13 +60,33 @@ class Irreversible:
 
 @dataclass(frozen=True, slots=True)
 class SqlFile:
-    """One migration file as read from disk, normalised (no BOM, LF line endings)."""
+    """One migration file as read from disk, normalised (no BOM, LF line endings).
+
+    ``text`` is the whole text, except for a file too large to hold (``streamed``), whose
+    ``text`` is "": its statements come off the disk as they run (``statements()``),
+    and ``full_text()`` reads it whole for what needs all of it at once (lint)."""
 
     path: Path
     text: str
     checksum: str
     no_transaction: bool = False
     irreversible: Irreversible | None = None
+    streamed: bool = False
+
+    def statements(self, dialect: Dialect) -> Iterator[Statement]:
+        """The file's statements, in order, with their lines (splitter.split)."""
+        if not self.streamed:
+            return iter(split(self.text, dialect))
+        from sqlmig.sqlstream import normalised_chunks, split_stream
+
+        return split_stream(normalised_chunks(self.path), dialect)
+
+    def full_text(self) -> str:
+        if not self.streamed:
+            return self.text
+        from sqlmig.sqlstream import normalised_chunks
+
+        return "".join(normalised_chunks(self.path))
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,6 @@ from sqlmig.models import (
 )
 from sqlmig.schema import Findings
 from sqlmig.schemaops import DumpResult
-from sqlmig.splitter import split
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -314,7 +313,7 @@ def dry_run(
         lines.append(f"-- {file.path} (version {m.version}, {direction}, {mode})")
         if own:
             lines.append("BEGIN;")
-        for st in split(file.text, dialect):
+        for st in file.statements(dialect):
             lines.append(f"-- {file.path.name}:{st.line}")
             # A trailing `-- comment` would swallow a `;` written on the same line.
             ends_in_comment = "--" in st.text.rsplit("\n", 1)[-1]

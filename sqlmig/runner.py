@@ -34,7 +34,7 @@ from sqlmig.models import (
 )
 from sqlmig.planner import invalid_left
 from sqlmig.records import RunContext, ms_since, now_utc
-from sqlmig.scripts import run_statements, statement_error
+from sqlmig.scripts import Unlocated, locate, run_statements, statement_error
 
 OnStep = Callable[[Migration, Direction, StepResult | None], None]
 
@@ -96,6 +96,14 @@ class Runner:
             last = ran.steps[-1].version if ran.steps else None
             m = next((m for m in plan.migrations if m.version == last), None)
             raise self._whole_failed(exc, m, plan.direction, result) from exc
+        except Unlocated as unlocated:  # rolled back: now the statement can be named
+            by_version = {m.version: m for m in plan.migrations}
+            m = next(m for m in plan.migrations if m.file(plan.direction) is unlocated.file)
+            earlier = [by_version[d.version].file(plan.direction) for d in ran.steps]
+            found = locate(self.engine, unlocated, earlier)
+            failure = found.with_outcome(_whole_outcome(found))
+            self._record_failure(m, m.file(plan.direction), plan.direction, start, failure)
+            raise _attach(failure, result, _failed(m, plan.direction)) from unlocated.failure
         except (SqlmigError, Interrupted) as exc:  # nothing of the run committed
             if exc.partial is not None:
                 exc.partial = replace(exc.partial, applied=[])
@@ -137,6 +145,12 @@ class Runner:
             assert step.m is not None
             failure = statement_error(self.engine, step.file, None, exc, rolled_back=True)
             raise self._failed(_outcome(failure, step.m, step.direction), step, result) from exc
+        except Unlocated as unlocated:
+            if self._whole:
+                raise  # run_whole names the statement once its transaction is rolled back
+            assert step.m is not None
+            found = _outcome(locate(self.engine, unlocated), step.m, step.direction)
+            raise self._failed(found, step, result) from unlocated.failure
         except StatementError as exc:
             assert step.m is not None  # statements run only once a step is claimed
             if self._whole:
@@ -252,6 +266,10 @@ class Runner:
         except StatementError as exc:
             self._record_failure(None, file, None, start, exc, name=name)
             raise _attach(_seed_outcome(exc), result, failed) from exc.__cause__
+        except Unlocated as unlocated:
+            found = locate(self.engine, unlocated)
+            self._record_failure(None, file, None, start, found, name=name)
+            raise _attach(_seed_outcome(found), result, failed) from unlocated.failure
         except (SqlmigError, KeyboardInterrupt) as exc:
             self._record_failure(None, file, None, start, exc, name=name)
             _carry(exc, result, failed)

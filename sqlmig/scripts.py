@@ -2,25 +2,105 @@
 
 The runner uses these for migrations and seeds; scratch loads (`diff`, `test`) use
 execute_file, which runs a whole file with no bookkeeping.
+
+A file that runs in a transaction goes to the engine in batches of statements (the
+whole of a usual file at once): on PostgreSQL each batch is one round trip, which is
+most of what a migration costs there. When the server fails a batch without saying
+where (a constraint violation has no error position), the batch is run again
+statement by statement, in a transaction that is then rolled back, to name the line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+
 from sqlmig.engines.base import DbFailure, Driver, FailureKind
 from sqlmig.errors import StatementError, TableLockTimeout
 from sqlmig.models import SqlFile
-from sqlmig.splitter import Statement, split
+from sqlmig.splitter import Statement
+
+BATCH = 1024 * 1024  # characters of SQL sent together, at most (unless one statement is more)
+
+
+class Unlocated(Exception):
+    """The engine failed a batch of ``file``'s statements without saying which one; the
+    caller, once the transaction is rolled back, names it with ``locate``."""
+
+    def __init__(self, failure: DbFailure, file: SqlFile, *, rolled_back: bool) -> None:
+        super().__init__(failure.message)
+        self.failure, self.file, self.rolled_back = failure, file, rolled_back
 
 
 def run_statements(engine: Driver, file: SqlFile, *, rolled_back: bool) -> int:
-    """Send ``file``'s statements one by one; the number sent. A failure names its line."""
-    statements = split(file.text, engine.dialect)
-    for st in statements:
+    """Send ``file``'s statements (one by one outside a transaction, in batches inside
+    one); the number sent. A failure names its line, or raises Unlocated."""
+    if file.no_transaction:
+        return one_by_one(engine, file, rolled_back=rolled_back)
+    count = 0
+    for batch in batches(file.statements(engine.dialect)):
+        try:
+            engine.execute_many([st.text for st in batch])
+        except DbFailure as exc:
+            if exc.index is None:
+                raise Unlocated(exc, file, rolled_back=rolled_back) from exc
+            st = batch[exc.index]
+            raise statement_error(engine, file, st, exc, rolled_back=rolled_back) from exc
+        count += len(batch)
+    return count
+
+
+def one_by_one(engine: Driver, file: SqlFile, *, rolled_back: bool) -> int:
+    """Send ``file``'s statements one at a time (each commits on its own outside a
+    transaction); the number sent."""
+    count = 0
+    for st in file.statements(engine.dialect):
         try:
             engine.execute(st.text)
         except DbFailure as exc:
             raise statement_error(engine, file, st, exc, rolled_back=rolled_back) from exc
-    return len(statements)
+        count += 1
+    return count
+
+
+def batches(statements: Iterable[Statement]) -> Iterator[list[Statement]]:
+    batch: list[Statement] = []
+    size = 0
+    for st in statements:
+        if batch and size + len(st.text) > BATCH:
+            yield batch
+            batch, size = [], 0
+        batch.append(st)
+        size += len(st.text)
+    if batch:
+        yield batch
+
+
+def locate(engine: Driver, unlocated: Unlocated, earlier: Sequence[SqlFile] = ()) -> StatementError:
+    """The statement error a batch failure stands for, found by running ``earlier`` files
+    (those that ran before it in the same transaction) and then the file statement by
+    statement, in a transaction that is always rolled back. Not for a lock that was not
+    granted in time: waiting for it again would double the wait, so the error names the
+    file's first statement and says the server did not say which one waited."""
+    file, cause = unlocated.file, unlocated.failure
+    current: Statement | None = None
+    if cause.kind is not FailureKind.LOCK_TIMEOUT:
+        try:
+            with engine.transaction():
+                for f in earlier:
+                    engine.execute_many([st.text for st in f.statements(engine.dialect)])
+                for current in file.statements(engine.dialect):
+                    engine.execute(current.text)
+                current = None
+                raise _Undo
+        except DbFailure as again:
+            if current is not None:
+                return statement_error(
+                    engine, file, current, again, rolled_back=unlocated.rolled_back
+                )
+        except _Undo:
+            pass
+    first = next(file.statements(engine.dialect), None)
+    return _unnamed(engine, file, first, cause, rolled_back=unlocated.rolled_back)
 
 
 def statement_error(
@@ -33,7 +113,20 @@ def statement_error(
             line += st.text.count("\n", 0, exc.position - 1)
         text = st.text
     else:  # failed at commit: deferred constraints, SQLite's foreign key check
-        line, text = file.text.count("\n") + 1, "COMMIT"
+        line, text = _last_line(file), "COMMIT"
+    return _error(engine, file, line, text, exc, rolled_back=rolled_back)
+
+
+def _unnamed(
+    engine: Driver, file: SqlFile, first: Statement | None, exc: DbFailure, *, rolled_back: bool
+) -> StatementError:
+    text = "(one of the file's statements, sent together: the server did not say which)"
+    return _error(engine, file, first.line if first else 1, text, exc, rolled_back=rolled_back)
+
+
+def _error(
+    engine: Driver, file: SqlFile, line: int, text: str, exc: DbFailure, *, rolled_back: bool
+) -> StatementError:
     kind = TableLockTimeout if exc.kind is FailureKind.LOCK_TIMEOUT else StatementError
     return kind(
         path=file.path,
@@ -46,53 +139,35 @@ def statement_error(
     )
 
 
+def _last_line(file: SqlFile) -> int:
+    if not file.streamed:
+        return file.text.count("\n") + 1
+    from sqlmig.sqlstream import normalised_chunks
+
+    return sum(chunk.count("\n") for chunk in normalised_chunks(file.path)) + 1
+
+
 def execute_file(engine: Driver, file: SqlFile, *, atomic: bool = True) -> int:
     """Run a whole file (no bookkeeping) in one transaction unless it opts out, reporting
     failures by file:line.
 
-    The file goes to the engine in one piece: a 1,000-table baseline is 3,000 statements,
-    and a round trip each would cost more than PostgreSQL takes to run them. Only when
-    it fails is it replayed statement by statement, to name the line that failed.
     ``atomic=False`` (a scratch database, thrown away anyway) runs the statements one
     at a time when the file needs more locks than one PostgreSQL transaction may hold.
     """
-    if file.no_transaction:
-        return run_statements(engine, file, rolled_back=False)
-    statements = split(file.text, engine.dialect)
     try:
         with engine.transaction():
-            try:
-                engine.execute_script(file.text)
-            except DbFailure as exc:
-                raise _ScriptFailed(exc) from exc
-    except _ScriptFailed as failed:
-        cause = failed.failure
-        if cause.kind is FailureKind.OUT_OF_LOCKS and not atomic:
-            return run_statements(engine, file, rolled_back=False)
-        _name_the_line(engine, file)  # raises for the statement that fails alone
-        raise statement_error(engine, file, None, cause, rolled_back=True) from cause
+            return run_statements(engine, file, rolled_back=True)
+    except Unlocated as failed:
+        if failed.failure.kind is FailureKind.OUT_OF_LOCKS and not atomic:
+            return one_by_one(engine, file, rolled_back=False)
+        raise locate(engine, failed) from failed.failure
+    except StatementError as exc:
+        if exc.kind == FailureKind.OUT_OF_LOCKS and not atomic:
+            return one_by_one(engine, file, rolled_back=False)
+        raise
     except DbFailure as exc:  # at commit: deferred constraints, SQLite's foreign keys
         raise statement_error(engine, file, None, exc, rolled_back=True) from exc
-    return len(statements)
-
-
-def _name_the_line(engine: Driver, file: SqlFile) -> None:
-    """Replay ``file`` statement by statement in a transaction that is always rolled back,
-    so that the statement that failed as part of the whole raises with its own line."""
-    try:
-        with engine.transaction():
-            run_statements(engine, file, rolled_back=True)
-            raise _Undo
-    except _Undo:
-        pass
 
 
 class _Undo(Exception):
     """Ends a replay's transaction with a rollback."""
-
-
-class _ScriptFailed(Exception):
-    """A statement of the script failed (as opposed to the commit after it)."""
-
-    def __init__(self, failure: DbFailure) -> None:
-        self.failure = failure

@@ -49,7 +49,7 @@ def sqlmig(*args: str) -> subprocess.Popen[str]:
 
 SLEEPING = (
     "SELECT pid FROM pg_stat_activity WHERE application_name = 'sqlmig' "
-    "AND state = 'active' AND query LIKE 'SELECT pg_sleep(60)%'"
+    "AND state = 'active' AND query LIKE '%SELECT pg_sleep(60)%'"
 )
 
 

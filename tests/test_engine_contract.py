@@ -21,6 +21,7 @@ from sqlmig.engines.store import Store
 from sqlmig.errors import LockTimeout
 from sqlmig.models import EventKind, Migration, RowStatus, SqlFile
 from sqlmig.records import RunContext
+from sqlmig.splitter import split
 from tests.helpers import OWN_TABLES
 
 EngineFactory = Callable[..., Engine]
@@ -180,7 +181,7 @@ BODIES = {
 
 def test_a_script_runs_routine_and_trigger_bodies_whole(engine):
     with engine.transaction():
-        engine.execute_script(BODIES[engine.dialect])
+        engine.execute_many([st.text for st in split(BODIES[engine.dialect], engine.dialect)])
     assert any(key.startswith("trigger ") for key in engine.introspect())
     assert sorted(engine.query("SELECT a, b FROM t")) == [(-1, "neg"), (1, "pos")]
 
@@ -206,3 +207,17 @@ def test_identity_and_existence(engine):
     assert engine.exists() and engine.label
     assert engine.db_user() == ("" if engine.dialect == "sqlite" else "postgres")
     engine.ping()
+
+
+def test_a_statement_that_fails_among_many_is_named_when_the_engine_can_tell(engine):
+    with engine.transaction():
+        engine.execute("CREATE TABLE u (a int UNIQUE)")
+    batch = ["INSERT INTO u VALUES (1)", "SELECT * FROM no_such_table", "INSERT INTO u VALUES (2)"]
+    with pytest.raises(DbFailure) as info, engine.transaction():
+        engine.execute_many(batch)
+    assert info.value.index == 1 and "no_such_table" in info.value.message  # it says where
+    assert engine.query("SELECT count(*) FROM u") == [(0,)]
+    # A failure with no position: SQLite still knows which, PostgreSQL may not say.
+    with pytest.raises(DbFailure) as info, engine.transaction():
+        engine.execute_many(["INSERT INTO u VALUES (1)", "INSERT INTO u VALUES (1)"])
+    assert info.value.index in (1, None) and (engine.dialect == "postgres" or info.value.index == 1)

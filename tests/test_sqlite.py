@@ -13,6 +13,7 @@ from sqlmig import LockTimeout, Migrator, StatementError
 from sqlmig.config import Settings
 from sqlmig.engines import open_engine
 from sqlmig.errors import ConnectError
+from sqlmig.splitter import split
 from tests.helpers import query, versions
 
 PARENT_REBUILD = """\
@@ -275,7 +276,7 @@ def test_the_foreign_key_check_covers_only_what_the_migration_touched(tmp_path):
     engine.open(write=True)
     try:
         with engine.transaction():
-            engine.execute_script(FAMILY)
+            engine.execute_many([st.text for st in split(FAMILY, "sqlite")])
         with engine.transaction():
             engine.execute("CREATE TABLE unrelated (a int)")
             assert engine._fk.tables_to_check(engine.conn) == ["unrelated"]

@@ -9,7 +9,7 @@ core as data: DbFailure.kind, ConnectError.retryable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -40,9 +40,11 @@ class DbFailure(Exception):
         code: str | None = None,
         position: int | None = None,  # 1-based character offset into the statement
         kind: FailureKind | None = None,
+        index: int | None = None,  # of the statement that failed, in an execute_many
     ) -> None:
         super().__init__(message)
         self.message, self.code, self.position, self.kind = message, code, position, kind
+        self.index = index
 
     def __str__(self) -> str:
         return self.message
@@ -89,8 +91,10 @@ class Driver(Protocol):
     def execute(self, sql: str) -> None:
         """Run one statement of a migration; raise DbFailure with the database's message."""
 
-    def execute_script(self, sql: str) -> None:
-        """Run many statements in as few round trips as the engine allows; raise DbFailure."""
+    def execute_many(self, statements: Sequence[str]) -> None:
+        """Run statements in order, in as few round trips as the engine allows; raise
+        DbFailure with ``index`` (and ``position`` within that statement) when known: a
+        server that runs them as one script may not say which one failed."""
 
     def invalid_indexes(self, m: Migration) -> list[str]:
         """Indexes a failed concurrent build of ``m``'s no-transaction files left INVALID,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
@@ -243,15 +243,25 @@ class PostgresEngine:
         """The INVALID indexes the no-transaction files of ``m`` left (pgindexes.py)."""
         from sqlmig.engines import pgindexes
 
-        scripts = [f.text for f in (m.up, m.down) if f.no_transaction]
+        scripts = [f.full_text() for f in (m.up, m.down) if f.no_transaction]
         tables, names = pgindexes.concurrent_builds(scripts)
         if not tables:
             return []
         return [r[0] for r in self.query(pgindexes.INVALID_LEFT, (tables, names))]
 
-    def execute_script(self, sql: str) -> None:
-        # Without parameters psycopg uses the simple query protocol: many statements, one trip.
-        self.execute(sql)
+    def execute_many(self, statements: Sequence[str]) -> None:
+        # Without parameters psycopg uses the simple query protocol: many statements, one
+        # round trip. The server's error position then counts from the start of the
+        # script, which says which statement failed; an error without a position does not.
+        script = _SEPARATOR.join(statements)
+        try:
+            self.execute(script)
+        except DbFailure as exc:
+            if len(statements) == 1:
+                exc.index = 0
+            elif exc.position is not None:
+                exc.index, exc.position = _which(statements, exc.position)
+            raise
 
     @property
     def label(self) -> str:
@@ -329,6 +339,22 @@ def _describe(exc: psycopg.Error) -> str:
     if diag.message_hint:
         parts.append(f"HINT: {diag.message_hint}")
     return "\n".join(parts)
+
+
+# Between statements sent as one script: on lines of its own, so that a statement ending
+# in a `-- comment` cannot swallow it.
+_SEPARATOR = "\n;\n"
+
+
+def _which(statements: Sequence[str], position: int) -> tuple[int, int]:
+    """(index, 1-based position in that statement) of a 1-based position in the script."""
+    start = 0
+    for i, sql in enumerate(statements):
+        end = start + len(sql) + len(_SEPARATOR)
+        if position - 1 < end or i == len(statements) - 1:
+            return i, max(1, position - start)
+        start = end
+    return len(statements) - 1, 1
 
 
 def _position(exc: psycopg.Error) -> int | None:

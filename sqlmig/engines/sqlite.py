@@ -12,7 +12,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ from sqlmig.engines.sqlite_fk import ForeignKeyScope
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.models import BackupSource, Migration
 from sqlmig.schema import Schema
-from sqlmig.splitter import split
 
 # busy_timeout is an int of milliseconds inside SQLite; 0 on our side means "wait forever".
 _FOREVER = 2**31 // 1000 - 1
@@ -229,10 +228,14 @@ class SqliteEngine:
         self._guarded(sql)
         self._fk.ran(sql)
 
-    def execute_script(self, sql: str) -> None:
+    def execute_many(self, statements: Sequence[str]) -> None:
         # sqlite3.executescript would COMMIT first; in-process statements cost no round trip.
-        for statement in split(sql, "sqlite"):
-            self.execute(statement.text)
+        for i, sql in enumerate(statements):
+            try:
+                self.execute(sql)
+            except DbFailure as exc:
+                exc.index = i
+                raise
 
     def _guarded(self, sql: str, params: tuple[object, ...] = ()) -> None:
         if self.settings.statement_timeout:

@@ -149,12 +149,13 @@ class _Walk:
         self, file: SqlFile, direction: str, new: New, dialect: _Dialect, *, judge: bool
     ) -> list[Effect]:
         """Walk one file (judging it when ``judge``); return what it created and dropped."""
-        statements = split(file.text, self.env.dialect)
+        text = file.full_text()  # lint needs all of it at once, even of a streamed file
+        statements = split(text, self.env.dialect)
         prepared = dialect.prepare(statements)
         effects = [dialect.effects(p) for p in prepared]
         ctx = FileContext(
             file.path,
-            file.text,
+            text,
             direction,
             not file.no_transaction,
             self.env,
@@ -177,7 +178,7 @@ class _Walk:
             _follow_transaction(ctx, st.text)
         if judge:
             dialect.finish(ctx, state)
-            allows, problems = read_allows(file.path, file.text, statements, self.env.dialect)
+            allows, problems = read_allows(file.path, text, statements, self.env.dialect)
             settled = self._settle(file.path, ctx.findings, allows) + problems
             self.findings += sorted(settled, key=sort_key)
         return [e for per_statement in effects for e in per_statement]

@@ -81,7 +81,7 @@ def _provide_roles(db: ScratchDb, migrations: list[Migration]) -> set[str]:
         return set()
     from sqlmig.schema import pgload
 
-    texts = [f.text for m in migrations for f in (m.up, m.down)]
+    texts = [f.full_text() for m in migrations for f in (m.up, m.down)]
     made = len(db.roles.made)
     missing, _ = db.roles.provide(pgload.roles_named(texts))
     db.notes += pgload.made_note(db.roles, made)
