@@ -129,6 +129,8 @@ def transaction_problems(file: SqlFile, dialect: Dialect, journal_mode: str) -> 
 
     found = []
     for st in file.statements(dialect):
+        if not _FIRST_WORD.match(st.text):
+            continue  # INSERT, UPDATE, SELECT...: the bulk of a large file, at a glance
         if is_transaction_control(st.text, dialect):
             word = st.text.split(None, 1)[0].upper()
             found.append(
@@ -153,17 +155,18 @@ def transaction_problems(file: SqlFile, dialect: Dialect, journal_mode: str) -> 
     return found
 
 
-def _may_hold_outside(file: SqlFile) -> bool:
-    if not file.streamed:
-        return _MAYBE_OUTSIDE.search(file.text) is not None
-    from sqlmig.sqlstream import normalised_chunks
+# The words a statement the check refuses can start with.
+_FIRST_WORD = re.compile(
+    r"(?:BEGIN|START|COMMIT|END|ABORT|ROLLBACK|PREPARE|VACUUM|CREATE|DROP|REINDEX|CLUSTER"
+    r"|ALTER|DISCARD|DETACH|PRAGMA)\b",
+    re.IGNORECASE,
+)
 
-    tail = ""  # a word cut in two by a piece boundary
-    for chunk in normalised_chunks(file.path):
-        if _MAYBE_OUTSIDE.search(tail + chunk):
-            return True
-        tail = chunk[-32:]
-    return False
+
+def _may_hold_outside(file: SqlFile) -> bool:
+    # A streamed file is checked statement by statement instead: searching a regex over
+    # every megabyte costs more than splitting it.
+    return file.streamed or _MAYBE_OUTSIDE.search(file.text) is not None
 
 
 def _scan(folder: Path, problems: list[Problem]) -> dict[int, list[Path]]:

@@ -131,9 +131,66 @@ _SKIP: dict[str, Callable[[str, re.Match[str], bool], int]] = {
 _TRANSPARENT = ("comment", "block")  # a comment between END and ; does not break the pair
 
 
+# Outside routine and trigger bodies, the same lexing in one regular expression: a run
+# of everything that cannot end a statement (plain text, whole strings, identifiers,
+# comments, dollar-quoted bodies), so that the regex engine, not a Python loop per
+# token, crosses a statement of 100 quoted values. It stops at `;` and, on PostgreSQL,
+# at parentheses; anything else it stops at (an unterminated quote, a nested comment)
+# is left to the token scanner below.
+_PG_RUN = re.compile(
+    r"""(?:[^;()'"$eE\-/]+
+    |--[^\n]*\n?
+    |(?<![\w$])[eE]'(?:[^'\\]|\\.|'')*'
+    |(?<=[\w$])[eE]|[eE](?!')
+    |'(?:[^']|'')*'
+    |"(?:[^"]|"")*"
+    |(?<![\w$])\$(?P<tag>(?:[^\W\d]\w*)?)\$.*?\$(?P=tag)\$
+    |(?<=[\w$])\$|\$(?!(?:[^\W\d]\w*)?\$)
+    |-(?!-)|/(?!\*))*""",
+    re.VERBOSE | re.DOTALL,
+)
+_LITE_RUN = re.compile(
+    r"""(?:[^;'"`\[\-/]+
+    |--[^\n]*\n?
+    |'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]
+    |/\*.*?\*/
+    |-(?!-)|/(?!\*))*""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _plain_end(sql: str, pos: int, pg: bool) -> int:
+    """_statement_end for a statement that is not a routine or trigger body."""
+    run = _PG_RUN if pg else _LITE_RUN
+    parens = 0
+    n = len(sql)
+    while True:
+        pos = run.match(sql, pos).end()  # type: ignore[union-attr]
+        if pos >= n:
+            return n
+        c = sql[pos]
+        if c == ";" and parens == 0:
+            return pos
+        if c == "(":
+            parens += 1
+        elif c == ")":
+            parens = max(0, parens - 1)
+        elif pg and sql.startswith("/*", pos):
+            pos = _block_comment_end(sql, pos, pg)
+            continue
+        elif c != ";":
+            return n  # an unterminated quote or comment: the rest is the statement
+        pos += 1
+
+
 def _statement_end(sql: str, pos: int, pg: bool) -> int:
     """Index of the `;` that ends the statement starting at ``pos`` (or len(sql))."""
     in_body = _BODY_HEAD[pg].match(sql, pos) is not None
+    return _token_end(sql, pos, pg, in_body) if in_body else _plain_end(sql, pos, pg)
+
+
+def _token_end(sql: str, pos: int, pg: bool, in_body: bool) -> int:
+    """_statement_end a token at a time: what bodies need (their words count)."""
     scanner = _SCANNERS[(pg, in_body)]
     depth = parens = 0
     last_word = ""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 from sqlmig.splitter import split
 
@@ -108,3 +110,50 @@ def test_lines_and_offsets():
     ]
     for st in got:
         assert sql[st.offset :].startswith(st.text)
+
+
+# The fast path outside bodies must cut exactly where the token scanner does, whatever
+# the text: unterminated quotes, nested comments, E-strings after words, dollar tags.
+FRAGMENTS = [
+    "a",
+    "e",
+    "E",
+    " ",
+    "\n",
+    ";",
+    "(",
+    ")",
+    "'",
+    "''",
+    '"',
+    "`",
+    "[",
+    "]",
+    "-",
+    "--",
+    "/",
+    "/*",
+    "*/",
+    "*",
+    "$",
+    "$$",
+    "$t$",
+    "t",
+    "\\",
+    "E'",
+    "e'x\\'y'",
+    "1",
+    "date'",
+    "$1",
+    "é",
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(parts=hs.lists(hs.sampled_from(FRAGMENTS), max_size=25), pg=hs.booleans())
+def test_the_fast_path_cuts_where_the_token_scanner_does(parts, pg):
+    from sqlmig.splitter import _plain_end, _token_end
+
+    sql = "".join(parts)
+    for pos in range(len(sql) + 1):
+        assert _plain_end(sql, pos, pg) == _token_end(sql, pos, pg, False), (sql, pos)
