@@ -6,31 +6,49 @@ execute_file, which runs a whole file with no bookkeeping.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlmig.engines.base import DbFailure, Driver, FailureKind
 from sqlmig.errors import StatementError, TableLockTimeout
 from sqlmig.models import SqlFile
 from sqlmig.splitter import Statement, split
 
+if TYPE_CHECKING:
+    from sqlmig.variables import Bindings
 
-def run_statements(engine: Driver, file: SqlFile, *, rolled_back: bool) -> int:
-    """Send ``file``'s statements one by one; the number sent. A failure names its line."""
+
+def run_statements(
+    engine: Driver, file: SqlFile, *, rolled_back: bool, variables: Bindings | None = None
+) -> int:
+    """Send ``file``'s statements one by one, with ``variables`` substituted; the number
+    sent. A failure names its line and shows the statement as written."""
     statements = split(file.text, engine.dialect)
     for st in statements:
+        sent = variables.substitute(st.text) if variables else st.text
         try:
-            engine.execute(st.text)
+            engine.execute(sent)
         except DbFailure as exc:
-            raise statement_error(engine, file, st, exc, rolled_back=rolled_back) from exc
+            raise statement_error(
+                engine, file, st, exc, rolled_back=rolled_back, sent=sent
+            ) from exc
     return len(statements)
 
 
 def statement_error(
-    engine: Driver, file: SqlFile, st: Statement | None, exc: DbFailure, *, rolled_back: bool
+    engine: Driver,
+    file: SqlFile,
+    st: Statement | None,
+    exc: DbFailure,
+    *,
+    rolled_back: bool,
+    sent: str | None = None,
 ) -> StatementError:
-    """The failure of ``st`` (None: at commit) as file, line, statement and message."""
+    """The failure of ``st`` (None: at commit) as file, line, statement and message;
+    ``sent`` is the text the database got, if variables made it differ."""
     if st is not None:
         line = st.line
         if exc.position:
-            line += st.text.count("\n", 0, exc.position - 1)
+            line += (sent or st.text).count("\n", 0, exc.position - 1)
         text = st.text
     else:  # failed at commit: deferred constraints, SQLite's foreign key check
         line, text = file.text.count("\n") + 1, "COMMIT"

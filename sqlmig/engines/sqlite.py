@@ -381,7 +381,13 @@ class SqliteEngine:
                 image.execute("VACUUM")
             image.execute("BEGIN")
             for sql, params in finish:
-                image.execute(sql, params)
+                try:
+                    image.execute(sql, params)
+                except sqlite3.OperationalError as exc:
+                    # ADD COLUMN, which SQLite cannot make IF NOT EXISTS, of a column the
+                    # backup already has: it was taken in this sqlmig's format.
+                    if not (sql.startswith("ALTER TABLE") and "duplicate column" in str(exc)):
+                        raise
             image.execute("COMMIT")
         finally:
             image.close()
