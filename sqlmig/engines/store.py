@@ -164,8 +164,11 @@ class Store:
         the history as it was before the restore kept whole, and ``event``
         (bookkeeping.restore_statements)."""
         creates = (self.sql.create_versions, self.sql.create_history, self.sql.create_seeds)
-        upgrade = [(self.meta.create, ()), (self.sql.add_variables, ())]
-        upgrade.append((self.meta.raise_format, (str(FORMAT),)))
+        upgrade: list[tuple[str, tuple[object, ...]]] = [
+            (self.meta.create, ()),
+            (self.sql.add_variables, ()),
+            (self.meta.raise_format, (str(FORMAT),)),
+        ]
         versions, history_table = self.qualified[0], self.qualified[1]
         history = restore_statements(self.driver.dialect, versions, history_table, kept, event)
         return [(sql, ()) for sql in creates] + upgrade + history

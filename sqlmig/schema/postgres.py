@@ -188,27 +188,76 @@ Own = set[tuple[str, str | None]]  # (schema, table), or (schema, None) for a wh
 _OWNED = {"schema", "table", "column", "constraint", "index", "trigger", "policy", *pgacl.QUERIES}
 
 
-def read_catalogs(conn: psycopg.Connection[Any], own: Own) -> Rows:
-    """Every kind's catalog rows, without sqlmig's ``own`` tables and what hangs off them."""
+# A tenant's diff reads one schema, its home: the same queries restricted to it, without
+# what belongs to the whole database (other schemas, extensions, event triggers, casts).
+_HOME_NS = "n.nspname = pg_catalog.current_schema()"
+
+
+def _home_query(sql: str) -> str:
+    parts = [part for part in sql.split("UNION ALL") if USER_NS in part]
+    # The pretty form names the table as the search_path sees it; the plain one always
+    # qualifies it.
+    pretty = "pg_get_indexdef(x.indexrelid, 0, true)"
+    return (
+        "UNION ALL".join(parts)
+        .replace(USER_NS, _HOME_NS)
+        .replace("pg_get_indexdef(x.indexrelid)", pretty)
+    )
+
+
+HOME_QUERIES = {k: _home_query(q) for k, q in QUERIES.items() if USER_NS in q and k != "schema"}
+
+
+def read_catalogs(conn: psycopg.Connection[Any], own: Own, home: str | None = None) -> Rows:
+    """Every kind's catalog rows, without sqlmig's ``own`` tables and what hangs off them.
+    With ``home``, only that schema's, named as if it were public."""
     with conn.transaction():
         # The server leaves out the schema of names visible on the search_path: pin it, so
         # that a schema reads the same whoever connects, and a dump loads under the path
         # it sets.
-        conn.execute(f"SELECT pg_catalog.set_config('search_path', '{SEARCH_PATH}', true)")
-        return {
+        conn.execute(
+            "SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident(%s), true)",
+            (home or SEARCH_PATH,),
+        )
+        rows = {
             kind: [
                 r
                 for r in conn.execute(sql).fetchall()
                 if kind not in _OWNED or (r[0], r[1]) not in own
             ]
-            for kind, sql in QUERIES.items()
+            for kind, sql in (QUERIES if home is None else HOME_QUERIES).items()
         }
+        if home is None:
+            return rows
+        quoted = conn.execute("SELECT pg_catalog.quote_ident(%s)", (home,)).fetchone()[0]  # type: ignore[index]
+    return {kind: [_rehome(kind, r, home, quoted) for r in found] for kind, found in rows.items()}
 
 
-def introspect(conn: psycopg.Connection[Any], own: Own) -> Schema:
-    """The schema of the database ``conn`` is connected to, without sqlmig's ``own`` tables."""
+def _rehome(kind: str, row: tuple[Any, ...], home: str, quoted: str) -> tuple[Any, ...]:
+    """A row of ``home`` (``quoted`` as the server quotes it) as the same row of public
+    would read: the server leaves ``home`` out of most of what it renders; not out of
+    the schema columns, a function's definition or an extended statistics' name."""
+    r = list(row)
+    if kind == "other":
+        if r[0] == "statistics":
+            r[1] = f"{SEARCH_PATH}.{r[1].removeprefix(f'{quoted}.')}"
+        return tuple(r)
+    r[0] = SEARCH_PATH  # every other kind's rows start with the home schema
+    if kind == "function":
+        head = "PROCEDURE" if r[2] == "p" else "FUNCTION"
+        r[4] = r[4].replace(f"{head} {quoted}.", f"{head} {SEARCH_PATH}.", 1)
+    if kind == "table" and r[8] and r[8][0] == home:  # partition of
+        r[8] = [SEARCH_PATH, *r[8][1:]]
+    if kind == "sequence" and r[9] and r[9][0] == home:  # owned by
+        r[9] = [SEARCH_PATH, *r[9][1:]]
+    return tuple(r)
+
+
+def introspect(conn: psycopg.Connection[Any], own: Own, home: str | None = None) -> Schema:
+    """The schema of the database ``conn`` is connected to, without sqlmig's ``own`` tables;
+    with ``home``, of that schema alone, as if it were public (a tenant's)."""
     schema: Schema = {}
-    for kind, rows in read_catalogs(conn, own).items():
+    for kind, rows in read_catalogs(conn, own, home).items():
         for row in rows:
             key, attrs = _READERS[kind](row)
             schema[key] = {k: _text(v) for k, v in attrs.items()}
