@@ -73,7 +73,7 @@ def test_placeholders_keep_every_offset():
     sql = "CREATE SCHEMA :\"tenant\"; SET search_path = :'tenant'"
     replaced = placeholders(sql, "postgres")
     assert len(replaced) == len(sql) and ":" not in replaced
-    assert replaced == 'CREATE SCHEMA  "tenant"; SET search_path =  \'tenant\''
+    assert replaced == "CREATE SCHEMA  \"tenant\"; SET search_path =  'tenant'"
 
 
 @pytest.mark.parametrize(
