@@ -24,6 +24,7 @@ from sqlmig.errors import (
     ValidationError,
     VersionMismatch,
 )
+from sqlmig.fleet_results import FleetInterrupted, FleetResult, TargetResult
 from sqlmig.migrator import Migrator
 from sqlmig.models import (
     Direction,
@@ -38,17 +39,15 @@ from sqlmig.models import (
 )
 
 if TYPE_CHECKING:
-    from sqlmig.fleet import Fleet, FleetInterrupted, FleetResult, TargetResult
-
-_FLEET = ("Fleet", "FleetInterrupted", "FleetResult", "TargetResult")
+    from sqlmig.fleet import Fleet
 
 
 def __getattr__(name: str) -> Any:
     # Imported on first use: concurrent.futures (logging) would cost every command ~10 ms.
-    if name in _FLEET:
-        from sqlmig import fleet
+    if name == "Fleet":
+        from sqlmig.fleet import Fleet
 
-        return getattr(fleet, name)
+        return Fleet
     raise AttributeError(f"module 'sqlmig' has no attribute {name!r}")
 
 

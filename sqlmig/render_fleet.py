@@ -6,13 +6,14 @@ Every URL shown is masked, and every error message has its target's password rem
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from rich.markup import escape
 
 from sqlmig import documents
 from sqlmig.config import parse_url
-from sqlmig.fleet import FleetResult, Plan, TargetResult, Validation
+from sqlmig.fleet_results import FleetResult, Plan, TargetResult, Validation
 from sqlmig.models import Direction, HistoryEvent, Metrics, RunResult, State, Status
 from sqlmig.render import (
     HISTORY_HEADER,
@@ -104,16 +105,16 @@ def report(result: FleetResult[Any], *, json: bool, checks: bool) -> None:
             for r in result.targets
             if isinstance(r.value, Metrics)
         ]
-        out.file.write(prometheus_text(labelled))
+        sys.stdout.write(prometheus_text(labelled))
         _errors(result, checks=checks, table=False)
         return
     if result.command == "plan":
         for r in result.targets:
             if isinstance(r.value, Plan):
                 url = parse_url(r.target.url)
-                out.file.write(f"-- target {r.target.name} ({r.database})\n")
+                sys.stdout.write(f"-- target {r.target.name} ({r.database})\n")
                 p = r.value
-                out.file.write(
+                sys.stdout.write(
                     dry_run(
                         p.migrations, p.direction, url.dialect, p.table, p.variables, whole=p.whole
                     )

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from sqlmig.fleet import Fleet, FleetInterrupted, FleetResult, TargetResult
+from sqlmig.fleet import Fleet
+from sqlmig.fleet_results import FleetInterrupted, FleetResult, TargetResult
 from sqlmig.models import Target
 from tests.conftest import _admin, _with_db
 from tests.helpers import query, versions
@@ -338,10 +339,11 @@ def test_twenty_postgres_databases_and_no_password_in_any_output(
 TENANTS = 200
 
 
-@pytest.fixture
-def tenant_project(tmp_path, pg_url) -> Path:
-    """One database whose tenants table names 200 tenant schemas (not created yet)."""
-    write_set(tmp_path / "sql", 3)
+def make_tenants(tmp_path: Path, pg_url: str, count: int) -> Path:
+    """A project whose one database's tenants table names ``count`` tenant schemas, and
+    'Big Co' (none created yet)."""
+    extra = "INSERT INTO t3 VALUES (100, :'schema' || ' ' || :'target');\n"
+    write_set(tmp_path / "sql", 3, slow={3: extra})
     (tmp_path / "sql" / "schema.sql").write_text(
         "".join(
             f"CREATE TABLE t{v} (id int PRIMARY KEY, made_for text DEFAULT 'x');\n"
@@ -351,13 +353,36 @@ def tenant_project(tmp_path, pg_url) -> Path:
     query(pg_url, "CREATE TABLE tenants (name text)")
     query(
         pg_url,
-        f"INSERT INTO tenants SELECT format('t%s', lpad(i::text, 3, '0')) FROM generate_series(1, {TENANTS}) i",
+        "INSERT INTO tenants SELECT format('t%s', lpad(i::text, 3, '0')) "
+        f"FROM generate_series(1, {count}) i",
     )
     query(pg_url, "INSERT INTO tenants VALUES ('Big Co')")
     (tmp_path / "sqlmig.toml").write_text(
         f'[targets]\ntenants = {{ url = "{pg_url}", tenants = "SELECT name FROM tenants ORDER BY name" }}\n'
     )
     return tmp_path
+
+
+@pytest.fixture
+def tenant_project(tmp_path, pg_url) -> Path:
+    return make_tenants(tmp_path, pg_url, TENANTS)
+
+
+def test_the_readme_fleet_example_runs(tmp_path, pg_url, monkeypatch, capsys):
+    import re
+
+    from tests.test_docs import README
+
+    (block,) = re.findall(r"```py\n(.*?)```", README, re.DOTALL)
+    monkeypatch.chdir(make_tenants(tmp_path, pg_url, 2))
+    with pytest.raises(SystemExit) as info:
+        exec(compile(block, "README.md", "exec"), {})
+    assert info.value.code == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "tenants/Big Co ok None -> 3",
+        "tenants/t001 ok None -> 3",
+        "tenants/t002 ok None -> 3",
+    ]
 
 
 def test_two_hundred_tenant_schemas_each_with_its_own_state(tenant_project, pg_url):
@@ -367,6 +392,7 @@ def test_two_hundred_tenant_schemas_each_with_its_own_state(tenant_project, pg_u
     assert len(doc["targets"]) == TENANTS + 1 and doc["ok"]
     # Each tenant's tables and its own version table live in its schema; public has none.
     assert query(pg_url, "SELECT made_for FROM t150.t2") == [("t150",)]
+    assert query(pg_url, "SELECT made_for FROM t150.t3 WHERE id = 100") == [("t150 tenants/t150",)]
     assert query(pg_url, 'SELECT made_for FROM "Big Co".t1') == [("Big Co",)]
     assert query(pg_url, "SELECT count(*) FROM t007.schema_version") == [(3,)]
     assert query(
@@ -401,6 +427,36 @@ def test_a_tenant_is_diffed_as_if_its_objects_were_in_the_default_schema(tenant_
     )
     assert "tenants/t001" not in done.stdout.split("sqlmig diff:")[0]
     assert "Exit 1 (a check failed): tenants/t002." in done.stdout
+
+
+def test_each_tenant_has_its_own_lock(tmp_path, pg_url):
+    import hashlib
+
+    import psycopg
+
+    project = make_tenants(tmp_path, pg_url, 3)
+    digest = hashlib.sha256(b"sqlmig:t002.schema_version").digest()
+    with psycopg.connect(pg_url, autocommit=True) as holder:
+        holder.execute(
+            "SELECT pg_advisory_lock(%s)", (int.from_bytes(digest[:8], "big", signed=True),)
+        )
+        done = sqlmig(
+            "apply",
+            "--all-targets",
+            "--parallel",
+            "4",
+            "--lock-timeout",
+            "1",
+            "--json",
+            cwd=project,
+        )
+    doc = json.loads(done.stdout)
+    assert done.returncode == 4 and doc["caused_by"] == ["tenants/t002"]
+    assert (
+        "another sqlmig run is migrating t002.schema_version"
+        in doc["targets"][2]["error"]["error"]["message"]
+    )
+    assert [t["version_after"] for t in doc["targets"]] == [3, 3, None, 3]
 
 
 def test_tenants_query_errors_are_configuration_errors(tmp_path, pg_url):

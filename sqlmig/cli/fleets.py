@@ -29,7 +29,7 @@ def run(
     ``progress``: a line as each target finishes (not with --json); ``settings``: more
     settings than ``common``'s (None meaning unset)."""
     from sqlmig import render_fleet
-    from sqlmig.fleet import FleetInterrupted
+    from sqlmig.fleet_results import FleetInterrupted
 
     on_done = render_fleet.progress if progress and not json else None
     fleet = targets.fleet(common, on_done, **(settings or {}))

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from sqlmig.schema import Schema, pgacl
+from sqlmig.schema.home import home_queries, rehome
 from sqlmig.schema.pgnames import SEARCH_PATH, USER_NS, ident, not_extension, not_internal, qual
 
 QUERIES: dict[str, str] = {
@@ -188,24 +189,8 @@ Own = set[tuple[str, str | None]]  # (schema, table), or (schema, None) for a wh
 _OWNED = {"schema", "table", "column", "constraint", "index", "trigger", "policy", *pgacl.QUERIES}
 
 
-# A tenant's diff reads one schema, its home: the same queries restricted to it, without
-# what belongs to the whole database (other schemas, extensions, event triggers, casts).
-_HOME_NS = "n.nspname = pg_catalog.current_schema()"
-
-
-def _home_query(sql: str) -> str:
-    parts = [part for part in sql.split("UNION ALL") if USER_NS in part]
-    # The pretty form names the table as the search_path sees it; the plain one always
-    # qualifies it.
-    pretty = "pg_get_indexdef(x.indexrelid, 0, true)"
-    return (
-        "UNION ALL".join(parts)
-        .replace(USER_NS, _HOME_NS)
-        .replace("pg_get_indexdef(x.indexrelid)", pretty)
-    )
-
-
-HOME_QUERIES = {k: _home_query(q) for k, q in QUERIES.items() if USER_NS in q and k != "schema"}
+# A tenant's diff reads one schema, its home (schema/home.py).
+HOME_QUERIES = home_queries(QUERIES, USER_NS)
 
 
 def read_catalogs(conn: psycopg.Connection[Any], own: Own, home: str | None = None) -> Rows:
@@ -230,27 +215,11 @@ def read_catalogs(conn: psycopg.Connection[Any], own: Own, home: str | None = No
         if home is None:
             return rows
         quoted = conn.execute("SELECT pg_catalog.quote_ident(%s)", (home,)).fetchone()[0]  # type: ignore[index]
-    return {kind: [_rehome(kind, r, home, quoted) for r in found] for kind, found in rows.items()}
-
-
-def _rehome(kind: str, row: tuple[Any, ...], home: str, quoted: str) -> tuple[Any, ...]:
-    """A row of ``home`` (``quoted`` as the server quotes it) as the same row of public
-    would read: the server leaves ``home`` out of most of what it renders; not out of
-    the schema columns, a function's definition or an extended statistics' name."""
-    r = list(row)
-    if kind == "other":
-        if r[0] == "statistics":
-            r[1] = f"{SEARCH_PATH}.{r[1].removeprefix(f'{quoted}.')}"
-        return tuple(r)
-    r[0] = SEARCH_PATH  # every other kind's rows start with the home schema
-    if kind == "function":
-        head = "PROCEDURE" if r[2] == "p" else "FUNCTION"
-        r[4] = r[4].replace(f"{head} {quoted}.", f"{head} {SEARCH_PATH}.", 1)
-    if kind == "table" and r[8] and r[8][0] == home:  # partition of
-        r[8] = [SEARCH_PATH, *r[8][1:]]
-    if kind == "sequence" and r[9] and r[9][0] == home:  # owned by
-        r[9] = [SEARCH_PATH, *r[9][1:]]
-    return tuple(r)
+    moved = {
+        kind: [rehome(kind, r, home, quoted, SEARCH_PATH) for r in found]
+        for kind, found in rows.items()
+    }
+    return {kind: [r for r in found if r is not None] for kind, found in moved.items()}
 
 
 def introspect(conn: psycopg.Connection[Any], own: Own, home: str | None = None) -> Schema:
