@@ -26,6 +26,7 @@ from sqlmig.render import (
     out,
     prometheus_text,
 )
+from sqlmig.schema import Findings
 
 _MEANING = {
     130: "interrupted",
@@ -182,8 +183,10 @@ def _details(result: FleetResult[Any]) -> None:
     for r in result.targets:
         if isinstance(r.value, Validation) and r.value.problems:
             findings(r.value.problems, failed=f"{r.target.name}: {{n}} problem(s):", ok="")
-        elif result.command == "diff" and r.value:
-            findings(r.value, failed=f"{r.target.name}: schema drift: {{n}} difference(s)", ok="")
+        elif isinstance(r.value, Findings) and (r.value or r.value.notes):
+            failed = f"{r.target.name}: schema drift: {{n}} difference(s)"
+            ok = f"{r.target.name}: matches schema.sql"
+            findings(r.value, failed=failed, ok=ok, notes=r.value.notes)
 
 
 def _history(result: FleetResult[Any]) -> None:
@@ -247,6 +250,8 @@ def _value_doc(value: object, command: str) -> Any:
         return {"problems": value.problems, "lint": lint}
     if isinstance(value, Metrics):
         return asdict(value)
-    if isinstance(value, list) and value and isinstance(value[0], HistoryEvent):
+    if isinstance(value, Findings):  # diff
+        return {"differences": list(value), "notes": value.notes}
+    if isinstance(value, list):
         return documents.history(value)
     return value

@@ -15,7 +15,7 @@ from sqlmig.errors import ConfigError, StatementError
 from sqlmig.lint import lint_set
 from sqlmig.splitter import variables
 from sqlmig.variables import Bindings, parse_assignments, placeholders, quote, substitute
-from tests.helpers import query, tables
+from tests.helpers import query, tables, versions
 
 
 def names(sql: str, dialect: str = "postgres") -> list[tuple[str, bool]]:
@@ -223,3 +223,27 @@ def test_format_two_is_upgraded_in_place_keeping_its_history(db_url, write_migra
     assert [(e.version, e.variables) for e in events] == [(2, '{"v": "x"}'), (1, None)]
     assert query(db_url, "SELECT value FROM schema_version_meta") == [(str(store.FORMAT),)]
     assert store.FORMAT == 3
+
+
+def test_a_backup_from_before_format_3_restores_keeping_the_history_since(
+    db_url, write_migration, tmp_path
+):
+    from sqlmig import release
+
+    format_two(db_url, write_migration)
+    folder = write_migration(2, "b", "CREATE TABLE b (x text DEFAULT :'v');", "DROP TABLE b;")
+    with Migrator(db_url, folder, backup_dir=tmp_path / "b") as m:
+        # Taken as an older sqlmig would have: its tables still in format 2.
+        backup = release.take_backup(m.settings, m.engine(write=True), m.applied())
+    with Migrator(db_url, folder, vars={"v": "x"}) as m:
+        m.apply(backup=False)  # upgrades to format 3 and records the values
+    with Migrator(db_url, folder) as m:
+        m.restore(backup.path)
+        events = m.history()
+    assert [(e.event, e.version, e.variables) for e in events] == [
+        ("restore", 1, None),
+        ("apply", 2, '{"v": "x"}'),  # kept whole, its values with it
+        ("apply", 1, None),
+    ]
+    assert versions(db_url) == [1]
+    assert query(db_url, "SELECT value FROM schema_version_meta") == [(str(store.FORMAT),)]
