@@ -343,12 +343,14 @@ def make_tenants(tmp_path: Path, pg_url: str, count: int) -> Path:
     """A project whose one database's tenants table names ``count`` tenant schemas, and
     'Big Co' (none created yet)."""
     extra = "INSERT INTO t3 VALUES (100, :'schema' || ' ' || :'target');\n"
+    extra += "GRANT SELECT ON t3 TO PUBLIC;\n"
     write_set(tmp_path / "sql", 3, slow={3: extra})
     (tmp_path / "sql" / "schema.sql").write_text(
         "".join(
             f"CREATE TABLE t{v} (id int PRIMARY KEY, made_for text DEFAULT 'x');\n"
             for v in range(1, 4)
         )
+        + "GRANT SELECT ON t3 TO PUBLIC;\n"
     )
     query(pg_url, "CREATE TABLE tenants (name text)")
     query(
@@ -417,6 +419,9 @@ def test_a_tenant_is_diffed_as_if_its_objects_were_in_the_default_schema(tenant_
         for schema in ("t001", "t002", '"Big Co"'):
             query(pg_url, f"ALTER TABLE {schema}.t{v} ALTER made_for SET DEFAULT 'x'")
     query(pg_url, "CREATE INDEX t1_made_for ON t002.t1 (made_for)")
+    # The database's and the tenant schema's own privileges are not the tenant's objects.
+    query(pg_url, "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC")
+    query(pg_url, "GRANT USAGE ON SCHEMA t001 TO PUBLIC")
     done = sqlmig(
         "diff", "--target", "tenants/t00[12]", "--target", "tenants/Big*", cwd=tenant_project
     )
