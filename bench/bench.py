@@ -13,7 +13,8 @@ shows its peak RSS. bench/README.md describes every row and its floor.
 Environment: SQLMIG_BENCH_QUICK=1 (as --quick), SQLMIG_BENCH_PG_URL (a superuser URL of
 an existing server instead of the throwaway cluster), SQLMIG_BENCH_COUNT (N, default
 1000), SQLMIG_BENCH_ROUNDS (default 5), SQLMIG_BENCH_10000=1 (flatness at N=10,000 too),
-SQLMIG_BENCH_500MB=1 (a 500 MB migration in the memory rows too), TMPDIR (where the
+SQLMIG_BENCH_500MB=1 (a 500 MB migration in the memory rows too), SQLMIG_BENCH_FLEET
+(targets of the fleet rows, default 200), TMPDIR (where the
 SQLite files go; the machine's disk by default, as a user's would be).
 """
 
@@ -55,6 +56,7 @@ def config(quick: bool) -> Config:
         big_rows=20_000 if quick else 2_000_000,
         seed_mb=seed_mb,
         diff_tables=20 if quick else 1000,
+        fleet_targets=int(env.get("SQLMIG_BENCH_FLEET", 10 if quick else 200)),
         spread=0.0 if quick else 10.0,
     )
 

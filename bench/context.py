@@ -43,6 +43,7 @@ class Config:
     big_rows: int  # rows in each of the two tables of the big SQLite file
     seed_mb: tuple[int, ...]  # sizes of the one-migration memory rows
     diff_tables: int
+    fleet_targets: int  # SQLite files and tenant schemas of the fleet rows
     spread: float  # seconds each row's rounds go on for at least (see runner.measure)
 
 

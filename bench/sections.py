@@ -9,13 +9,25 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import statistics
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import workloads
 from context import ENGINE_NAMES, Bench, floor_env
 from report import Row, change, change_text, seconds
-from runner import FLOOR, Sample, Side, Trial, python, run_inner, run_whole, sqlite_path
+from runner import (
+    FLOOR,
+    ChildFailed,
+    Sample,
+    Side,
+    Trial,
+    child_env,
+    python,
+    run_inner,
+    run_whole,
+    sqlite_path,
+)
 from workloads import Workload
 
 # -- the sections -----------------------------------------------------------------------
@@ -291,6 +303,114 @@ def _seed_trial(b: Bench, engine: str, wl: Workload) -> Trial:
     return trial
 
 
+FLEET_MIGRATIONS = 10
+
+
+def fleet(b: Bench) -> None:
+    n = b.cfg.fleet_targets
+    wl = b.workload("simple", FLEET_MIGRATIONS)
+    b.report.section(
+        f"A fleet: {FLEET_MIGRATIONS} migrations ({wl.description}) applied to {n} SQLite files "
+        f"and to {n} tenant schemas of one PostgreSQL database; whole processes"
+    )
+    b.report.note(
+        "loop: a shell loop of one `sqlmig apply` process per target (tenants: --schema and "
+        "the search_path in the URL); sqlmig: one `sqlmig apply --all-targets`, serially "
+        "and with --parallel 4"
+    )
+    b.report.header("loop")
+    for engine in b.engines:
+        results = b.measure(_fleet_trial(b, engine, wl, n), min(b.cfg.rounds, 3), spread=False)
+        name = f"{ENGINE_NAMES[engine]}, {n} {'files' if engine == 'sqlite' else 'tenants'}"
+        rows = [
+            Row(f"{name}, one process", "serial", "loop", own_ref=True, target="< 0.33x"),
+            Row(f"{name}, --parallel 4", "parallel", "loop", own_ref=True),
+        ]
+        b.report.rows(rows, results, FLOOR)
+
+
+def _fleet_trial(b: Bench, engine: str, wl: Workload, n: int) -> Trial:
+    def trial(side: Side, r: int) -> dict[str, Sample]:
+        if side.is_floor:
+            return {}  # the reference is the same tree's loop
+        samples = {}
+        for key in ("loop", "serial", "parallel")[r % 3 :] + ("loop", "serial", "parallel")[
+            : r % 3
+        ]:
+            cwd = b.folder(f"fleet-{key}")
+            urls, loop_urls, made = _fleet_targets(b, engine, cwd, n)
+            try:
+                if key == "loop":
+                    (cwd / "urls.txt").write_text("".join(u + "\n" for u in loop_urls))
+                    script = (
+                        'while read -r url more; do "$0" -m sqlmig apply --no-backup -d "$url" '
+                        f"$more --dir {wl.folder} > /dev/null || exit 1; done < urls.txt"
+                    )
+                    samples[key] = run_whole(
+                        ["sh", "-c", script, sys.executable], child_env(side.tree), cwd
+                    )
+                else:
+                    more = ("--parallel", "4") if key == "parallel" else ()
+                    args = ("apply", "--all-targets", "--no-backup", "--dir", wl.folder, *more)
+                    samples[key] = b.cli(side, cwd, *args)
+                _check_fleet(urls, engine)
+            finally:
+                for url in made:
+                    b.dbs.drop(url)
+                shutil.rmtree(cwd)
+        return samples
+
+    return trial
+
+
+def _fleet_targets(
+    b: Bench, engine: str, cwd: Path, n: int
+) -> tuple[list[str], list[str], list[str]]:
+    """Write cwd/sqlmig.toml naming ``n`` fresh targets: (the targets' URLs, the URLs a
+    loop of single runs uses for them, the databases to drop afterwards)."""
+    if engine == "sqlite":
+        urls = [f"sqlite:///{cwd / f'f{i:04d}.db'}" for i in range(n)]
+        (cwd / "targets.txt").write_text("".join(u + "\n" for u in urls))
+        (cwd / "sqlmig.toml").write_text('[targets]\nfiles = { file = "targets.txt" }\n')
+        return urls, urls, []
+    import psycopg
+
+    url = b.dbs.new("postgres", "fleet")
+    tenants = [f"t{i:04d}" for i in range(n)]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE tenants (name text)")
+        conn.execute("INSERT INTO tenants SELECT unnest(%s::text[])", (tenants,))
+    query = "SELECT name FROM tenants ORDER BY name"
+    (cwd / "sqlmig.toml").write_text(
+        f'[targets]\ntenants = {{ url = "{url}", tenants = "{query}" }}\n'
+    )
+    # A single run for one tenant: its tables in its schema, its search_path pinned to it.
+    singles = [f"{url}?options=-csearch_path%3D{t} --schema {t}" for t in tenants]
+    return [f"{url}#{t}" for t in tenants], singles, [url]
+
+
+def _check_fleet(urls: list[str], engine: str) -> None:
+    """Every target got every migration: a fast run that did less would flatter."""
+    first, last = urls[0], urls[-1]
+    for url in (first, last):
+        if engine == "sqlite":
+            conn = sqlite3.connect(sqlite_path(url))
+            found = conn.execute("SELECT count(*) FROM schema_version").fetchone()[0]
+            conn.close()
+        else:
+            import psycopg
+
+            base, tenant = url.split("#")
+            with psycopg.connect(base) as conn:
+                found = conn.execute(f'SELECT count(*) FROM "{tenant}".schema_version').fetchone()[
+                    0
+                ]  # type: ignore[index]
+        if found != FLEET_MIGRATIONS:
+            raise ChildFailed(
+                f"{url.split('#')[-1]} has {found} migrations, not {FLEET_MIGRATIONS}"
+            )
+
+
 def _load(url: str, ddl: str) -> None:
     if url.startswith("sqlite:"):
         conn = sqlite3.connect(sqlite_path(url))
@@ -312,5 +432,6 @@ SECTIONS: dict[str, Callable[[Bench], None]] = {
     "status": status,
     "diff": diff,
     "memory": memory,
+    "fleet": fleet,
 }
 SQLITE_ONLY = {"data"}

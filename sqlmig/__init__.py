@@ -8,6 +8,8 @@ The library is what the CLI uses; application code can use it the same way::
         m.ensure_current()   # raises VersionMismatch when the database is behind or ahead
 """
 
+from typing import TYPE_CHECKING, Any
+
 from sqlmig._version import __version__
 from sqlmig.errors import (
     ConfigError,
@@ -22,6 +24,7 @@ from sqlmig.errors import (
     ValidationError,
     VersionMismatch,
 )
+from sqlmig.fleet_results import FleetInterrupted, FleetResult, TargetResult
 from sqlmig.migrator import Migrator
 from sqlmig.models import (
     Direction,
@@ -32,7 +35,21 @@ from sqlmig.models import (
     State,
     Status,
     StepResult,
+    Target,
 )
+
+if TYPE_CHECKING:
+    from sqlmig.fleet import Fleet
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: concurrent.futures (logging) would cost every command ~10 ms.
+    if name == "Fleet":
+        from sqlmig.fleet import Fleet
+
+        return Fleet
+    raise AttributeError(f"module 'sqlmig' has no attribute {name!r}")
+
 
 __all__ = [
     "ConfigError",
@@ -40,6 +57,9 @@ __all__ = [
     "ConnectionLost",
     "Direction",
     "DirtyError",
+    "Fleet",
+    "FleetInterrupted",
+    "FleetResult",
     "IrreversibleError",
     "LockTimeout",
     "Migration",
@@ -53,6 +73,8 @@ __all__ = [
     "StatementError",
     "Status",
     "StepResult",
+    "Target",
+    "TargetResult",
     "ValidationError",
     "VersionMismatch",
     "__version__",

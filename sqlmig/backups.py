@@ -36,10 +36,13 @@ def _extension(engine: Engine) -> str:
     return "sqlite" if engine.dialect == "sqlite" else "pgdump"
 
 
-def file_name(engine: Engine, version: int, now: datetime, n: int = 1) -> str:
+def file_name(
+    engine: Engine, version: int, now: datetime, n: int = 1, label: str | None = None
+) -> str:
+    """``label`` (default: the database's name) starts the name: a fleet target's."""
     suffix = f"-{n}" if n > 1 else ""
     stamp = f"{now:%Y%m%dT%H%M%SZ}{suffix}"
-    return f"{safe_label(engine.label)}-v{version:04d}-{stamp}.{_extension(engine)}"
+    return f"{safe_label(label or engine.label)}-v{version:04d}-{stamp}.{_extension(engine)}"
 
 
 def manifest_path(backup: Path) -> Path:
@@ -66,13 +69,16 @@ def take(
     keep: int | None = None,
     *,
     taken_by: str = "backup",
+    label: str | None = None,
 ) -> BackupInfo:
     """Write a backup of ``engine``'s database at ``version`` into ``folder``, with its
-    manifest; then, with ``keep``, delete the old ones the retention rule gives up."""
+    manifest, named by ``label`` (default: the database's name); then, with ``keep``,
+    delete the old ones of that label the retention rule gives up."""
     _prepare_folder(folder)
     sweep(folder)
     now = datetime.now(UTC)
-    with tempfiles.temporary(folder, file_name(engine, version, now)) as partial:
+    # Threads of one fleet run share the process: the label keeps their files apart.
+    with tempfiles.temporary(folder, file_name(engine, version, now, label=label)) as partial:
         try:
             os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
             source = engine.backup_to(partial)
@@ -81,11 +87,11 @@ def take(
             os.chmod(partial, 0o600)  # pg_dump rewrites the file; make sure it stays private
             manifest = partial.with_name(partial.name + ".json")
             _write_private(manifest, _manifest(source, version, now, taken_by))
-            final = _publish(partial, manifest, lambda n: file_name(engine, version, now, n))
+            final = _publish(partial, manifest, lambda n: file_name(engine, version, now, n, label))
         except OSError as exc:
             raise BackupError(_os_message(exc, partial)) from None
     if keep:
-        prune(folder, engine.label, keep, _extension(engine))
+        prune(folder, label or engine.label, keep, _extension(engine))
     return describe(final)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from urllib.parse import unquote, unquote_plus, urlsplit
 
 from sqlmig.errors import ConfigError
+from sqlmig.models import Target
 
 Dialect = Literal["sqlite", "postgres"]
 DEFAULT_URL = "sqlite:///sqlmig.db"
@@ -148,6 +149,8 @@ class Settings:
     lint_from: int | None = None  # versions at or below it are not linted
     lint_rules: dict[str, str] = field(default_factory=dict)  # rule id -> error, warning, off
     pg_version: int | None = None  # PostgreSQL major version lint assumes without a server
+    vars: dict[str, str] = field(default_factory=dict)  # :'name' values for migration files
+    target: Target | None = None  # the fleet target this run is for (never from a file)
 
     @property
     def url(self) -> DatabaseUrl:
@@ -205,7 +208,21 @@ class Settings:
             raise ConfigError("backup_keep must be 1 or more (leave it unset to keep every backup)")
         self._check_lint()
         self.url  # noqa: B018 - parse now so a bad URL fails before anything else
+        self._check_fleet()
         return self
+
+    def _check_fleet(self) -> None:
+        if self.vars:
+            from sqlmig.variables import check_names
+
+            check_names(self.vars, "vars")
+        tenant = self.target.tenant if self.target else None
+        if tenant is None:
+            return
+        if self.url.dialect != "postgres":
+            raise ConfigError(f"tenant schema {tenant!r}: tenant schemas need PostgreSQL")
+        if not 0 < len(tenant.encode()) <= 63 or "\0" in tenant:
+            raise ConfigError(f"tenant schema {tenant!r}: a schema name is 1 to 63 bytes")
 
     def _check_lint(self) -> None:
         if self.lint_from is not None and self.lint_from < 0:
@@ -237,6 +254,8 @@ _EXPECTED: dict[str, type | tuple[type, ...]] = {
     "lint_from": (int, type(None)),
     "lint_rules": dict,
     "pg_version": (int, type(None)),
+    "vars": dict,
+    "target": (Target, type(None)),
 }
 PATH_SETTINGS = ("dir", "backup_dir", "seeds_dir")
 
@@ -258,20 +277,29 @@ def _read_config_file(cwd: Path) -> tuple[dict[str, Any], Path | None]:
     return {}, None
 
 
+def read_config(cwd: Path | None = None) -> tuple[dict[str, Any], Path | None]:
+    """The config file's settings (sqlmig.toml, else [tool.sqlmig]) and where it is."""
+    return _read_config_file(cwd or Path.cwd())
+
+
 def load_settings(overrides: dict[str, Any], cwd: Path | None = None) -> Settings:
     """Merge flags (``overrides``, None meaning unset), DATABASE_URL, the config file, defaults."""
     cwd = cwd or Path.cwd()
     data, path = _read_config_file(cwd)
-    known = {f.name for f in fields(Settings)}
+    # `targets` is the fleet's (sqlmig.targets reads it); `target` is set per target only.
+    known = {f.name for f in fields(Settings)} - {"target"} | {"targets"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(
             f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    values: dict[str, Any] = dict(data)
+    values: dict[str, Any] = {k: v for k, v in data.items() if k != "targets"}
     if os.environ.get("DATABASE_URL"):
         values["database_url"] = os.environ["DATABASE_URL"]
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "vars" in given and isinstance(values.get("vars"), dict):  # --var adds to the file's
+        given["vars"] = {**values["vars"], **given["vars"]}
+    values.update(given)
     for name in PATH_SETTINGS:
         # Relative paths from the config file are relative to it; from flags, to the cwd.
         value = values.get(name, getattr(Settings, name))

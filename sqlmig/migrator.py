@@ -9,7 +9,7 @@ methods here that delegate to them are the public face.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ from sqlmig.models import (
     Migration,
     RowStatus,
     RunResult,
+    SqlFile,
     Status,
 )
 from sqlmig.planner import (
@@ -42,13 +43,14 @@ from sqlmig.planner import (
     refuse_outside_transaction,
     statuses,
 )
-from sqlmig.records import RunContext
+from sqlmig.records import RunContext, new_run_id
 from sqlmig.runner import OnStep, Runner, reporting
 
 if TYPE_CHECKING:
     from sqlmig.models import BackupInfo, Metrics, RestoreResult, SeedResult
     from sqlmig.schema import Findings
     from sqlmig.schemaops import DumpResult, RoundTripResult
+    from sqlmig.variables import Bindings
 
 
 class Migrator:
@@ -63,8 +65,11 @@ class Migrator:
         directory: str | Path | None = None,
         *,
         settings: Settings | None = None,
+        run_id: str | None = None,
         **options: Any,
     ) -> None:
+        """``run_id``: the id this run's history rows carry (a fleet gives every target
+        the same one); by default each run gets its own."""
         base = settings or Settings()
         if database_url is not None:
             options["database_url"] = database_url
@@ -77,9 +82,11 @@ class Migrator:
             self.settings = replace(base, **options).checked()
         except TypeError as exc:
             raise ConfigError(f"unknown Migrator option: {exc}") from exc
+        self.run_id = run_id
         self._engine: Engine | None = None
         self._store: Store | None = None
         self._writable = False
+        self._cancelled = False
 
     @classmethod
     def from_config(cls, cwd: Path | None = None, **overrides: Any) -> Migrator:
@@ -97,6 +104,14 @@ class Migrator:
             self._engine.close()
             self._engine = self._store = None
 
+    def cancel(self) -> None:
+        """From another thread: stop the statement running now and run nothing more; the
+        run unwinds as on Ctrl-C (the migration in progress rolled back and recorded as
+        interrupted, KeyboardInterrupt raised in the thread that runs it)."""
+        self._cancelled = True
+        if self._engine is not None:
+            self._engine.cancel()
+
     # -- internals -------------------------------------------------------------------
 
     def migrations(self) -> list[Migration]:
@@ -107,7 +122,11 @@ class Migrator:
         if self._engine is not None and (self._writable or not write):
             return self._engine
         self.close()
+        if self._cancelled:
+            raise KeyboardInterrupt
         self._engine = open_engine(self.settings, write=write)
+        if self._cancelled:  # cancel() came while connecting, before it saw this engine
+            self._engine.cancel()
         self._store = Store(self._engine, self.settings)
         self._writable = write
         return self._engine
@@ -135,7 +154,25 @@ class Migrator:
         engine.unlock()
 
     def runner(self, engine: Engine, store: Store, on_step: OnStep | None = None) -> Runner:
-        return Runner(engine, store, RunContext(engine.db_user()), on_step)
+        ctx = RunContext(engine.db_user(), self.run_id or new_run_id(), variables=self.bindings())
+        return Runner(engine, store, ctx, on_step)
+
+    def bindings(self) -> Bindings | None:
+        """The values the files' variables take on this database; None if none is declared."""
+        from sqlmig.variables import Bindings, values
+
+        engine = self.engine()
+        found = values(self.settings, engine.home)
+        return Bindings(found, engine.dialect) if found else None
+
+    def check_variables(self, files: Iterable[SqlFile]) -> None:
+        """Raise ConfigError, before connecting, if a file uses an undeclared variable."""
+        from sqlmig import variables
+
+        variables.check(files, self.settings.url.dialect, variables.declared(self.settings))
+
+    def _check_set(self, migrations: list[Migration]) -> None:
+        self.check_variables(f for m in migrations for f in (m.up, m.down))
 
     # -- reading -------------------------------------------------------------------
 
@@ -159,8 +196,17 @@ class Migrator:
         return Status(statuses(migrations, rows, invalid), self.settings.url.masked, seeds)
 
     def validate(self) -> list[Problem]:
-        """Every disagreement between files and database (the set itself raises if broken)."""
-        return problems(self.status().entries, allow_out_of_order=False, include_dirty=True)
+        """Every disagreement between files and database (the set itself raises if broken),
+        and every use of a variable the run does not declare."""
+        from sqlmig import variables
+
+        status = self.status()
+        files = [
+            f for e in status.entries if e.migration for f in (e.migration.up, e.migration.down)
+        ]
+        names = variables.declared(self.settings)
+        unknown = variables.problems(files, self.settings.url.dialect, names)
+        return problems(status.entries, allow_out_of_order=False, include_dirty=True) + unknown
 
     def history(
         self, limit: int | None = None, *, since: datetime | None = None, failed: bool = False
@@ -184,12 +230,14 @@ class Migrator:
         self, target: int | None = None, *, allow_out_of_order: bool = False
     ) -> list[Migration]:
         migrations = self.migrations()
+        self._check_set(migrations)
         return plan_apply(
             migrations, self.store().applied(), target=target, allow_out_of_order=allow_out_of_order
         )
 
     def plan_rollback(self, count: int = 1, *, to: int | None = None) -> list[Migration]:
         migrations = self.migrations()
+        self._check_set(migrations)
         return plan_rollback(migrations, self.store().applied(), count=count, to=to)
 
     # -- changing ------------------------------------------------------------------
@@ -229,6 +277,7 @@ class Migrator:
         if lint:
             self._lint_gate()
         migrations = self.migrations()
+        self._check_set(migrations)
         if backup is None:
             backup = self.settings.backup_by_default
         plan = ApplyPlan(migrations, target, allow_out_of_order)
@@ -266,6 +315,7 @@ class Migrator:
         """Run the down files of the last ``count`` applied migrations (or all above ``to``);
         ``single_transaction`` as for apply."""
         migrations = self.migrations()
+        self._check_set(migrations)
         with self.locked() as (engine, store):
             chosen = plan_rollback(migrations, store.applied(), count=count, to=to)
             if single_transaction:

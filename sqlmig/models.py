@@ -141,7 +141,17 @@ class HistoryEvent:
     applied_by: str = ""
     db_user: str = ""
     sqlmig_version: str = ""
+    variables: str | None = None  # JSON: the values of the variables the file used
     id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One database (or tenant schema) of a fleet, named in the configuration."""
+
+    name: str  # "eu-1", or "group/member" for targets read from a file or a query
+    url: str = field(repr=False)  # as configured: may hold a password, never shown
+    tenant: str | None = None  # schema-per-tenant: the schema that is this target
 
 
 class State(StrEnum):

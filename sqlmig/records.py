@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 from sqlmig._version import __version__
 from sqlmig.models import (
@@ -23,6 +24,16 @@ from sqlmig.models import (
     RowStatus,
     SqlFile,
 )
+
+if TYPE_CHECKING:
+    from sqlmig.variables import Bindings
+
+# The events of a file that ran: their history rows record the variables it used.
+_RAN = (EventKind.APPLY, EventKind.ROLLBACK, EventKind.FAIL, EventKind.SEED)
+
+
+def new_run_id() -> str:
+    return os.urandom(6).hex()
 
 
 def now_utc() -> str:
@@ -47,11 +58,13 @@ def os_identity() -> str:
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
-    """Identity of one sqlmig invocation against one database."""
+    """Identity of one sqlmig invocation against one database (a fleet passes one run
+    id to every target's), and the values its files' variables take there."""
 
     db_user: str
-    run_id: str = field(default_factory=lambda: os.urandom(6).hex())
+    run_id: str = field(default_factory=new_run_id)
     who: str = field(default_factory=os_identity)
+    variables: Bindings | None = None
 
     def row(
         self,
@@ -90,6 +103,9 @@ class RunContext:
         """A history row for ``m`` (or a seed or backup ``name``); ``file`` (default: the
         up file) gives the checksum."""
         source = file or (m.up if m else None)
+        used = None
+        if self.variables is not None and source is not None and event in _RAN:
+            used = self.variables.used(source.text)
         return HistoryEvent(
             event=event,
             version=m.version if m else None,
@@ -105,4 +121,5 @@ class RunContext:
             applied_by=self.who,
             db_user=self.db_user,
             sqlmig_version=__version__,
+            variables=used,
         )

@@ -35,8 +35,13 @@ def take_backup(
     from sqlmig import backups
 
     version = max((r.version for r in rows), default=0)
+    label = None
+    if settings.target is not None:  # fleet targets may share a database: name the target
+        from sqlmig.targets import backup_label
+
+        label = backup_label(settings.target)
     return backups.take(
-        engine, settings.backup_dir, version, settings.backup_keep, taken_by=taken_by
+        engine, settings.backup_dir, version, settings.backup_keep, taken_by=taken_by, label=label
     )
 
 
@@ -55,6 +60,11 @@ def restore(m: Migrator, path: Path, *, force: bool) -> list[str]:
 
     if not path.is_file():
         raise ConfigError(f"{path}: no such backup file")
+    if m.settings.target is not None and m.settings.target.tenant is not None:
+        raise ConfigError(
+            f"restore replaces a whole database, not one tenant schema ({m.settings.target.name}): "
+            "restore a tenant's backup with pg_restore --schema"
+        )
     engine = m.engine(write=True)
     store = m.store(write=True)
     ctx = RunContext(engine.db_user())
@@ -81,10 +91,14 @@ def restore(m: Migrator, path: Path, *, force: bool) -> list[str]:
 
 
 def check_seeds(settings: Settings) -> None:
-    """Raise now if a seed file cannot be read (not UTF-8, say)."""
+    """Raise now if a seed file cannot be read (not UTF-8, say) or uses an undeclared
+    variable."""
+    from sqlmig import variables
     from sqlmig.seeding import load_seeds
 
-    load_seeds(settings.seeds_dir, {}, settings.url.dialect)
+    seeds = load_seeds(settings.seeds_dir, {}, settings.url.dialect)
+    names = variables.declared(settings)
+    variables.check([s.file for s in seeds], settings.url.dialect, names)
 
 
 def run_seeds(settings: Settings, runner: Runner, store: Store, result: RunResult) -> None:
@@ -97,6 +111,7 @@ def run_seeds(settings: Settings, runner: Runner, store: Store, result: RunResul
 
 
 def seed(m: Migrator) -> list[SeedResult]:
+    check_seeds(m.settings)
     result = RunResult()
     with m.locked() as (engine, store):
         run_seeds(m.settings, m.runner(engine, store), store, result)

@@ -32,6 +32,8 @@ from sqlmig.schemaops import DumpResult
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from sqlmig.variables import Bindings
+
 
 def __getattr__(name: str) -> Console:
     """``render.out`` and ``render.err``, made on first use: rich costs ~15 ms to import,
@@ -286,16 +288,30 @@ def dump_report(done: DumpResult) -> None:
 
 
 def print_plan(
-    plan: list[Migration], direction: Direction, settings: Settings, *, whole: bool = False
+    plan: list[Migration],
+    direction: Direction,
+    settings: Settings,
+    variables: Bindings | None = None,
+    *,
+    whole: bool = False,
 ) -> None:
-    sys.stdout.write(dry_run(plan, direction, settings.url.dialect, settings.table, whole=whole))
+    sys.stdout.write(
+        dry_run(plan, direction, settings.url.dialect, settings.table, variables, whole=whole)
+    )
 
 
 def dry_run(
-    plan: list[Migration], direction: Direction, dialect: Dialect, table: str, *, whole: bool
+    plan: list[Migration],
+    direction: Direction,
+    dialect: Dialect,
+    table: str,
+    variables: Bindings | None = None,
+    *,
+    whole: bool = False,
 ) -> str:
-    """The exact statements a run would send, in order, annotated with file and line;
-    ``whole``: all of them in one transaction (--single-transaction)."""
+    """The exact statements a run would send, in order, annotated with file and line,
+    with ``variables`` substituted; ``whole``: all of them in one transaction
+    (--single-transaction)."""
     if not plan:
         return "-- nothing to do\n"
     lines = ["-- --single-transaction: every migration below in one transaction", "BEGIN;", ""]
@@ -315,9 +331,10 @@ def dry_run(
             lines.append("BEGIN;")
         for st in file.statements(dialect):
             lines.append(f"-- {file.path.name}:{st.line}")
+            text = variables.substitute(st.text) if variables else st.text
             # A trailing `-- comment` would swallow a `;` written on the same line.
-            ends_in_comment = "--" in st.text.rsplit("\n", 1)[-1]
-            lines.append(st.text + ("\n;" if ends_in_comment else ";"))
+            ends_in_comment = "--" in text.rsplit("\n", 1)[-1]
+            lines.append(text + ("\n;" if ends_in_comment else ";"))
         action = "insert" if direction is Direction.UP else "delete"
         lines.append(
             f"-- sqlmig: {action} version {m.version} in {table} and append to {table}_history"
@@ -331,22 +348,26 @@ def dry_run(
 
 
 def history_table(events: list[HistoryEvent]) -> None:
-    header = ("at (UTC)", "event", "version", "name", "took", "by", "result")
-    rows = [
-        (
-            ev.at[:19].replace("T", " "),
-            ev.event
-            + (f" ({ev.direction})" if ev.direction and ev.event is EventKind.FAIL else ""),
-            "" if ev.version is None else str(ev.version),
-            ev.name,
-            f"{ev.duration_ms} ms",
-            ev.applied_by,
-            ev.detail or "ok" if ev.success else (ev.error or "failed").splitlines()[0],
-        )
-        for ev in events
-    ]
+    rows = [history_cells(ev) for ev in events]
     styles = ["green" if ev.success else "red" for ev in events]
-    columns("sqlmig history (newest first)", header, rows, styles, state_column=1, right={2, 4})
+    columns(
+        "sqlmig history (newest first)", HISTORY_HEADER, rows, styles, state_column=1, right={2, 4}
+    )
+
+
+HISTORY_HEADER = ("at (UTC)", "event", "version", "name", "took", "by", "result")
+
+
+def history_cells(ev: HistoryEvent) -> tuple[str, ...]:
+    return (
+        ev.at[:19].replace("T", " "),
+        ev.event + (f" ({ev.direction})" if ev.direction and ev.event is EventKind.FAIL else ""),
+        "" if ev.version is None else str(ev.version),
+        ev.name,
+        f"{ev.duration_ms} ms",
+        ev.applied_by,
+        ev.detail or "ok" if ev.success else (ev.error or "failed").splitlines()[0],
+    )
 
 
 def backups_table(found: list[BackupInfo], folder: Path) -> None:
@@ -361,57 +382,75 @@ def backups_table(found: list[BackupInfo], folder: Path) -> None:
 
 def prometheus(m: Metrics) -> str:
     """The text exposition format, one HELP and TYPE line per metric."""
-    label = m.database.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    series: list[tuple[str, str, str, float | None]] = [
-        ("sqlmig_migrations_applied_total", "counter", "Migrations applied, all time.", m.applied),
-        (
-            "sqlmig_migrations_rolled_back_total",
-            "counter",
-            "Migrations rolled back, all time.",
-            m.rolled_back,
-        ),
-        (
-            "sqlmig_migrations_failed_total",
-            "counter",
-            "Failed migration attempts, all time.",
-            m.failed,
-        ),
-        (
-            "sqlmig_seeds_failed_total",
-            "counter",
-            "Failed seed file runs, all time.",
-            m.seeds_failed,
-        ),
-        (
-            "sqlmig_current_version",
-            "gauge",
-            "Newest applied version (0 when none).",
-            m.current_version,
-        ),
-        (
-            "sqlmig_pending_migrations",
-            "gauge",
-            "Migrations in the folder not yet applied.",
-            m.pending,
-        ),
-        (
-            "sqlmig_last_run_duration_seconds",
-            "gauge",
-            "Time spent in the newest run's events.",
-            m.last_run_seconds,
-        ),
-        (
-            "sqlmig_last_run_timestamp_seconds",
-            "gauge",
-            "Unix time of the newest run's last event.",
-            m.last_run_at,
-        ),
-    ]
+    return prometheus_text([({"database": m.database}, m)])
+
+
+def prometheus_text(labelled: list[tuple[dict[str, str], Metrics]]) -> str:
+    """Each metric once, with a series for each (labels, values) pair."""
     lines = []
-    for name, kind, help_text, value in series:
-        if value is None:
+    for name, kind, help_text, value in _SERIES:
+        found = [(labels, value(m)) for labels, m in labelled if value(m) is not None]
+        if not found:
             continue  # no run yet: an absent series, not a misleading zero
-        number = str(value) if isinstance(value, int) else f"{value:.3f}"
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        lines.append(f'{name}{{database="{label}"}} {number}')
-    return "\n".join(lines) + "\n"
+        for labels, number in found:
+            text = str(number) if isinstance(number, int) else f"{number:.3f}"
+            shown = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
+            lines.append(f"{name}{{{shown}}} {text}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+_SERIES: list[tuple[str, str, str, Callable[[Metrics], float | None]]] = [
+    (
+        "sqlmig_migrations_applied_total",
+        "counter",
+        "Migrations applied, all time.",
+        lambda m: m.applied,
+    ),
+    (
+        "sqlmig_migrations_rolled_back_total",
+        "counter",
+        "Migrations rolled back, all time.",
+        lambda m: m.rolled_back,
+    ),
+    (
+        "sqlmig_migrations_failed_total",
+        "counter",
+        "Failed migration attempts, all time.",
+        lambda m: m.failed,
+    ),
+    (
+        "sqlmig_seeds_failed_total",
+        "counter",
+        "Failed seed file runs, all time.",
+        lambda m: m.seeds_failed,
+    ),
+    (
+        "sqlmig_current_version",
+        "gauge",
+        "Newest applied version (0 when none).",
+        lambda m: m.current_version,
+    ),
+    (
+        "sqlmig_pending_migrations",
+        "gauge",
+        "Migrations in the folder not yet applied.",
+        lambda m: m.pending,
+    ),
+    (
+        "sqlmig_last_run_duration_seconds",
+        "gauge",
+        "Time spent in the newest run's events.",
+        lambda m: m.last_run_seconds,
+    ),
+    (
+        "sqlmig_last_run_timestamp_seconds",
+        "gauge",
+        "Unix time of the newest run's last event.",
+        lambda m: m.last_run_at,
+    ),
+]

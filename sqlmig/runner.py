@@ -188,13 +188,17 @@ class Runner:
             if file.no_transaction:
                 self._mark_dirty(m, direction)  # committed: if we die, the mark survives
             else:
-                count = run_statements(self.engine, file, rolled_back=True)
+                count = run_statements(
+                    self.engine, file, rolled_back=True, variables=self.ctx.variables
+                )
                 ms = ms_since(step.start)
                 self._record_success(m, file, direction, ms, row_exists=False)
             step.at = At.COMMIT
         if file.no_transaction:
             step.at = At.STATEMENTS
-            count = run_statements(self.engine, file, rolled_back=False)
+            count = run_statements(
+                self.engine, file, rolled_back=False, variables=self.ctx.variables
+            )
             ms = ms_since(step.start)
             step.at = At.RECORD
             with self.engine.transaction():
@@ -248,7 +252,9 @@ class Runner:
         at = At.STATEMENTS
         try:
             with self.engine.transaction():
-                count = run_statements(self.engine, file, rolled_back=True)
+                count = run_statements(
+                    self.engine, file, rolled_back=True, variables=self.ctx.variables
+                )
                 ms = ms_since(start)
                 self.store.record_seed(name, file.checksum, now_utc(), self.ctx.who, ms)
                 self.store.insert_history(

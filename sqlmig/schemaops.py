@@ -57,12 +57,14 @@ def diff(m: Migrator, baseline: Path | None, scratch_url: str | None) -> Finding
 
     path = baseline or m.settings.dir / "schema.sql"
     engine = m.engine()
+    # A tenant schema is compared as if its objects were in schema.sql's default schema.
+    tenant = m.settings.target is not None and m.settings.target.tenant is not None
     # The live catalogs are read while the scratch database loads: they are independent,
     # and PostgreSQL runs the two on different cores.
     with ThreadPoolExecutor(1) as pool:
         live = pool.submit(engine.introspect)
         with scratch(m.settings, scratch_url) as db:
-            base = load_baseline(db, path)
+            base = load_baseline(db, path, home_only=tenant)
         return base.drift(live.result(), "database", path.name)
 
 

@@ -13,11 +13,15 @@ statement by statement, in a transaction that is then rolled back, to name the l
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from sqlmig.engines.base import DbFailure, Driver, FailureKind
 from sqlmig.errors import StatementError, TableLockTimeout
 from sqlmig.models import SqlFile
 from sqlmig.splitter import Statement
+
+if TYPE_CHECKING:
+    from sqlmig.variables import Bindings
 
 BATCH = 1024 * 1024  # characters of SQL sent together, at most (unless one statement is more)
 
@@ -26,38 +30,61 @@ class Unlocated(Exception):
     """The engine failed a batch of ``file``'s statements without saying which one; the
     caller, once the transaction is rolled back, names it with ``locate``."""
 
-    def __init__(self, failure: DbFailure, file: SqlFile, *, rolled_back: bool) -> None:
+    def __init__(
+        self,
+        failure: DbFailure,
+        file: SqlFile,
+        *,
+        rolled_back: bool,
+        variables: Bindings | None = None,
+    ) -> None:
         super().__init__(failure.message)
         self.failure, self.file, self.rolled_back = failure, file, rolled_back
+        self.variables = variables
 
 
-def run_statements(engine: Driver, file: SqlFile, *, rolled_back: bool) -> int:
+def run_statements(
+    engine: Driver, file: SqlFile, *, rolled_back: bool, variables: Bindings | None = None
+) -> int:
     """Send ``file``'s statements (one by one outside a transaction, in batches inside
-    one); the number sent. A failure names its line, or raises Unlocated."""
+    one), with ``variables`` substituted; the number sent. A failure names its line and
+    shows the statement as written, or raises Unlocated."""
     if file.no_transaction:
-        return one_by_one(engine, file, rolled_back=rolled_back)
+        return one_by_one(engine, file, rolled_back=rolled_back, variables=variables)
     count = 0
     for batch in batches(file.statements(engine.dialect)):
+        sent = [_sent(st, variables) for st in batch]
         try:
-            engine.execute_many([st.text for st in batch])
+            engine.execute_many(sent)
         except DbFailure as exc:
             if exc.index is None:
-                raise Unlocated(exc, file, rolled_back=rolled_back) from exc
+                raise Unlocated(exc, file, rolled_back=rolled_back, variables=variables) from exc
             st = batch[exc.index]
-            raise statement_error(engine, file, st, exc, rolled_back=rolled_back) from exc
+            raise statement_error(
+                engine, file, st, exc, rolled_back=rolled_back, sent=sent[exc.index]
+            ) from exc
         count += len(batch)
     return count
 
 
-def one_by_one(engine: Driver, file: SqlFile, *, rolled_back: bool) -> int:
+def _sent(st: Statement, variables: Bindings | None) -> str:
+    return variables.substitute(st.text) if variables else st.text
+
+
+def one_by_one(
+    engine: Driver, file: SqlFile, *, rolled_back: bool, variables: Bindings | None = None
+) -> int:
     """Send ``file``'s statements one at a time (each commits on its own outside a
     transaction); the number sent."""
     count = 0
     for st in file.statements(engine.dialect):
+        sent = _sent(st, variables)
         try:
-            engine.execute(st.text)
+            engine.execute(sent)
         except DbFailure as exc:
-            raise statement_error(engine, file, st, exc, rolled_back=rolled_back) from exc
+            raise statement_error(
+                engine, file, st, exc, rolled_back=rolled_back, sent=sent
+            ) from exc
         count += 1
     return count
 
@@ -81,21 +108,28 @@ def locate(engine: Driver, unlocated: Unlocated, earlier: Sequence[SqlFile] = ()
     statement, in a transaction that is always rolled back. Not for a lock that was not
     granted in time: waiting for it again would double the wait, so the error names the
     file's first statement and says the server did not say which one waited."""
-    file, cause = unlocated.file, unlocated.failure
+    file, cause, variables = unlocated.file, unlocated.failure, unlocated.variables
     current: Statement | None = None
     if cause.kind is not FailureKind.LOCK_TIMEOUT:
         try:
             with engine.transaction():
                 for f in earlier:
-                    engine.execute_many([st.text for st in f.statements(engine.dialect)])
+                    engine.execute_many(
+                        [_sent(st, variables) for st in f.statements(engine.dialect)]
+                    )
                 for current in file.statements(engine.dialect):
-                    engine.execute(current.text)
+                    engine.execute(_sent(current, variables))
                 current = None
                 raise _Undo
         except DbFailure as again:
             if current is not None:
                 return statement_error(
-                    engine, file, current, again, rolled_back=unlocated.rolled_back
+                    engine,
+                    file,
+                    current,
+                    again,
+                    rolled_back=unlocated.rolled_back,
+                    sent=_sent(current, variables),
                 )
         except _Undo:
             pass
@@ -104,13 +138,20 @@ def locate(engine: Driver, unlocated: Unlocated, earlier: Sequence[SqlFile] = ()
 
 
 def statement_error(
-    engine: Driver, file: SqlFile, st: Statement | None, exc: DbFailure, *, rolled_back: bool
+    engine: Driver,
+    file: SqlFile,
+    st: Statement | None,
+    exc: DbFailure,
+    *,
+    rolled_back: bool,
+    sent: str | None = None,
 ) -> StatementError:
-    """The failure of ``st`` (None: at commit) as file, line, statement and message."""
+    """The failure of ``st`` (None: at commit) as file, line, statement and message;
+    ``sent`` is the text the database got, if variables made it differ."""
     if st is not None:
         line = st.line
         if exc.position:
-            line += st.text.count("\n", 0, exc.position - 1)
+            line += (sent or st.text).count("\n", 0, exc.position - 1)
         text = st.text
     else:  # failed at commit: deferred constraints, SQLite's foreign key check
         line, text = _last_line(file), "COMMIT"

@@ -11,6 +11,9 @@ in `psql` or the `sqlite3` shell splits the same way here:
   (including `` ` `` and ``[...]`` identifiers) and comments (not nested), except in
   ``CREATE [TEMP] TRIGGER``, which only ends at ``; END ;`` (so a ``CASE ... END`` in its
   body does not end it).
+
+psql's variable references ``:'name'`` and ``:"name"`` are found by the same rules
+(``variables``): never inside quotes, comments or dollar-quoted bodies.
 """
 
 from __future__ import annotations
@@ -233,3 +236,41 @@ def _ends(pg: bool, parens: int, depth: int, in_body: bool, last_word: str) -> b
     if pg:
         return parens == 0 and depth == 0
     return not in_body or last_word == "END"
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A psql variable reference, ``:'name'`` (a literal) or ``:"name"`` (an identifier)."""
+
+    start: int  # offset of the `:` in the text
+    end: int
+    name: str
+    identifier: bool
+
+
+# psql's two quoted forms; `::` before one is a cast to a quoted type, not a variable.
+_VARIABLE = r"(?P<var>(?<!:):(?:'[^\W\d]\w*'|\"[^\W\d]\w*\"))|"
+_VARIABLE_SCANNERS = {
+    True: re.compile(_VARIABLE + _PG_PLAIN),
+    False: re.compile(_VARIABLE + _LITE_PLAIN),
+}
+
+
+def variables(sql: str, dialect: Dialect) -> list[Variable]:
+    """The variable references in ``sql``, outside quotes, comments and dollar-quoted
+    bodies, by the same rules that split it."""
+    if ":'" not in sql and ':"' not in sql:
+        return []
+    pg = dialect == "postgres"
+    scanner = _VARIABLE_SCANNERS[pg]
+    found = []
+    pos = 0
+    while (m := scanner.search(sql, pos)) is not None:
+        kind = m.lastgroup or ""
+        pos = m.end()
+        if kind == "var":
+            text = m.group()
+            found.append(Variable(m.start(), pos, text[2:-1], text[1] == '"'))
+        elif kind in _SKIP:
+            pos = _SKIP[kind](sql, m, pg)
+    return found

@@ -94,3 +94,26 @@ def test_peak_rss_is_the_measured_process_own_not_its_parents():
         env={**os.environ, "PYTHONPATH": str(BENCH)},
     )
     assert 5_000 < int(done.stdout) < 60_000
+
+
+FLEET_ROW = re.compile(
+    r"^   (?P<label>(?:SQLite, 3 files|PostgreSQL, 3 tenants), (?:one process|--parallel 4)) +"
+    r"(?P<ours>[\d.]+ m?s) +(?P<loop>[\d.]+ m?s) +(?P<ratio>[\d.]+)x",
+    re.MULTILINE,
+)
+
+
+def test_the_fleet_rows_time_one_process_against_a_loop_of_them(pg_cluster):
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench.py"), "--quick", "--only", "fleet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SQLMIG_BENCH_FLEET": "3", "SQLMIG_BENCH_PG_URL": _admin(pg_cluster)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {m["label"]: m for m in FLEET_ROW.finditer(done.stdout)}
+    assert len(rows) == 4, done.stdout
+    for row in rows.values():
+        assert 0 < float(row["ratio"]) < 1  # one process beats three, even for 3 targets

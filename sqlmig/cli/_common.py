@@ -21,6 +21,7 @@ import typer
 from sqlmig.errors import EXIT_CHECK_FAILED, SqlmigError
 
 if TYPE_CHECKING:  # the real imports are lazy: `sqlmig --help` must not pay for them
+    from sqlmig.fleet import Fleet, OnDone
     from sqlmig.migrator import Migrator
 
 app = typer.Typer(
@@ -105,23 +106,118 @@ _OPTIONS: dict[str, Any] = {
 assert list(_OPTIONS) == [f.name for f in fields(Common)]
 
 
-def command(*, writes: bool) -> Callable[[Callable[..., None]], Callable[..., None]]:
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """The options of the commands that run on a fleet; None means "not given"."""
+
+    target: list[str] | None = None
+    all_targets: bool | None = None
+    parallel: int | None = None
+    continue_on_error: bool | None = None
+    canary: int | None = None
+    shard: str | None = None
+
+    @property
+    def chosen(self) -> bool:
+        """Whether this run is for targets of sqlmig.toml rather than one database."""
+        if self.target or self.all_targets:
+            return True
+        given = [f"--{f.name.replace('_', '-')}" for f in fields(self) if getattr(self, f.name)]
+        if given:
+            from sqlmig.errors import ConfigError
+
+            raise ConfigError(f"{', '.join(given)}: name targets with --target or --all-targets")
+        return False
+
+    def fleet(self, common: Common, on_done: OnDone | None = None, **more: Any) -> Fleet:
+        """The Fleet these options select, with ``common`` and ``more`` settings."""
+        from sqlmig.fleet import Fleet
+
+        return Fleet.from_config(
+            select=self.target or (),
+            all_targets=bool(self.all_targets),
+            shard=self.shard,
+            parallel=self.parallel or 1,
+            continue_on_error=bool(self.continue_on_error),
+            canary=self.canary or 0,
+            on_done=on_done,
+            **asdict(common),
+            **more,
+        )
+
+
+_TARGET_OPTIONS: dict[str, Any] = {
+    "target": Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="Run on this target of sqlmig.toml (repeatable; a glob such as 'eu-*'; "
+            "a group's name selects its members, 'tenants/a*' some of them).",
+            show_default=False,
+        ),
+    ],
+    "all_targets": Annotated[
+        bool, typer.Option("--all-targets", help="Run on every target of sqlmig.toml.")
+    ],
+    "parallel": Annotated[
+        int | None,
+        typer.Option(
+            "--parallel", min=1, help="Targets run at once [default: 1].", show_default=False
+        ),
+    ],
+    "continue_on_error": Annotated[
+        bool,
+        typer.Option(
+            "--continue-on-error",
+            help="Go on past a failed target (default: start no more after one failed).",
+        ),
+    ],
+    "canary": Annotated[
+        int | None,
+        typer.Option(
+            "--canary",
+            min=0,
+            help="Run the first K targets alone first; stop if any of them fails.",
+            show_default=False,
+        ),
+    ],
+    "shard": Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help="Take slice I of N of the targets (I/N, by a stable hash of each name).",
+            show_default=False,
+        ),
+    ],
+}
+assert list(_TARGET_OPTIONS) == [f.name for f in fields(Targets)]
+
+
+def command(
+    *, writes: bool, fleet: bool = False
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register ``fn(common, ...)`` as the command named like ``fn``. ``writes`` says
-    whether it may change the configured database (for what Ctrl-C reports)."""
+    whether it may change the configured database (for what Ctrl-C reports); with
+    ``fleet`` it also takes the target options, as ``fn(common, targets, ...)``."""
 
     def register(fn: Callable[..., None]) -> Callable[..., None]:
         sig = inspect.signature(fn, eval_str=True)
-        own = list(sig.parameters.values())[1:]
+        own = list(sig.parameters.values())[2 if fleet else 1 :]
+        added = {**_OPTIONS, **(_TARGET_OPTIONS if fleet else {})}
         extra = [
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann, default=None)
-            for name, ann in _OPTIONS.items()
+            for name, ann in added.items()
         ]
 
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> None:
             common = Common(**{name: kwargs.pop(name) for name in _OPTIONS})
             with handled(common.database_url, writes=writes, json=kwargs.get("json", False)):
-                fn(common, **kwargs)
+                if fleet:
+                    targets = Targets(**{name: kwargs.pop(name) for name in _TARGET_OPTIONS})
+                    fn(common, targets, **kwargs)
+                else:
+                    fn(common, **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *extra]}
@@ -185,6 +281,25 @@ Keep = Annotated[
         "--keep", help="Keep only the newest K backups of this database.", show_default=False
     ),
 ]
+Vars = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--var",
+        help="NAME=VALUE for :'NAME' and :\"NAME\" in migration and seed files (repeatable).",
+        show_default=False,
+    ),
+]
+
+
+def variables(given: list[str] | None) -> dict[str, str] | None:
+    """--var options as the vars setting (added to the config file's), None if none."""
+    if not given:
+        return None
+    from sqlmig.variables import parse_assignments
+
+    return parse_assignments(given)
+
+
 DryRun = Annotated[
     bool,
     typer.Option(

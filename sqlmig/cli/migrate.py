@@ -17,19 +17,23 @@ from sqlmig.cli._common import (
     Keep,
     ScratchUrl,
     SingleTransaction,
+    Targets,
+    Vars,
     app,
     command,
     handled,
     report,
+    variables,
 )
 from sqlmig.errors import EXIT_CHECK_FAILED
 from sqlmig.models import Direction
 from sqlmig.planner import refuse_outside_transaction
 
 
-@command(writes=False)
+@command(writes=False, fleet=True)
 def status(
     common: Common,
+    targets: Targets,
     json: Json = False,
     exit_code: Annotated[
         bool,
@@ -42,6 +46,11 @@ def status(
     """Show every migration and its state: applied, pending, changed, missing or dirty."""
     from sqlmig import documents, render
 
+    if targets.chosen:
+        from sqlmig.cli import fleets
+
+        fleets.run(common, targets, lambda f: f.status(), json=json, checks=exit_code)
+        return
     with common.migrator() as m:
         st = m.status()
     if json:
@@ -52,9 +61,10 @@ def status(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-@command(writes=True)
+@command(writes=True, fleet=True)
 def apply(
     common: Common,
+    targets: Targets,
     to: Annotated[int | None, typer.Option("--to", help="Stop after this version.")] = None,
     dry_run: DryRun = False,
     allow_out_of_order: Annotated[
@@ -90,17 +100,53 @@ def apply(
         ),
     ] = False,
     single_transaction: SingleTransaction = False,
+    var: Vars = None,
     json: Json = False,
 ) -> None:
     """Apply pending migrations in order, each in its own transaction."""
     from sqlmig import render
 
-    with common.migrator(backup_dir=backup_dir, backup_keep=keep) as m:
+    settings = {"backup_dir": backup_dir, "backup_keep": keep, "vars": variables(var)}
+    if targets.chosen:
+        from sqlmig.cli import fleets
+
+        if dry_run:
+            fleets.run(
+                common,
+                targets,
+                lambda f: f.plan_apply(
+                    to, allow_out_of_order=allow_out_of_order, whole=single_transaction
+                ),
+                json=False,
+                settings=settings,
+            )
+            return
+        fleets.run(
+            common,
+            targets,
+            lambda f: f.apply(
+                to,
+                allow_out_of_order=allow_out_of_order,
+                backup=backup,
+                seed=seed,
+                verify=verify,
+                scratch_url=scratch_url,
+                lint=lint,
+                single_transaction=single_transaction,
+            ),
+            json=json,
+            progress=True,
+            settings=settings,
+        )
+        return
+    with common.migrator(**settings) as m:
         if dry_run:
             plan = m.plan_apply(to, allow_out_of_order=allow_out_of_order)
             if single_transaction:
                 refuse_outside_transaction(plan, Direction.UP)
-            render.print_plan(plan, Direction.UP, m.settings, whole=single_transaction)
+            render.print_plan(
+                plan, Direction.UP, m.settings, m.bindings(), whole=single_transaction
+            )
             return
         result = m.apply(
             to,
@@ -119,9 +165,10 @@ def apply(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
-@command(writes=True)
+@command(writes=True, fleet=True)
 def rollback(
     common: Common,
+    targets: Targets,
     count: Annotated[
         int, typer.Argument(help="How many applied migrations to undo, newest first.")
     ] = 1,
@@ -130,17 +177,42 @@ def rollback(
     ] = None,
     dry_run: DryRun = False,
     single_transaction: SingleTransaction = False,
+    var: Vars = None,
     json: Json = False,
 ) -> None:
     """Run the down files of the last COUNT applied migrations, newest first."""
     from sqlmig import render
 
-    with common.migrator() as m:
+    if targets.chosen:
+        from sqlmig.cli import fleets
+
+        settings = {"vars": variables(var)}
+        if dry_run:
+            fleets.run(
+                common,
+                targets,
+                lambda f: f.plan_rollback(count, to=to, whole=single_transaction),
+                json=False,
+                settings=settings,
+            )
+            return
+        fleets.run(
+            common,
+            targets,
+            lambda f: f.rollback(count, to=to, single_transaction=single_transaction),
+            json=json,
+            progress=True,
+            settings=settings,
+        )
+        return
+    with common.migrator(vars=variables(var)) as m:
         if dry_run:
             plan = m.plan_rollback(count, to=to)
             if single_transaction:
                 refuse_outside_transaction(plan, Direction.DOWN)
-            render.print_plan(plan, Direction.DOWN, m.settings, whole=single_transaction)
+            render.print_plan(
+                plan, Direction.DOWN, m.settings, m.bindings(), whole=single_transaction
+            )
             return
         result = m.rollback(
             count,
@@ -151,15 +223,22 @@ def rollback(
     render.run_report(result, Direction.DOWN, json=json)
 
 
-@command(writes=False)
-def validate(common: Common, json: Json = False) -> None:
+@command(writes=False, fleet=True)
+def validate(common: Common, targets: Targets, var: Vars = None, json: Json = False) -> None:
     """Check the migration set and compare checksums with the database; exit 1 on any
     problem. Lint findings for what apply would run are shown as warnings."""
     from sqlmig import render
     from sqlmig.lint import findings as lint_formats
     from sqlmig.lint import lint_pending
 
-    with common.migrator() as m:
+    if targets.chosen:
+        from sqlmig.cli import fleets
+
+        fleets.run(
+            common, targets, lambda f: f.validate(), json=json, settings={"vars": variables(var)}
+        )
+        return
+    with common.migrator(vars=variables(var)) as m:
         found = m.validate()
         linted = [] if found else lint_pending(m)  # a set at odds with the database first
     lint_doc = lint_formats.as_json(linted, len({f.path for f in linted}))["findings"]
@@ -239,9 +318,10 @@ def resolve(
     )
 
 
-@command(writes=False)
+@command(writes=False, fleet=True)
 def history(
     common: Common,
+    targets: Targets,
     limit: Annotated[
         int,
         typer.Option("--limit", "-n", min=0, help="Show at most this many events (0 = all)."),
@@ -262,6 +342,16 @@ def history(
     from sqlmig import documents, render
 
     start = _parse_since(since) if since else None
+    if targets.chosen:
+        from sqlmig.cli import fleets
+
+        fleets.run(
+            common,
+            targets,
+            lambda f: f.history(limit or None, since=start, failed=failed),
+            json=json,
+        )
+        return
     with common.migrator() as m:
         events = m.history(limit or None, since=start, failed=failed)
     if json:

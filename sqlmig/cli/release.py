@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sqlmig.cli._common import BackupDir, Common, Json, Keep, command
+from sqlmig.cli._common import BackupDir, Common, Json, Keep, Targets, Vars, command, variables
 
 
 @command(writes=False)
@@ -69,11 +69,11 @@ def restore(
 
 
 @command(writes=True)
-def seed(common: Common, json: Json = False) -> None:
+def seed(common: Common, var: Vars = None, json: Json = False) -> None:
     """Apply seeds/*.sql in name order: new and changed files only, each in a transaction."""
     from sqlmig import documents, render
 
-    with common.migrator() as m:
+    with common.migrator(vars=variables(var)) as m:
         done = m.seed()
     if json:
         documents.emit([{"file": s.name, "duration_ms": s.duration_ms} for s in done])
@@ -86,11 +86,16 @@ def seed(common: Common, json: Json = False) -> None:
         render.out.print("Nothing to do: every seed file is applied and unchanged.")
 
 
-@command(writes=False)
-def metrics(common: Common) -> None:
+@command(writes=False, fleet=True)
+def metrics(common: Common, targets: Targets) -> None:
     """Print counters and gauges in the Prometheus text format (node exporter textfile)."""
     from sqlmig import render
 
+    if targets.chosen:
+        from sqlmig.cli import fleets
+
+        fleets.run(common, targets, lambda f: f.metrics(), json=False)
+        return
     with common.migrator() as m:
         values = m.metrics()
     typer.echo(render.prometheus(values), nl=False)

@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from sqlmig.cli._common import Common, Json, ScratchUrl, command, report
+from sqlmig.cli._common import Common, Json, ScratchUrl, Targets, command, report
 
 
-@command(writes=False)
+@command(writes=False, fleet=True)
 def diff(
     common: Common,
+    targets: Targets,
     baseline: Annotated[
         Path | None,
         typer.Option(
@@ -25,6 +26,11 @@ def diff(
     json: Json = False,
 ) -> None:
     """Drift check: list every difference between the database and schema.sql; exit 1 on any."""
+    if targets.chosen:
+        from sqlmig.cli import fleets
+
+        fleets.run(common, targets, lambda f: f.diff(baseline, scratch_url=scratch_url), json=json)
+        return
     with common.migrator() as m:
         drift = m.diff(baseline, scratch_url=scratch_url)
     report(

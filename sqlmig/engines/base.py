@@ -62,6 +62,11 @@ class Driver(Protocol):
 
     def close(self) -> None: ...
 
+    def cancel(self) -> None:
+        """From another thread: stop the statement this connection is running and refuse
+        every later migration statement, each raising KeyboardInterrupt in the thread that
+        ran it, so that the run unwinds (rolls back, records) as on Ctrl-C."""
+
     def ping(self) -> None:
         """Check that the database can be reached; raise ConnectError (with ``retryable``
         False when waiting cannot help)."""
@@ -144,8 +149,10 @@ class Engine(Driver, Protocol):
         restore's own transaction, after the backup's content is in. Return what the
         restore left as it was, and why; raise BackupError, or LockTimeout."""
 
-    def introspect(self) -> Schema:
-        """The database's schema, without sqlmig's own tables."""
+    def introspect(self, *, home_only: bool = False) -> Schema:
+        """The database's schema, without sqlmig's own tables. ``home_only``: only the
+        schema unqualified names land in (a tenant's), named as if it were the default
+        (PostgreSQL; SQLite has one schema)."""
 
     def dump_schema(self) -> str:
         """The same schema as a deterministic SQL script that rebuilds it."""

@@ -1,4 +1,4 @@
-"""SQL for sqlmig's own two tables, written once for both dialects.
+"""SQL for sqlmig's own tables, written once for both dialects.
 
 The version table holds one row per applied version; the history table is append-only
 and records every event, including failures that left no version row.
@@ -53,6 +53,19 @@ def schema_probe(home: str | None) -> tuple[str, tuple[object, ...]]:
     return "SELECT 1 FROM pg_namespace WHERE nspname = %s", (home,)
 
 
+def column_probe(
+    dialect: Dialect, home: str | None, table: str, column: str
+) -> tuple[str, tuple[object, ...]]:
+    """A query that returns a row if sqlmig's table ``table`` has ``column``."""
+    if dialect == "sqlite":
+        return "SELECT 1 FROM pragma_table_info(?) WHERE name = ?", (table, column)
+    return (
+        "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s "
+        "AND NOT attisdropped",
+        (qualify(home, table), column),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BookkeepingSql:
     create_versions: str
@@ -63,24 +76,28 @@ class BookkeepingSql:
     delete_row: str
     insert_history: str
     select_history: str
+    select_history_2: str  # the same from tables in format 2 or older, without variables
     create_seeds: str
     select_seeds: str
     upsert_seed: str
     history_counts: str
     last_run: str
     placeholder: str
+    add_variables: str  # format 3: the history's variables column
 
     def history_query(
-        self, limit: int | None, since: str | None, failed: bool
+        self, limit: int | None, since: str | None, failed: bool, *, before_3: bool = False
     ) -> tuple[str, tuple[object, ...]]:
-        """The history, newest first, optionally only failures and only since a time."""
+        """The history, newest first, optionally only failures and only since a time;
+        ``before_3``: from tables of an older format, read as they are."""
         where, params = [], []
         if since is not None:
             where.append(f"at >= {self.placeholder}")
             params.append(since)
         if failed:
             where.append("NOT success")
-        head, order = self.select_history.split(" ORDER BY ")
+        select = self.select_history_2 if before_3 else self.select_history
+        head, order = select.split(" ORDER BY ")
         sql = head + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY " + order
         return sql + (f" LIMIT {int(limit)}" if limit else ""), tuple(params)
 
@@ -117,6 +134,10 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -
         delete_row=f"DELETE FROM {versions} WHERE version = {p}",
         insert_history=(f"INSERT INTO {history} ({hist_cols}) VALUES ({hist_marks})"),
         select_history=f"SELECT {hist_cols}, id FROM {history} ORDER BY id DESC",
+        select_history_2=(
+            f"SELECT {', '.join(c if c != 'variables' else 'NULL' for c in HISTORY_COLUMNS)}, id "
+            f"FROM {history} ORDER BY id DESC"
+        ),
         create_seeds=f"""CREATE TABLE IF NOT EXISTS {seeds} (
     name           TEXT PRIMARY KEY,
     checksum       TEXT NOT NULL,
@@ -141,6 +162,11 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -
             f"WHERE run_id = (SELECT run_id FROM {history} ORDER BY id DESC LIMIT 1)"
         ),
         placeholder=p,
+        # SQLite has no IF NOT EXISTS here: the store asks first (a restore's staging
+        # copy takes a duplicate column as already done).
+        add_variables=f"ALTER TABLE {history} ADD COLUMN "
+        + ("IF NOT EXISTS " if dialect == "postgres" else "")
+        + "variables TEXT",
     )
 
 
@@ -161,7 +187,8 @@ def _create_history(dialect: Dialect, history: str) -> str:
     at             {t["ts"]} NOT NULL,
     applied_by     TEXT NOT NULL,
     db_user        TEXT NOT NULL,
-    sqlmig_version TEXT NOT NULL
+    sqlmig_version TEXT NOT NULL,
+    variables      TEXT
 )"""
 
 
@@ -187,6 +214,7 @@ class MetaSql:
     create: str
     select_format: str
     set_format: str
+    raise_format: str  # set_format, unless the tables are in a newer format already
 
 
 def meta_sql(dialect: Dialect, meta: str) -> MetaSql:
@@ -197,6 +225,11 @@ def meta_sql(dialect: Dialect, meta: str) -> MetaSql:
         set_format=(
             f"INSERT INTO {meta} (name, value) VALUES ('format', {p}) "
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+        ),
+        raise_format=(
+            f"INSERT INTO {meta} AS old (name, value) VALUES ('format', {p}) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value "
+            "WHERE CAST(old.value AS INTEGER) < CAST(excluded.value AS INTEGER)"
         ),
     )
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import select
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -36,12 +37,17 @@ PROBE_WAIT = 3.0
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-def poll(conn: Conn, key: int, timeout: float) -> int | None:
+def poll(
+    conn: Conn, key: int, timeout: float, stop: Callable[[], bool] = lambda: False
+) -> int | None:
     """Take the advisory lock ``key``, trying until ``timeout`` seconds have passed (0:
-    forever); the backend pid that took it, or None when time ran out."""
+    forever); the backend pid that took it, or None when time ran out. ``stop()`` true
+    (the run was cancelled) ends the wait as Ctrl-C would."""
     deadline = time.monotonic() + timeout if timeout > 0 else None
     delay = FIRST_POLL
     while True:
+        if stop():
+            raise KeyboardInterrupt
         got, pid = conn.execute(
             "SELECT pg_try_advisory_lock(%s), pg_backend_pid()", (key,)
         ).fetchone()  # type: ignore[misc]

@@ -51,9 +51,12 @@ class PostgresEngine:
         self.settings = settings
         self.url = settings.url
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
-        self.schema = settings.schema or ""
+        self.tenant = settings.target.tenant if settings.target else None
+        self.schema = self.tenant or settings.schema or ""
         self._user = ""
         self._opened_on = 0  # the server session (backend pid) the connection opened on
+        self._cancelled = False  # cancel() was called: run no more migration statements
+        self._running = False  # a migration statement is on the server now
 
     @property
     def conn(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -65,6 +68,8 @@ class PostgresEngine:
             self._conn = psycopg.connect(
                 self.url.conninfo, autocommit=True, application_name="sqlmig", connect_timeout=10
             )
+            if self.tenant is not None:
+                self._pin_search_path(self.tenant)
             # Where sqlmig's table already is, if on the search_path; else the current
             # schema. A migration may create a schema that comes first on the path: the
             # table must still be found where the first run put it.
@@ -95,10 +100,26 @@ class PostgresEngine:
                 )
             self.schema = schema
 
+    def _pin_search_path(self, schema: str) -> None:
+        """A tenant's run: its unqualified names are its schema's, whoever connects."""
+        self.conn.execute(
+            "SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident(%s), false)",
+            (schema,),
+        )
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        conn = self._conn
+        if conn is not None and self._running:
+            # A cancel request on a connection of its own, as psql's Ctrl-C: the statement
+            # fails with query_canceled, which execute() turns into KeyboardInterrupt.
+            with contextlib.suppress(psycopg.Error):
+                conn.cancel_safe(timeout=10)
 
     def exists(self) -> bool:
         return True  # connected to it
@@ -147,6 +168,8 @@ class PostgresEngine:
         except psycopg.Error as exc:
             if self._session_ended(exc):
                 raise self._lost(exc) from exc
+            if isinstance(exc, pg_errors.QueryCanceled) and self._cancelled:
+                raise KeyboardInterrupt from exc
             raise BackendError(
                 self.url.redact(f"{self.url.masked}: sqlmig's own tables: {_first_line(exc)}")
             ) from exc
@@ -172,7 +195,7 @@ class PostgresEngine:
             if not direct and pglock.shares_sessions(self.conn, self.url.conninfo, self._opened_on):
                 raise ConfigError(pglock.pooler_refusal(self.url.masked))
             self.conn.execute(f"SET lock_timeout = {int(timeout * 1000)}")
-            pid = pglock.poll(self.conn, self.lock_key, timeout)
+            pid = pglock.poll(self.conn, self.lock_key, timeout, lambda: self._cancelled)
         if pid is None:
             raise self._lock_error(timeout)
         if pid != self._opened_on:  # the lock went to another session than ours
@@ -220,8 +243,21 @@ class PostgresEngine:
         return None  # the advisory lock, held for the whole run, keeps other runners out
 
     def execute(self, sql: str) -> None:
+        self._running = True  # before the check: cancel() sees one or the other
+        try:
+            if self._cancelled:
+                raise KeyboardInterrupt
+            self._execute(sql)
+        finally:
+            self._running = False
+
+    def _execute(self, sql: str) -> None:
         try:
             self.conn.execute(sql)
+        except pg_errors.QueryCanceled as exc:
+            if self._cancelled:
+                raise KeyboardInterrupt from exc
+            raise DbFailure(_describe(exc), exc.sqlstate, _position(exc)) from exc
         except pg_errors.LockNotAvailable as exc:
             raise DbFailure(
                 f"{_first_line(exc)} (waited --lock-timeout {self.settings.lock_timeout:g}s for a "
@@ -267,10 +303,17 @@ class PostgresEngine:
     def label(self) -> str:
         return str(self.conn.info.dbname)
 
-    def introspect(self) -> Schema:
+    def introspect(self, *, home_only: bool = False) -> Schema:
+        from functools import partial
+
         from sqlmig.schema.postgres import introspect
 
-        return self._read_catalogs(introspect)
+        if not (home_only or self.tenant):
+            return self._read_catalogs(introspect)
+        home = self.tenant or self.query("SELECT current_schema()")[0][0]
+        if home is None:
+            raise BackendError(f"{self.url.masked}: no current schema to read (empty search_path)")
+        return self._read_catalogs(partial(introspect, home=home))
 
     def dump_schema(self) -> str:
         from sqlmig.schema.pgdump import dump
@@ -305,6 +348,10 @@ class PostgresEngine:
         pg_dump = pgtools.find_program("pg_dump")
         pgtools.check_version(pg_dump, self.conn.info.server_version // 10000)
         schemas, others, unreadable = pgrestore.backup_scope(self)
+        if self.tenant is not None:  # the tenant's schema, not every tenant's
+            others = [s for s in [*schemas, *others] if s != self.tenant]
+            schemas = [self.tenant]
+            unreadable = [n for n in unreadable if n.startswith(_pattern(self.tenant) + ".")]
         _, dsn = pgtools.child_env_and_dsn(self.url)
         args = [str(pg_dump), "--format=custom", "--file", str(dest), "--dbname", dsn]
         args += [f"--schema={_pattern(s)}" for s in schemas]

@@ -44,6 +44,7 @@ class SqliteEngine:
         self._fk = ForeignKeyScope(set(settings.own_tables))
         self._in_memory_stand_in = False
         self.timeout = settings.lock_timeout or _FOREVER
+        self._cancelled = False  # cancel() was called: run no more migration statements
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -134,7 +135,7 @@ class SqliteEngine:
     def _should_stop(self) -> int:
         """SQLite's progress callback: non-zero aborts the statement running now."""
         past = self._deadline is not None and time.monotonic() > self._deadline
-        return int(past or interrupts.requested())
+        return int(past or self._cancelled or interrupts.requested())
 
     def _locked(self) -> LockTimeout:
         return LockTimeout(
@@ -148,6 +149,12 @@ class SqliteEngine:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        conn = self._conn
+        if conn is not None:
+            conn.interrupt()  # and the progress handler stops what this misses
 
     def exists(self) -> bool:
         return not self._in_memory_stand_in and (
@@ -196,6 +203,8 @@ class SqliteEngine:
                 for row in self.conn.execute("SELECT * FROM pragma_foreign_key_check(?)", (table,))
             ]
         except sqlite3.Error as exc:
+            if str(exc) == "interrupted" and (interrupts.requested() or self._cancelled):
+                raise KeyboardInterrupt from exc
             # "foreign key mismatch": a key no longer points at a unique column, e.g. after
             # a down file rebuilt the parent without it. The migration must not commit.
             raise DbFailure(
@@ -238,6 +247,8 @@ class SqliteEngine:
                 raise
 
     def _guarded(self, sql: str, params: tuple[object, ...] = ()) -> None:
+        if self._cancelled:
+            raise KeyboardInterrupt
         if self.settings.statement_timeout:
             self._deadline = time.monotonic() + self.settings.statement_timeout
         try:
@@ -247,7 +258,7 @@ class SqliteEngine:
             if _is_busy(exc):
                 raise self._locked() from exc
             message = str(exc)
-            if message == "interrupted" and interrupts.requested():
+            if message == "interrupted" and (interrupts.requested() or self._cancelled):
                 raise KeyboardInterrupt from exc
             if message == "interrupted" and self._deadline is not None:
                 limit = self.settings.statement_timeout
@@ -272,7 +283,7 @@ class SqliteEngine:
     def label(self) -> str:
         return Path(self.path).stem
 
-    def introspect(self) -> Schema:
+    def introspect(self, *, home_only: bool = False) -> Schema:
         from sqlmig.schema.sqlite import introspect
 
         self._require_file()
@@ -384,7 +395,13 @@ class SqliteEngine:
                 image.execute("VACUUM")
             image.execute("BEGIN")
             for sql, params in finish:
-                image.execute(sql, params)
+                try:
+                    image.execute(sql, params)
+                except sqlite3.OperationalError as exc:
+                    # ADD COLUMN, which SQLite cannot make IF NOT EXISTS, of a column the
+                    # backup already has: it was taken in this sqlmig's format.
+                    if not (sql.startswith("ALTER TABLE") and "duplicate column" in str(exc)):
+                        raise
             image.execute("COMMIT")
         finally:
             image.close()

@@ -21,6 +21,7 @@ from sqlmig.engines.bookkeeping import (
     BookkeepingSql,
     RowChange,
     bookkeeping_sql,
+    column_probe,
     history_params,
     meta_sql,
     qualify,
@@ -41,7 +42,7 @@ from sqlmig.models import (
     RowStatus,
 )
 
-FORMAT = 2  # the format this sqlmig writes; see _UPGRADES for what each one added
+FORMAT = 3  # the format this sqlmig writes; see _UPGRADES for what each one added
 
 
 class Store:
@@ -58,6 +59,7 @@ class Store:
         self._probes = [table_probe(driver.dialect, home, n) for n in settings.own_tables]
         self._create_home = f"CREATE SCHEMA IF NOT EXISTS {quote_ident(home)}" if home else None
         self._checked = False
+        self._format: int | None = None  # as found by the first read or write
 
     def _exists(self, which: int) -> bool:
         return bool(self.driver.query(*self._probes[which]))
@@ -80,6 +82,7 @@ class Store:
                 f"sqlmig; this is sqlmig {__version__}, which knows format {FORMAT} and older. "
                 "Upgrade sqlmig where this runs (pip install -U sqlmig); nothing was changed."
             )
+        self._format = found
         self._checked = True
 
     def ensure_tables(self) -> None:
@@ -87,9 +90,10 @@ class Store:
         lock; safe when SQLite runners, which share no lock, race to do it)."""
         found = self.format()
         if found == FORMAT:
-            self._checked = True
+            self._format, self._checked = FORMAT, True
             return
         self._readable()
+        self._format = FORMAT  # once this returns; if it raises, the run ends
         # CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
         # is there, which a role that only owns its schema (Supabase's) does not have.
         home = self.driver.home
@@ -148,19 +152,26 @@ class Store:
         self._readable()
         if not self._exists(1):
             return []
-        sql, params = self.sql.history_query(limit, since, failed)
+        before_3 = self._format is not None and self._format < 3
+        sql, params = self.sql.history_query(limit, since, failed, before_3=before_3)
         return [_event(r) for r in self.driver.query(sql, params)]
 
     def after_restore(
         self, kept: list[HistoryEvent], event: HistoryEvent
     ) -> list[tuple[str, tuple[object, ...]]]:
-        """The statements that end a restore, in its transaction: sqlmig's tables (the
-        backup may be from before one of them existed), then the history as it was
-        before the restore kept whole, and ``event`` (bookkeeping.restore_statements)."""
+        """The statements that end a restore, in its transaction: sqlmig's tables in this
+        sqlmig's format (the backup may be from before a table or column existed), then
+        the history as it was before the restore kept whole, and ``event``
+        (bookkeeping.restore_statements)."""
         creates = (self.sql.create_versions, self.sql.create_history, self.sql.create_seeds)
+        upgrade: list[tuple[str, tuple[object, ...]]] = [
+            (self.meta.create, ()),
+            (self.sql.add_variables, ()),
+            (self.meta.raise_format, (str(FORMAT),)),
+        ]
         versions, history_table = self.qualified[0], self.qualified[1]
         history = restore_statements(self.driver.dialect, versions, history_table, kept, event)
-        return [(sql, ()) for sql in creates] + history
+        return [(sql, ()) for sql in creates] + upgrade + history
 
     def seeds(self) -> dict[str, str]:
         """Seed file name -> checksum of the version last applied."""
@@ -190,10 +201,18 @@ class Store:
         ms, at = rows[0]
         return int(ms or 0), _iso(at)
 
+    def history_has(self, column: str) -> bool:
+        """Whether the history has ``column``: an upgrade from an older format may find
+        the history just created, by this sqlmig, with every column it knows."""
+        probe = column_probe(self.driver.dialect, self.driver.home, self.names[1], column)
+        return bool(self.driver.query(*probe))
+
 
 # What each format added, as the statements that bring the one before up to it.
 _UPGRADES = {
     1: lambda store: [store.meta.create],  # 2: the meta table with the format number
+    # 3: the variables a history event's file used
+    2: lambda store: [] if store.history_has("variables") else [store.sql.add_variables],
 }
 
 

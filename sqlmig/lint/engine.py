@@ -18,7 +18,7 @@ from sqlmig.lint.directives import Allow, read_allows
 from sqlmig.lint.findings import Finding, sort_key
 from sqlmig.lint.rules import NEWEST_PG, RULES
 from sqlmig.models import Migration, SqlFile
-from sqlmig.splitter import Statement, split
+from sqlmig.splitter import Dialect, Statement, split
 from sqlmig.sqlkind import is_transaction_control, outside_transaction_only, words
 
 if TYPE_CHECKING:
@@ -151,6 +151,8 @@ class _Walk:
         """Walk one file (judging it when ``judge``); return what it created and dropped."""
         text = file.full_text()  # lint needs all of it at once, even of a streamed file
         statements = split(text, self.env.dialect)
+        if ":'" in text or ':"' in text:  # psql variables: not SQL until substituted
+            statements = [_placeholders(st, self.env.dialect) for st in statements]
         prepared = dialect.prepare(statements)
         effects = [dialect.effects(p) for p in prepared]
         ctx = FileContext(
@@ -235,6 +237,14 @@ class _Walk:
             and self.rules.get(rule) != "off"
             and self.rules.get("unused-allow") != "off"
         )
+
+
+def _placeholders(st: Statement, dialect: Dialect) -> Statement:
+    """The statement with each variable read as a literal or identifier of its own name,
+    at the same offsets, so lint parses it (and points at the right columns)."""
+    from sqlmig.variables import placeholders
+
+    return replace(st, text=placeholders(st.text, dialect))
 
 
 def _follow_transaction(ctx: FileContext, text: str) -> None:

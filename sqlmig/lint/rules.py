@@ -80,7 +80,8 @@ _RULES = [
         "a statement PostgreSQL's own parser refuses",
         "",
         "the migration fails at that statement, and lint cannot check what it cannot parse",
-        "fix the statement (psql meta-commands and variables are not SQL)",
+        "fix the statement (psql meta-commands are not SQL; of psql's variables only :'name' "
+        'and :"name" are substituted)',
     ),
     Rule(
         "index-not-concurrent",

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from sqlmig.schema import Schema, pgacl
+from sqlmig.schema.home import home_queries, rehome
 from sqlmig.schema.pgnames import SEARCH_PATH, USER_NS, ident, not_extension, not_internal, qual
 
 QUERIES: dict[str, str] = {
@@ -188,27 +189,44 @@ Own = set[tuple[str, str | None]]  # (schema, table), or (schema, None) for a wh
 _OWNED = {"schema", "table", "column", "constraint", "index", "trigger", "policy", *pgacl.QUERIES}
 
 
-def read_catalogs(conn: psycopg.Connection[Any], own: Own) -> Rows:
-    """Every kind's catalog rows, without sqlmig's ``own`` tables and what hangs off them."""
+# A tenant's diff reads one schema, its home (schema/home.py).
+HOME_QUERIES = home_queries(QUERIES, USER_NS)
+
+
+def read_catalogs(conn: psycopg.Connection[Any], own: Own, home: str | None = None) -> Rows:
+    """Every kind's catalog rows, without sqlmig's ``own`` tables and what hangs off them.
+    With ``home``, only that schema's, named as if it were public."""
     with conn.transaction():
         # The server leaves out the schema of names visible on the search_path: pin it, so
         # that a schema reads the same whoever connects, and a dump loads under the path
         # it sets.
-        conn.execute(f"SELECT pg_catalog.set_config('search_path', '{SEARCH_PATH}', true)")
-        return {
+        conn.execute(
+            "SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident(%s), true)",
+            (home or SEARCH_PATH,),
+        )
+        rows = {
             kind: [
                 r
                 for r in conn.execute(sql).fetchall()
                 if kind not in _OWNED or (r[0], r[1]) not in own
             ]
-            for kind, sql in QUERIES.items()
+            for kind, sql in (QUERIES if home is None else HOME_QUERIES).items()
         }
+        if home is None:
+            return rows
+        quoted = conn.execute("SELECT pg_catalog.quote_ident(%s)", (home,)).fetchone()[0]  # type: ignore[index]
+    moved = {
+        kind: [rehome(kind, r, home, quoted, SEARCH_PATH) for r in found]
+        for kind, found in rows.items()
+    }
+    return {kind: [r for r in found if r is not None] for kind, found in moved.items()}
 
 
-def introspect(conn: psycopg.Connection[Any], own: Own) -> Schema:
-    """The schema of the database ``conn`` is connected to, without sqlmig's ``own`` tables."""
+def introspect(conn: psycopg.Connection[Any], own: Own, home: str | None = None) -> Schema:
+    """The schema of the database ``conn`` is connected to, without sqlmig's ``own`` tables;
+    with ``home``, of that schema alone, as if it were public (a tenant's)."""
     schema: Schema = {}
-    for kind, rows in read_catalogs(conn, own).items():
+    for kind, rows in read_catalogs(conn, own, home).items():
         for row in rows:
             key, attrs = _READERS[kind](row)
             schema[key] = {k: _text(v) for k, v in attrs.items()}

@@ -54,7 +54,8 @@ def scratch(settings: Settings, server_url: str | None = None) -> Iterator[Scrat
     database on ``server_url`` (default: the configured server), dropped on exit, and
     then the roles made for it."""
     if settings.url.dialect == "sqlite":
-        engine = open_engine(replace(settings, database_url="sqlite:///:memory:"), write=False)
+        memory = replace(settings, database_url="sqlite:///:memory:", target=None)
+        engine = open_engine(memory, write=False)
         try:
             yield ScratchDb(engine)
         finally:
@@ -126,7 +127,8 @@ def _postgres_scratch(
             for (path,) in admin.execute(_LIVE_SEARCH_PATH).fetchall():
                 admin.execute(f'ALTER DATABASE "{name}" SET search_path TO {path}')
         scratch_url = with_database(url.raw, name)
-        engine = open_engine(replace(settings, database_url=scratch_url), write=False)
+        # Not the target's: a tenant's search_path would send schema.sql into its schema.
+        engine = open_engine(replace(settings, database_url=scratch_url, target=None), write=False)
         db = ScratchDb(engine, ScratchRoles(admin), parse_url(scratch_url))
         try:
             yield db
@@ -163,8 +165,9 @@ class Baseline:
         return Findings(compare(live, self.schema, live_name, base_name), self.notes)
 
 
-def load_baseline(db: ScratchDb, path: Path) -> Baseline:
-    """Run ``path`` in the scratch database and read back the schema it builds."""
+def load_baseline(db: ScratchDb, path: Path, *, home_only: bool = False) -> Baseline:
+    """Run ``path`` in the scratch database and read back the schema it builds (with
+    ``home_only``, of the schema its unqualified names landed in)."""
     if not path.is_file():
         raise ConfigError(f"{path} not found: write it, or point --baseline at the schema file")
     problems: list[Problem] = []
@@ -179,7 +182,7 @@ def load_baseline(db: ScratchDb, path: Path) -> Baseline:
         prepared = pgload.prepare(file, statements, db.roles, db.notes)
         file = prepared.file
     run(db, file, prepared.missing if prepared else set())
-    schema = db.engine.introspect()
+    schema = db.engine.introspect(home_only=home_only)
     if prepared and prepared.withheld:
         schema |= _text_grants(db, prepared)
     return Baseline(schema, db.notes)

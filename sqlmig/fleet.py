@@ -1,0 +1,397 @@
+"""Fleets: one migration set against many databases and tenant schemas, in parallel.
+
+Each target keeps its own version table, history and lock: a fleet is many ordinary
+runs (one Migrator each, on a thread of its own) that share a run id, a schedule and a
+result. Running the same command again touches only what is behind or failed, since
+each target's state is its own. Nothing here prints: callers get a FleetResult.
+
+Ctrl-C or SIGTERM reaches only the main thread, which waits here: it cancels the
+statement each running target is executing (each then rolls back and records the
+migration as interrupted, as a single run does), waits for them, and raises
+FleetInterrupted with the results so far.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmig.config import Settings, load_settings, mask_url, parse_url
+from sqlmig.errors import ConfigError, ConnectError, SqlmigError
+from sqlmig.fleet_results import FleetInterrupted, FleetResult, Plan, TargetResult, Validation
+from sqlmig.migrator import Migrator
+from sqlmig.models import Direction, HistoryEvent, Metrics, RunResult, Status, Target
+from sqlmig.planner import refuse_outside_transaction
+from sqlmig.records import ms_since, new_run_id
+
+OnDone = Callable[[TargetResult[Any], int, int], None]  # (result, finished so far, total)
+Work = Callable[[Migrator, TargetResult[Any]], Any]
+
+
+class Fleet:
+    """``targets`` with ``settings`` (database_url and target are set per target).
+
+    ``parallel``: how many run at once. Without ``continue_on_error``, no target starts
+    after one failed (the running ones finish). ``canary``: the first K targets run
+    first, and nothing else starts if any of them fails. ``on_done`` is called, on the
+    calling thread, as each target finishes.
+    """
+
+    def __init__(
+        self,
+        targets: Iterable[Target],
+        settings: Settings | None = None,
+        *,
+        parallel: int = 1,
+        continue_on_error: bool = False,
+        canary: int = 0,
+        run_id: str | None = None,
+        on_done: OnDone | None = None,
+    ) -> None:
+        if parallel < 1 or canary < 0:
+            raise ConfigError("parallel must be 1 or more, canary 0 or more")
+        self.targets = list(targets)
+        self.settings = settings or Settings()
+        self.parallel, self.continue_on_error, self.canary = parallel, continue_on_error, canary
+        self.run_id = run_id or new_run_id()
+        self.on_done = on_done
+        self._lock = threading.Lock()
+        self._running: set[Migrator] = set()
+        self._cancelled = False
+        self._stop: str | None = None
+        self._finished = 0
+
+    @classmethod
+    def from_config(
+        cls,
+        cwd: Path | None = None,
+        *,
+        select: Iterable[str] = (),
+        all_targets: bool = False,
+        shard: str | None = None,
+        parallel: int = 1,
+        continue_on_error: bool = False,
+        canary: int = 0,
+        on_done: OnDone | None = None,
+        **overrides: Any,
+    ) -> Fleet:
+        """The targets ``select`` names (globs; a group name selects its members) or all
+        of them, from sqlmig.toml; ``shard`` "I/N" keeps this runner's slice."""
+        from sqlmig import targets as found
+
+        if overrides.get("database_url"):
+            raise ConfigError(
+                "--database-url names one database; with --target or --all-targets the "
+                "databases are the targets in sqlmig.toml"
+            )
+        patterns = list(select)
+        if bool(patterns) == all_targets:
+            raise ConfigError("name targets with --target NAME (repeatable) or --all-targets")
+        slice_ = found.parse_shard(shard) if shard else None
+        settings = load_settings(overrides, cwd)
+        chosen = found.select(found.read_groups(cwd), patterns, settings, every=all_targets)
+        if slice_:
+            chosen = found.shard(chosen, *slice_)
+        return cls(
+            chosen,
+            settings,
+            parallel=parallel,
+            continue_on_error=continue_on_error,
+            canary=canary,
+            on_done=on_done,
+        )
+
+    # -- the commands ----------------------------------------------------------------
+
+    def apply(
+        self,
+        target: int | None = None,
+        *,
+        allow_out_of_order: bool = False,
+        backup: bool | None = None,
+        seed: bool = False,
+        verify: bool = False,
+        scratch_url: str | None = None,
+        lint: bool = False,
+        single_transaction: bool = False,
+    ) -> FleetResult[RunResult]:
+        """Migrator.apply on every target; a target whose --verify found drift counts
+        as failed, for stopping and canaries."""
+        self._preflight(seeds=seed)
+
+        def work(m: Migrator, r: TargetResult[Any]) -> RunResult:
+            r.before = _version(m, write=True)
+            result = m.apply(
+                target,
+                allow_out_of_order=allow_out_of_order,
+                backup=backup,
+                seed=seed,
+                verify=verify,
+                scratch_url=scratch_url,
+                lint=lint,
+                single_transaction=single_transaction,
+            )
+            r.check_failed = bool(result.drift)
+            return result
+
+        return self._run("apply", work, checks_fail=True)
+
+    def rollback(
+        self, count: int = 1, *, to: int | None = None, single_transaction: bool = False
+    ) -> FleetResult[RunResult]:
+        self._preflight()
+
+        def work(m: Migrator, r: TargetResult[Any]) -> RunResult:
+            r.before = _version(m, write=True)
+            return m.rollback(count, to=to, single_transaction=single_transaction)
+
+        return self._run("rollback", work)
+
+    def plan_apply(
+        self, target: int | None = None, *, allow_out_of_order: bool = False, whole: bool = False
+    ) -> FleetResult[Plan]:
+        """What apply would run on each target (changing nothing); ``whole``: as
+        --single-transaction would, refused where it cannot."""
+        self._preflight()
+
+        def work(m: Migrator, r: TargetResult[Any]) -> Plan:
+            r.before = _version(m)
+            found = m.plan_apply(target, allow_out_of_order=allow_out_of_order)
+            if whole:
+                refuse_outside_transaction(found, Direction.UP)
+            return Plan(found, Direction.UP, m.settings.table, m.bindings(), whole)
+
+        return self._run("plan", work)
+
+    def plan_rollback(
+        self, count: int = 1, *, to: int | None = None, whole: bool = False
+    ) -> FleetResult[Plan]:
+        self._preflight()
+
+        def work(m: Migrator, r: TargetResult[Any]) -> Plan:
+            r.before = _version(m)
+            plan = m.plan_rollback(count, to=to)
+            if whole:
+                refuse_outside_transaction(plan, Direction.DOWN)
+            return Plan(plan, Direction.DOWN, m.settings.table, m.bindings(), whole)
+
+        return self._run("plan", work)
+
+    def status(self) -> FleetResult[Status]:
+        """Each target's status; ``check_failed`` where anything is not applied."""
+        self._preflight(variables=False)
+
+        def work(m: Migrator, r: TargetResult[Any]) -> Status:
+            st = m.status()
+            r.before = st.current_version
+            r.check_failed = not st.ok
+            return st
+
+        return self._run("status", work)
+
+    def validate(self) -> FleetResult[Validation]:
+        """Migrator.validate on each target, then (where that finds nothing) what lint
+        finds in the migrations that target would apply."""
+        from sqlmig.lint import lint_pending
+
+        self._preflight(variables=False)
+
+        def work(m: Migrator, r: TargetResult[Any]) -> Validation:
+            r.before = _version(m)
+            found = [str(p) for p in m.validate()]
+            linted = [] if found else lint_pending(m)
+            errors = [
+                f"{f.path}:{f.line}: {f.rule}: {f.message}" for f in linted if f.severity == "error"
+            ]
+            done = Validation(found + errors, linted)
+            r.check_failed = bool(done.problems)
+            return done
+
+        return self._run("validate", work)
+
+    def diff(
+        self, baseline: Path | None = None, *, scratch_url: str | None = None
+    ) -> FleetResult[list[str]]:
+        """Each target's drift from schema.sql; a tenant's schema is compared as if its
+        objects were in schema.sql's default schema."""
+        self._preflight(variables=False)
+
+        def work(m: Migrator, r: TargetResult[Any]) -> list[str]:
+            r.before = _version(m)
+            drift = m.diff(baseline, scratch_url=scratch_url)
+            r.check_failed = bool(drift)
+            return drift
+
+        return self._run("diff", work)
+
+    def history(
+        self, limit: int | None = None, *, since: datetime | None = None, failed: bool = False
+    ) -> FleetResult[list[HistoryEvent]]:
+        """Each target's history, newest first, at most ``limit`` events per target."""
+        return self._run("history", lambda m, _: m.history(limit, since=since, failed=failed))
+
+    def metrics(self) -> FleetResult[Metrics]:
+        self._preflight(variables=False)
+
+        def work(m: Migrator, r: TargetResult[Any]) -> Metrics:
+            found = m.metrics()
+            r.before = found.current_version
+            return found
+
+        return self._run("metrics", work)
+
+    def cancel(self) -> None:
+        """From any thread: start no more targets, and stop the running ones as Ctrl-C
+        would (their migration in progress rolled back, recorded as interrupted)."""
+        self._cancelled = True
+        self._stop = self._stop or "cancelled"
+        with self._lock:
+            running = list(self._running)
+        for m in running:
+            m.cancel()
+
+    # -- running -------------------------------------------------------------------
+
+    def _preflight(self, *, seeds: bool = False, variables: bool = True) -> None:
+        """What would fail on every target fails once, before anything connects: a
+        malformed set, an unreadable seed, a variable no target declares."""
+        from sqlmig.release import check_seeds
+
+        for t in {parse_url(t.url).dialect: t for t in self.targets}.values():
+            m = Migrator(settings=replace(self.settings, database_url=t.url, target=t))
+            migrations = m.migrations()
+            if variables:
+                m.check_variables(f for mig in migrations for f in (mig.up, mig.down))
+            if seeds:
+                check_seeds(m.settings)
+
+    def _run(self, command: str, work: Work, *, checks_fail: bool = False) -> FleetResult[Any]:
+        results: list[TargetResult[Any]] = [TargetResult(t, mask_url(t.url)) for t in self.targets]
+        fleet: FleetResult[Any] = FleetResult(command, self.run_id, results)
+        self._cancelled, self._stop, self._finished = False, None, 0
+        canary, rest = results[: self.canary], results[self.canary :]
+        try:
+            if canary:
+                self._wave(canary, work, stop_on_failure=True, checks_fail=checks_fail)
+                if any(_fails(r, checks_fail) for r in canary):
+                    self._stop = f"a canary target failed: {len(rest)} target(s) not started"
+            if not self._stop:
+                stop = not self.continue_on_error
+                self._wave(rest, work, stop_on_failure=stop, checks_fail=checks_fail)
+        except KeyboardInterrupt:
+            self._cancelled = True
+        if self._cancelled:  # Ctrl-C here, or cancel() from another thread
+            fleet.interrupted = True
+            fleet.stopped = "interrupted"
+            raise FleetInterrupted(fleet)
+        fleet.stopped = self._stop
+        return fleet
+
+    def _wave(
+        self,
+        results: list[TargetResult[Any]],
+        work: Work,
+        *,
+        stop_on_failure: bool,
+        checks_fail: bool,
+    ) -> None:
+        queue = deque(results)
+        running: dict[Future[None], TargetResult[Any]] = {}
+        pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="sqlmig-target")
+        try:
+            while queue or running:
+                while queue and len(running) < self.parallel and not self._stop:
+                    r = queue.popleft()
+                    running[pool.submit(self._one, r, work)] = r
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    r = running.pop(future)
+                    future.result()  # a bug in a worker surfaces here, not silently
+                    self._report(r)
+                    if stop_on_failure and not self._stop and _fails(r, checks_fail):
+                        self._stop = f"{r.target.name} failed: {len(queue)} target(s) not started"
+        except KeyboardInterrupt:
+            self.cancel()
+            self._drain(running)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _drain(self, running: dict[Future[None], TargetResult[Any]]) -> None:
+        """Wait for the cancelled targets to unwind; cancel again each second, for a
+        statement that began just after a cancel request was sent."""
+        while running:
+            try:
+                done, _ = wait(running, timeout=1.0)
+            except KeyboardInterrupt:  # a second Ctrl-C: they are already unwinding
+                continue
+            for future in done:
+                self._report(running.pop(future))
+            self.cancel()
+
+    def _report(self, r: TargetResult[Any]) -> None:
+        self._finished += 1
+        if self.on_done is not None:
+            self.on_done(r, self._finished, len(self.targets))
+
+    def _one(self, r: TargetResult[Any], work: Work) -> None:
+        if self._cancelled:
+            return
+        r.started = True
+        start = time.perf_counter()
+        m: Migrator | None = None
+        try:
+            m = Migrator(
+                settings=replace(self.settings, database_url=r.target.url, target=r.target),
+                run_id=self.run_id,
+            )
+            with self._lock:
+                self._running.add(m)
+            if self._cancelled:  # cancel() came before it could see this target
+                m.cancel()
+            r.value = work(m, r)
+            r.after = _after(r.value, r.before)
+        except SqlmigError as exc:
+            r.error = exc
+        except KeyboardInterrupt:
+            r.interrupted = True
+        finally:
+            if m is not None:
+                with self._lock:
+                    self._running.discard(m)
+                if r.failed and not isinstance(r.error, ConnectError):
+                    r.after = _version_now(m)
+                m.close()
+            r.duration_ms = ms_since(start)
+
+
+def _fails(r: TargetResult[Any], checks_fail: bool) -> bool:
+    return r.failed or (checks_fail and r.check_failed)
+
+
+def _version(m: Migrator, *, write: bool = False) -> int | None:
+    rows = m.store(write=write).applied()
+    return max((row.version for row in rows), default=None)
+
+
+def _after(value: object, before: int | None) -> int | None:
+    if isinstance(value, RunResult) and value.status is not None:
+        return value.status.current_version
+    return before
+
+
+def _version_now(m: Migrator) -> int | None:
+    """Where a failed target stands now, if it can still be asked."""
+    try:
+        return _version(m)
+    except (SqlmigError, KeyboardInterrupt):
+        return None
