@@ -123,6 +123,12 @@ class AppliedRow:
     sqlmig_version: str
 
 
+def database_version(rows: list[AppliedRow]) -> int:
+    """The newest version applied whole (0 when none): a dirty row is not the database's
+    version, whatever its number."""
+    return max((r.version for r in rows if r.status is RowStatus.APPLIED), default=0)
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEvent:
     """One row of the history table: every apply, rollback, failure and manual fix."""
@@ -187,8 +193,16 @@ class Status:
 
     @property
     def current_version(self) -> int | None:
-        applied = [e.version for e in self.entries if e.row is not None]
+        """The database's version: the newest version applied whole. A dirty one (a
+        no-transaction migration that failed part-way) is not, whatever its number."""
+        applied = [
+            e.version for e in self.entries if e.row is not None and e.state is not State.DIRTY
+        ]
         return max(applied) if applied else None
+
+    @property
+    def dirty_versions(self) -> list[int]:
+        return [e.version for e in self.entries if e.state is State.DIRTY]
 
     @property
     def ok(self) -> bool:

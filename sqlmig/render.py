@@ -124,6 +124,7 @@ def summary(status: Status) -> str:
     counts = [f"{status.count(s)} {s.value}" for s in State if status.count(s)]
     at = status.current_version
     where = f"database at version {at}" if at is not None else "database has no migrations applied"
+    where += "".join(f", version {v} dirty" for v in status.dirty_versions)
     seeds = [s for s in status.seeds if s.state is not SeedState.APPLIED]
     todo = f"; {len(seeds)} seed file(s) to apply (sqlmig seed)" if seeds else ""
     return f"{len(status.entries)} migration(s): {', '.join(counts) or 'none'}; {where}{todo}."
