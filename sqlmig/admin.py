@@ -30,8 +30,13 @@ def baseline(m: Migrator, version: int) -> list[Migration]:
         with engine.transaction():
             for mig in chosen:
                 store.insert_row(ctx.row(mig, RowStatus.APPLIED, kind=RowKind.BASELINE))
-            detail = f"versions {chosen[0].version}..{version} marked applied without running"
-            store.insert_history(ctx.event(EventKind.BASELINE, chosen[-1], detail=detail))
+            if chosen:
+                detail = f"versions {chosen[0].version}..{version} marked applied without running"
+            else:
+                detail = "none of the migrations is applied; the objects there are not theirs"
+            store.insert_history(
+                ctx.event(EventKind.BASELINE, chosen[-1] if chosen else None, detail=detail)
+            )
         return chosen
 
 

@@ -262,9 +262,9 @@ def wrong_type(value: object, expected: type | tuple[type, ...]) -> str:
     names = " or ".join(_KINDS.get(t, t.__name__) for t in wanted)
     got = "a decimal number" if type(value) is float else _KINDS.get(type(value), "a value")
     hint = ""
-    for number in (t for t in wanted if t in (int, float) and isinstance(value, str)):
+    if isinstance(value, str) and (int in wanted or float in wanted):
         with contextlib.suppress(ValueError):
-            number(value)
+            (float if float in wanted else int)(value)
             hint = " (write it without quotes)"
     return f"has the wrong type: expected {names}, not {got}{hint}"
 

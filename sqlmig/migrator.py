@@ -36,10 +36,10 @@ from sqlmig.planner import (
     ApplyPlan,
     RollbackPlan,
     mismatch,
-    plan_apply,
     plan_rollback,
     problems,
     refuse_outside_transaction,
+    refuse_unadopted,
     statuses,
 )
 from sqlmig.records import RunContext
@@ -47,8 +47,7 @@ from sqlmig.runner import OnStep, Runner, reporting
 
 if TYPE_CHECKING:
     from sqlmig.models import BackupInfo, Metrics, RestoreResult, SeedResult
-    from sqlmig.schema import Findings
-    from sqlmig.schemaops import DumpResult, RoundTripResult
+    from sqlmig.schemaops import Drift, DumpResult, RoundTripResult
 
 
 class Migrator:
@@ -118,12 +117,18 @@ class Migrator:
         return self._store
 
     @contextmanager
-    def locked(self) -> Iterator[tuple[Engine, Store]]:
-        """The writable engine and its store, holding the run lock, sqlmig's tables in place."""
+    def locked(
+        self, first: Callable[[Engine, Store], None] | None = None
+    ) -> Iterator[tuple[Engine, Store]]:
+        """The writable engine and its store, holding the run lock, sqlmig's tables in
+        place; ``first`` runs under the lock before they are made, seeing the database as
+        it was."""
         engine = self.engine(write=True)
         store = self.store(write=True)
         engine.lock(self.settings.lock_timeout)
         try:
+            if first is not None:
+                first(engine, store)
             store.ensure_tables()
             yield engine, store
         except BaseException:
@@ -183,10 +188,10 @@ class Migrator:
     def plan_apply(
         self, target: int | None = None, *, allow_out_of_order: bool = False
     ) -> list[Migration]:
-        migrations = self.migrations()
-        return plan_apply(
-            migrations, self.store().applied(), target=target, allow_out_of_order=allow_out_of_order
-        )
+        plan = ApplyPlan(self.migrations(), target, allow_out_of_order)
+        steps = plan.steps(self.store().applied(), 0)
+        self._refuse_unadopted(plan, self.engine(), self.store())
+        return steps
 
     def plan_rollback(self, count: int = 1, *, to: int | None = None) -> list[Migration]:
         migrations = self.migrations()
@@ -235,7 +240,10 @@ class Migrator:
         if seed:  # an unreadable seed file must stop the run before it migrates
             release.check_seeds(self.settings)
         result = RunResult()
-        with self.locked() as (engine, store):
+        with self.locked(lambda engine, store: self._refuse_unadopted(plan, engine, store)) as (
+            engine,
+            store,
+        ):
             rows = store.applied()
             steps = plan.steps(rows, 0)
             if single_transaction:
@@ -276,6 +284,19 @@ class Migrator:
                 runner = self.runner(engine, store, on_step)
                 (runner.run_whole if single_transaction else runner.run)(plan, result)
                 return self._with_status(result, migrations, store)
+
+    def _refuse_unadopted(self, plan: ApplyPlan, engine: Engine, store: Store) -> None:
+        """Refuse to migrate a database that sqlmig's tables are missing from but that
+        already holds objects of its own. The objects are read before the tables are
+        looked for again: a SQLite runner that made them meanwhile and then migrated (it
+        holds no lock we would wait for) is not taken for another tool."""
+        if store.format() is not None or not engine.exists():
+            return
+        from sqlmig.engines.adoption import user_objects
+
+        objects = user_objects(engine, self.settings.own_tables)
+        if objects and store.format() is None:
+            refuse_unadopted(plan.steps([], 0), objects)
 
     def _lint_gate(self) -> None:
         from sqlmig.errors import LintError
@@ -362,23 +383,33 @@ class Migrator:
 
         check_scratch(self.settings, scratch_url)
 
-    def dump(self, to: Path | None = None) -> DumpResult:
+    def dump(
+        self,
+        to: Path | None = None,
+        *,
+        from_migrations: bool = False,
+        scratch_url: str | None = None,
+    ) -> DumpResult:
         """The live schema as deterministic SQL, without sqlmig's own tables; also written
-        to ``to`` if given, replacing it whole (a reader never sees half a file)."""
+        to ``to`` if given, replacing it whole (a reader never sees half a file).
+        ``from_migrations``: the schema every up file builds in a scratch database
+        instead (on ``scratch_url``'s server for PostgreSQL), the live one not touched."""
         from sqlmig import schemaops
 
-        return schemaops.dump(self, to)
+        return schemaops.dump(self, to, from_migrations=from_migrations, scratch_url=scratch_url)
 
-    def diff(self, baseline: Path | None = None, *, scratch_url: str | None = None) -> Findings:
-        """Differences between the live schema and ``baseline`` (default: DIR/schema.sql).
+    def diff(self, baseline: Path | None = None, *, scratch_url: str | None = None) -> Drift:
+        """Differences between the live schema and ``baseline`` (default: DIR/schema.sql,
+        the newest version's; with migrations pending, the schema the applied ones build,
+        at the database's version: ``.version``, ``.pending``).
 
-        The baseline is loaded into a scratch database that is removed afterwards; []
-        means they match. ``.notes`` says what loading it took (roles made for it, grants
-        compared as text).
+        The baseline is built in a scratch database that is removed afterwards; []
+        means they match. ``.notes`` says what building it took (roles made for it, grants
+        compared as text) and what was compared while migrations are pending.
         """
         from sqlmig import schemaops
 
-        return schemaops.diff(self, baseline, scratch_url)
+        return schemaops.drift(self, baseline, scratch_url)
 
     def test_roundtrip(self, *, scratch_url: str | None = None) -> RoundTripResult:
         """Up, down, up for every migration in a scratch database; then compare with

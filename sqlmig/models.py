@@ -72,6 +72,7 @@ class SqlFile:
     no_transaction: bool = False
     irreversible: Irreversible | None = None
     streamed: bool = False
+    empty: str | None = None  # `-- sqlmig: empty <reason>`: why it has no statements
 
     def statements(self, dialect: Dialect) -> Iterator[Statement]:
         """The file's statements, in order, with their lines (splitter.split)."""

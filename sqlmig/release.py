@@ -52,7 +52,7 @@ def restore(m: Migrator, path: Path, *, force: bool) -> list[str]:
     """Put the database back as the backup at ``path`` holds it; the history of what
     happened since is kept, followed by a restore event. Return what was left alone."""
     from sqlmig import backups
-    from sqlmig.planner import check_origin
+    from sqlmig.backup_rules import check_origin
 
     if not path.is_file():
         raise ConfigError(f"{path}: no such backup file")

@@ -179,13 +179,25 @@ def validate(common: Common, json: Json = False) -> None:
 @command(writes=True)
 def baseline(
     common: Common,
-    version: Annotated[int, typer.Argument(help="The version the database is already at.")],
+    version: Annotated[
+        int,
+        typer.Argument(
+            help="The version the database is already at (0: none of the migrations, its "
+            "objects are another's)."
+        ),
+    ],
 ) -> None:
     """Mark an existing database as being at VERSION without running anything."""
     from sqlmig import render
 
     with common.migrator() as m:
         chosen = m.baseline(version)
+    if not chosen:
+        render.out.print(
+            "baseline 0: recorded that none of the migrations is applied yet (nothing was "
+            "run); apply runs them all, next to the objects already there."
+        )
+        return
     render.out.print(
         f"baseline: marked {len(chosen)} migration(s) up to version {version} as applied "
         "(nothing was run)."
