@@ -84,14 +84,23 @@ def dump(
 def drift(m: Migrator, baseline: Path | None, scratch_url: str | None) -> Drift:
     """The drift check: against ``baseline`` when given; else against schema.sql, or, with
     migrations pending, against what the applied ones build."""
-    if baseline is None:
-        from sqlmig.planner import diff_target
-
-        target = diff_target(m.status().entries)
-        if target is not None:
-            return _drift_at(m, target, scratch_url)
+    target = _behind(m) if baseline is None else None
+    if target is not None:
+        return _drift_at(m, target, scratch_url)
     found = diff(m, baseline, scratch_url)
     return Drift(found, (baseline or Path("schema.sql")).name)
+
+
+def _behind(m: Migrator) -> DiffTarget | None:
+    """The version to compare at, when the database sqlmig migrates is behind the files.
+    A database without version rows was not built by these migrations (or not yet), and
+    a drift check without a migration folder has only schema.sql: both compare with it."""
+    from sqlmig.planner import diff_target, statuses
+
+    rows = m.applied()
+    if not rows or not m.settings.dir.is_dir():
+        return None
+    return diff_target(statuses(m.migrations(), rows))
 
 
 def _drift_at(m: Migrator, target: DiffTarget, scratch_url: str | None) -> Drift:
