@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlmig.errors import ConfigError, Problem, ValidationError
 from sqlmig.models import Direction, Irreversible, Migration, SqlFile
+from sqlmig.planner import empty_file_problem
 from sqlmig.splitter import Dialect
 
 FILE_RE = re.compile(r"^(\d+)_([A-Za-z0-9][A-Za-z0-9_\-]*)\.sql$")
@@ -194,8 +195,6 @@ _COMMENT_OPENS = re.compile(r"--|/\*")
 def empty_problems(up: SqlFile, down: SqlFile, dialect: Dialect) -> list[Problem]:
     """The pair's empty-file problems (planner.empty_file_problem); a down file is read
     only when it says it is empty, since an empty one is allowed."""
-    from sqlmig.planner import empty_file_problem
-
     found = [
         empty_file_problem(f, direction, has_statements(f, dialect))
         for f, direction in ((up, Direction.UP), (down, Direction.DOWN))

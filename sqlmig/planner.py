@@ -312,9 +312,10 @@ def refuse_unadopted(steps: Sequence[Migration], objects: Sequence[str]) -> None
     raise StateError(
         f"the database has no sqlmig version table yet, but its schema already holds "
         f"{shown}: it was built by other means (by hand, from schema.sql, another tool), "
-        f"and {steps[0].label} would run on top of it. Nothing was run. If it has the schema of migration N, record that with "
-        "`sqlmig baseline N` (apply then runs N+1 onwards); if these objects are not the "
-        "migrations' at all, `sqlmig baseline 0` records that none is applied yet."
+        f"and {steps[0].label} would run on top of it. Nothing was run. If it has the "
+        "schema of migration N, record that with `sqlmig baseline N` (apply then runs N+1 "
+        "onwards); if these objects are not the migrations' at all, `sqlmig baseline 0` "
+        "records that none is applied yet."
     )
 
 
