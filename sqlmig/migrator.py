@@ -9,6 +9,7 @@ methods here that delegate to them are the public face.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -39,7 +40,6 @@ from sqlmig.planner import (
     plan_rollback,
     problems,
     refuse_outside_transaction,
-    refuse_unadopted,
     statuses,
 )
 from sqlmig.records import RunContext
@@ -188,9 +188,11 @@ class Migrator:
     def plan_apply(
         self, target: int | None = None, *, allow_out_of_order: bool = False
     ) -> list[Migration]:
+        from sqlmig.admin import refuse_unadopted_database
+
         plan = ApplyPlan(self.migrations(), target, allow_out_of_order)
         steps = plan.steps(self.store().applied(), 0)
-        self._refuse_unadopted(plan, self.engine(), self.store())
+        refuse_unadopted_database(self.settings, plan, self.engine(), self.store())
         return steps
 
     def plan_rollback(self, count: int = 1, *, to: int | None = None) -> list[Migration]:
@@ -225,7 +227,7 @@ class Migrator:
         run once it started carries ``.partial``, the backup included (an interrupt is
         an ``Interrupted``, a KeyboardInterrupt that has one).
         """
-        from sqlmig import release
+        from sqlmig import admin, release
 
         if verify and target is not None:
             raise ConfigError("--verify compares with schema.sql, the newest version: drop --to")
@@ -240,10 +242,8 @@ class Migrator:
         if seed:  # an unreadable seed file must stop the run before it migrates
             release.check_seeds(self.settings)
         result = RunResult()
-        with self.locked(lambda engine, store: self._refuse_unadopted(plan, engine, store)) as (
-            engine,
-            store,
-        ):
+        unadopted = functools.partial(admin.refuse_unadopted_database, self.settings, plan)
+        with self.locked(unadopted) as (engine, store):
             rows = store.applied()
             steps = plan.steps(rows, 0)
             if single_transaction:
@@ -284,19 +284,6 @@ class Migrator:
                 runner = self.runner(engine, store, on_step)
                 (runner.run_whole if single_transaction else runner.run)(plan, result)
                 return self._with_status(result, migrations, store)
-
-    def _refuse_unadopted(self, plan: ApplyPlan, engine: Engine, store: Store) -> None:
-        """Refuse to migrate a database that sqlmig's tables are missing from but that
-        already holds objects of its own. The objects are read before the tables are
-        looked for again: a SQLite runner that made them meanwhile and then migrated (it
-        holds no lock we would wait for) is not taken for another tool."""
-        if store.format() is not None or not engine.exists():
-            return
-        from sqlmig.engines.adoption import user_objects
-
-        objects = user_objects(engine, self.settings.own_tables)
-        if objects and store.format() is None:
-            refuse_unadopted(plan.steps([], 0), objects)
 
     def _lint_gate(self) -> None:
         from sqlmig.errors import LintError

@@ -202,3 +202,19 @@ def test_the_readme_example_runs(project):
     project.makepyfile(test_migrations=example)
     project.makeini("[pytest]\nsqlmig_checks = roundtrip schema\n")
     project.runpytest(*QUIET).assert_outcomes(passed=4)  # 2 tests, 2 checks
+
+
+def test_every_option_ini_setting_and_fixture_is_in_the_readme(pytester):
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    helped = pytester.runpytest("--help", *QUIET).stdout.str()
+    options = set(re.findall(r"(--sqlmig-[a-z-]+)", helped))
+    settings = set(re.findall(r"^  (sqlmig_[a-z_]+) ", helped, re.MULTILINE))
+    assert options == {"--sqlmig-engine", "--sqlmig-pg-url", "--sqlmig-dir", "--sqlmig-check"}
+    assert settings == {"sqlmig_engines", "sqlmig_pg_url", "sqlmig_dir", "sqlmig_checks"}
+    fixtures = pytester.runpytest("--fixtures", *QUIET).stdout.str()
+    names = set(re.findall(r"^(sqlmig_\w+|migrated)\b", fixtures, re.MULTILINE))
+    assert names == {"sqlmig_db", "migrated", "sqlmig_url", "sqlmig_engine"}
+    missing = [n for n in options | settings | names if f"`{n}" not in readme]
+    assert not missing, f"not in README.md: {missing}"
