@@ -182,3 +182,26 @@ def test_an_empty_up_file_needs_a_reason_and_an_empty_down_file_is_fine(write_mi
         f"{folder / 'down' / '0002_b.sql'}: has statements but says '-- sqlmig: empty "
         "<reason>': remove the directive",
     ]
+
+
+def test_a_streamed_file_is_judged_empty_or_not_from_its_statements(write_migration, monkeypatch):
+    from sqlmig import sqlstream
+
+    monkeypatch.setattr(sqlstream, "INLINE_LIMIT", 1024)  # these files are streamed
+    comments = "".join(f"-- line {i} of a long comment\n" for i in range(100))
+    folder = write_migration(1, "a", comments, comments)
+    (problem,) = problems_of(folder)
+    assert "0001_a.sql: has no statements" in problem and "/up/" in problem
+    write_migration(1, "a", comments + "CREATE TABLE t (a int);\n", comments)
+    (m,) = load_migrations(folder)
+    assert m.up.streamed and m.up.text == ""
+    write_migration(
+        1,
+        "a",
+        comments + "CREATE TABLE t (a int);\n",
+        "-- sqlmig: empty x\n" + comments + "SELECT 1;\n",
+    )
+    assert problems_of(folder) == [
+        f"{folder / 'down' / '0001_a.sql'}: has statements but says '-- sqlmig: empty "
+        "<reason>': remove the directive"
+    ]
