@@ -1,7 +1,8 @@
 """Commands that change only sqlmig's own tables: baseline, accept, resolve.
 
 Each is a planner rule (planner.plan_*) and one transaction of the store, under the
-run lock, logged in the history.
+run lock, logged in the history. And baseline's counterpart in apply: the refusal of a
+database that needs a baseline first.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ from sqlmig.planner import (
     plan_baseline,
     plan_resolve,
     refuse_resolve_with_invalid,
+    refuse_unadopted,
 )
 from sqlmig.records import RunContext
 
 if TYPE_CHECKING:
+    from sqlmig.config import Settings
+    from sqlmig.engines.base import Engine
+    from sqlmig.engines.store import Store
     from sqlmig.migrator import Migrator
+    from sqlmig.planner import ApplyPlan
 
 
 def baseline(m: Migrator, version: int) -> list[Migration]:
@@ -30,8 +36,13 @@ def baseline(m: Migrator, version: int) -> list[Migration]:
         with engine.transaction():
             for mig in chosen:
                 store.insert_row(ctx.row(mig, RowStatus.APPLIED, kind=RowKind.BASELINE))
-            detail = f"versions {chosen[0].version}..{version} marked applied without running"
-            store.insert_history(ctx.event(EventKind.BASELINE, chosen[-1], detail=detail))
+            if chosen:
+                detail = f"versions {chosen[0].version}..{version} marked applied without running"
+            else:
+                detail = "none of the migrations is applied; the objects there are not theirs"
+            store.insert_history(
+                ctx.event(EventKind.BASELINE, chosen[-1] if chosen else None, detail=detail)
+            )
         return chosen
 
 
@@ -63,3 +74,19 @@ def resolve(m: Migrator, version: int, *, applied: bool) -> None:
                 store.delete_row(version)
             detail = "marked applied" if applied else "marked rolled back"
             store.insert_history(ctx.event(EventKind.RESOLVE, mig, detail=detail))
+
+
+def refuse_unadopted_database(
+    settings: Settings, plan: ApplyPlan, engine: Engine, store: Store
+) -> None:
+    """Refuse to migrate a database that sqlmig's tables are missing from but that
+    already holds objects of its own. The objects are read before the tables are looked
+    for again: a SQLite runner that made them meanwhile and then migrated (it holds no
+    lock we would wait for) is not taken for another tool."""
+    if store.format() is not None or not engine.exists():
+        return
+    from sqlmig.engines.adoption import user_objects
+
+    objects = user_objects(engine, settings.own_tables)
+    if objects and store.format() is None:
+        refuse_unadopted(plan.steps([], 0), objects)

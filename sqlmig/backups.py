@@ -207,9 +207,9 @@ def _age(backup: BackupInfo) -> tuple[str, int, int]:
 
 def prune(folder: Path, database: str, keep: int, extension: str) -> list[Path]:
     """Delete the backups of ``database`` made by the engine that writes ``extension``
-    files that the retention rule (planner.backups_to_prune) gives up, with their
+    files that the retention rule (backup_rules.backups_to_prune) gives up, with their
     manifests; return what was deleted."""
-    from sqlmig.planner import backups_to_prune
+    from sqlmig.backup_rules import backups_to_prune
 
     mine = [
         b

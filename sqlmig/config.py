@@ -6,6 +6,7 @@ Credentials never leave this module unmasked: every URL shown anywhere goes thro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tomllib
@@ -185,7 +186,7 @@ class Settings:
             expected = _EXPECTED[f.name]
             if not isinstance(value, expected) or isinstance(value, bool):
                 shown = type(value).__name__ if f.name == "database_url" else repr(value)
-                raise ConfigError(f"setting {f.name} = {shown} has the wrong type")
+                raise ConfigError(f"setting {f.name} = {shown} {wrong_type(value, expected)}")
         for label, value in (("table", self.table), ("schema", self.schema)):
             if value is not None and not IDENT_RE.match(value):
                 raise ConfigError(
@@ -259,6 +260,33 @@ _EXPECTED: dict[str, type | tuple[type, ...]] = {
 }
 PATH_SETTINGS = ("dir", "backup_dir", "seeds_dir")
 
+_KINDS = {
+    str: "a string",
+    Path: "a path (a string)",
+    int: "a whole number",
+    float: "a number",
+    list: "a list",
+    dict: "a table (a dict)",
+    bool: "true or false",
+}
+
+
+def wrong_type(value: object, expected: type | tuple[type, ...]) -> str:
+    """What is wrong with ``value``'s type, naming the type expected: "30" in quotes is a
+    string to TOML, and a bare "wrong type" leaves the reader to guess which is meant."""
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    wanted = [t for t in kinds if t is not type(None)]
+    if float in wanted:  # int, float: any number
+        wanted = [float]
+    names = " or ".join(_KINDS.get(t, t.__name__) for t in wanted)
+    got = "a decimal number" if type(value) is float else _KINDS.get(type(value), "a value")
+    hint = ""
+    if isinstance(value, str) and (int in wanted or float in wanted):
+        with contextlib.suppress(ValueError):
+            (float if float in wanted else int)(value)
+            hint = " (write it without quotes)"
+    return f"has the wrong type: expected {names}, not {got}{hint}"
+
 
 def _read_config_file(cwd: Path) -> tuple[dict[str, Any], Path | None]:
     for name, section in (("sqlmig.toml", None), ("pyproject.toml", "tool.sqlmig")):
@@ -304,7 +332,7 @@ def load_settings(overrides: dict[str, Any], cwd: Path | None = None) -> Setting
         # Relative paths from the config file are relative to it; from flags, to the cwd.
         value = values.get(name, getattr(Settings, name))
         if not isinstance(value, str | Path):
-            raise ConfigError(f"setting {name} = {value!r} has the wrong type")
+            raise ConfigError(f"setting {name} = {value!r} {wrong_type(value, Path)}")
         base = path.parent if path and name in data and overrides.get(name) is None else cwd
         values[name] = Path(value) if Path(value).is_absolute() else base / value
     try:

@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmig.errors import ConfigError, Problem, ValidationError
-from sqlmig.models import Irreversible, Migration, SqlFile
+from sqlmig.models import Direction, Irreversible, Migration, SqlFile
+from sqlmig.planner import empty_file_problem
 from sqlmig.splitter import Dialect
 
 FILE_RE = re.compile(r"^(\d+)_([A-Za-z0-9][A-Za-z0-9_\-]*)\.sql$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 DIRECTIVE_RE = re.compile(r"^--\s*sqlmig:\s*(.*?)\s*$")
-DIRECTIVES = ("no-transaction", "irreversible", "allow")
+DIRECTIVES = ("no-transaction", "irreversible", "allow", "empty")
 
 
 def normalise(raw: bytes) -> str:
@@ -38,6 +39,7 @@ def checksum(text: str) -> str:
 class _Directives:
     no_transaction: bool
     irreversible: Irreversible | None
+    empty: str | None
 
 
 def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directives:
@@ -48,6 +50,7 @@ def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directi
     """
     no_tx = False
     irreversible: Irreversible | None = None
+    empty: str | None = None
     for lineno, line in enumerate(text.split("\n"), 1):
         stripped = line.strip()
         if not stripped:
@@ -62,6 +65,8 @@ def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directi
             no_tx = True
         elif word == "irreversible":
             irreversible = Irreversible(rest.strip())
+        elif word == "empty":
+            empty = rest.strip()
         elif word == "allow":
             pass  # `sqlmig lint` reads it, and reports a rule id it does not know
         else:
@@ -72,7 +77,7 @@ def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directi
                     path,
                 )
             )
-    return _Directives(no_tx, irreversible)
+    return _Directives(no_tx, irreversible, empty)
 
 
 def read_sql_file(path: Path, problems: list[Problem]) -> SqlFile | None:
@@ -87,7 +92,7 @@ def read_sql_file(path: Path, problems: list[Problem]) -> SqlFile | None:
         _not_utf8(path, exc, raw[: exc.start].count(b"\n") + 1, problems)
         return None
     d = parse_directives(text, path, problems)
-    return SqlFile(path, text, checksum(text), d.no_transaction, d.irreversible)
+    return SqlFile(path, text, checksum(text), d.no_transaction, d.irreversible, empty=d.empty)
 
 
 def _read_large(path: Path, problems: list[Problem]) -> SqlFile | None:
@@ -103,7 +108,7 @@ def _read_large(path: Path, problems: list[Problem]) -> SqlFile | None:
         _not_utf8(path, exc, line, problems)
         return None
     d = parse_directives(head, path, problems)
-    return SqlFile(path, "", digest, d.no_transaction, d.irreversible, streamed=True)
+    return SqlFile(path, "", digest, d.no_transaction, d.irreversible, streamed=True, empty=d.empty)
 
 
 def _not_utf8(path: Path, exc: UnicodeDecodeError, line: int, problems: list[Problem]) -> None:
@@ -167,6 +172,35 @@ def _may_hold_outside(file: SqlFile) -> bool:
     # A streamed file is checked statement by statement instead: searching a regex over
     # every megabyte costs more than splitting it.
     return file.streamed or _MAYBE_OUTSIDE.search(file.text) is not None
+
+
+def has_statements(file: SqlFile, dialect: Dialect) -> bool:
+    """Whether ``file`` holds any statement. The first line below the header comments
+    starts outside any comment or string, so anything on it before a comment opens is a
+    statement's; only when there is nothing there (a block comment, a lone ``;``), or the
+    file is streamed, are its statements read, up to the first."""
+    for line in file.text.split("\n"):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        if _COMMENT_OPENS.split(stripped, maxsplit=1)[0].strip(" \t;"):
+            return True
+        break
+    return next(file.statements(dialect), None) is not None
+
+
+_COMMENT_OPENS = re.compile(r"--|/\*")
+
+
+def empty_problems(up: SqlFile, down: SqlFile, dialect: Dialect) -> list[Problem]:
+    """The pair's empty-file problems (planner.empty_file_problem); a down file is read
+    only when it says it is empty, since an empty one is allowed."""
+    found = [
+        empty_file_problem(f, direction, has_statements(f, dialect))
+        for f, direction in ((up, Direction.UP), (down, Direction.DOWN))
+        if direction is Direction.UP or f.empty is not None
+    ]
+    return [p for p in found if p is not None]
 
 
 def _scan(folder: Path, problems: list[Problem]) -> dict[int, list[Path]]:
@@ -243,6 +277,7 @@ def load_migrations(
         if up and down:
             name = FILE_RE.match(up_path.name).group(2)  # type: ignore[union-attr]
             migrations.append(Migration(version, name, up, down))
+            problems += empty_problems(up, down, dialect or "postgres")
             if dialect is not None:
                 problems += transaction_problems(up, dialect, journal_mode)
                 problems += transaction_problems(down, dialect, journal_mode)

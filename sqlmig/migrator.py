@@ -9,6 +9,7 @@ methods here that delegate to them are the public face.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -37,7 +38,6 @@ from sqlmig.planner import (
     ApplyPlan,
     RollbackPlan,
     mismatch,
-    plan_apply,
     plan_rollback,
     problems,
     refuse_outside_transaction,
@@ -48,8 +48,7 @@ from sqlmig.runner import OnStep, Runner, reporting
 
 if TYPE_CHECKING:
     from sqlmig.models import BackupInfo, Metrics, RestoreResult, SeedResult
-    from sqlmig.schema import Findings
-    from sqlmig.schemaops import DumpResult, RoundTripResult
+    from sqlmig.schemaops import Drift, DumpResult, RoundTripResult
     from sqlmig.variables import Bindings
 
 
@@ -137,12 +136,18 @@ class Migrator:
         return self._store
 
     @contextmanager
-    def locked(self) -> Iterator[tuple[Engine, Store]]:
-        """The writable engine and its store, holding the run lock, sqlmig's tables in place."""
+    def locked(
+        self, first: Callable[[Engine, Store], None] | None = None
+    ) -> Iterator[tuple[Engine, Store]]:
+        """The writable engine and its store, holding the run lock, sqlmig's tables in
+        place; ``first`` runs under the lock before they are made, seeing the database as
+        it was."""
         engine = self.engine(write=True)
         store = self.store(write=True)
         engine.lock(self.settings.lock_timeout)
         try:
+            if first is not None:
+                first(engine, store)
             store.ensure_tables()
             yield engine, store
         except BaseException:
@@ -229,11 +234,14 @@ class Migrator:
     def plan_apply(
         self, target: int | None = None, *, allow_out_of_order: bool = False
     ) -> list[Migration]:
+        from sqlmig.admin import refuse_unadopted_database
+
         migrations = self.migrations()
         self._check_set(migrations)
-        return plan_apply(
-            migrations, self.store().applied(), target=target, allow_out_of_order=allow_out_of_order
-        )
+        plan = ApplyPlan(migrations, target, allow_out_of_order)
+        steps = plan.steps(self.store().applied(), 0)
+        refuse_unadopted_database(self.settings, plan, self.engine(), self.store())
+        return steps
 
     def plan_rollback(self, count: int = 1, *, to: int | None = None) -> list[Migration]:
         migrations = self.migrations()
@@ -268,7 +276,7 @@ class Migrator:
         run once it started carries ``.partial``, the backup included (an interrupt is
         an ``Interrupted``, a KeyboardInterrupt that has one).
         """
-        from sqlmig import release
+        from sqlmig import admin, release
 
         if verify and target is not None:
             raise ConfigError("--verify compares with schema.sql, the newest version: drop --to")
@@ -284,7 +292,8 @@ class Migrator:
         if seed:  # an unreadable seed file must stop the run before it migrates
             release.check_seeds(self.settings)
         result = RunResult()
-        with self.locked() as (engine, store):
+        unadopted = functools.partial(admin.refuse_unadopted_database, self.settings, plan)
+        with self.locked(unadopted) as (engine, store):
             rows = store.applied()
             steps = plan.steps(rows, 0)
             if single_transaction:
@@ -412,23 +421,33 @@ class Migrator:
 
         check_scratch(self.settings, scratch_url)
 
-    def dump(self, to: Path | None = None) -> DumpResult:
+    def dump(
+        self,
+        to: Path | None = None,
+        *,
+        from_migrations: bool = False,
+        scratch_url: str | None = None,
+    ) -> DumpResult:
         """The live schema as deterministic SQL, without sqlmig's own tables; also written
-        to ``to`` if given, replacing it whole (a reader never sees half a file)."""
+        to ``to`` if given, replacing it whole (a reader never sees half a file).
+        ``from_migrations``: the schema every up file builds in a scratch database
+        instead (on ``scratch_url``'s server for PostgreSQL), the live one not touched."""
         from sqlmig import schemaops
 
-        return schemaops.dump(self, to)
+        return schemaops.dump(self, to, from_migrations=from_migrations, scratch_url=scratch_url)
 
-    def diff(self, baseline: Path | None = None, *, scratch_url: str | None = None) -> Findings:
-        """Differences between the live schema and ``baseline`` (default: DIR/schema.sql).
+    def diff(self, baseline: Path | None = None, *, scratch_url: str | None = None) -> Drift:
+        """Differences between the live schema and ``baseline`` (default: DIR/schema.sql,
+        the newest version's; with migrations pending, the schema the applied ones build,
+        at the database's version: ``.version``, ``.pending``).
 
-        The baseline is loaded into a scratch database that is removed afterwards; []
-        means they match. ``.notes`` says what loading it took (roles made for it, grants
-        compared as text).
+        The baseline is built in a scratch database that is removed afterwards; []
+        means they match. ``.notes`` says what building it took (roles made for it, grants
+        compared as text) and what was compared while migrations are pending.
         """
         from sqlmig import schemaops
 
-        return schemaops.diff(self, baseline, scratch_url)
+        return schemaops.drift(self, baseline, scratch_url)
 
     def test_roundtrip(self, *, scratch_url: str | None = None) -> RoundTripResult:
         """Up, down, up for every migration in a scratch database; then compare with

@@ -72,6 +72,7 @@ class SqlFile:
     no_transaction: bool = False
     irreversible: Irreversible | None = None
     streamed: bool = False
+    empty: str | None = None  # `-- sqlmig: empty <reason>`: why it has no statements
 
     def statements(self, dialect: Dialect) -> Iterator[Statement]:
         """The file's statements, in order, with their lines (splitter.split)."""
@@ -121,6 +122,12 @@ class AppliedRow:
     db_user: str
     execution_ms: int | None
     sqlmig_version: str
+
+
+def database_version(rows: list[AppliedRow]) -> int:
+    """The newest version applied whole (0 when none): a dirty row is not the database's
+    version, whatever its number."""
+    return max((r.version for r in rows if r.status is RowStatus.APPLIED), default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +204,16 @@ class Status:
 
     @property
     def current_version(self) -> int | None:
-        applied = [e.version for e in self.entries if e.row is not None]
+        """The database's version: the newest version applied whole. A dirty one (a
+        no-transaction migration that failed part-way) is not, whatever its number."""
+        applied = [
+            e.version for e in self.entries if e.row is not None and e.state is not State.DIRTY
+        ]
         return max(applied) if applied else None
+
+    @property
+    def dirty_versions(self) -> list[int]:
+        return [e.version for e in self.entries if e.state is State.DIRTY]
 
     @property
     def ok(self) -> bool:

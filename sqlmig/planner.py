@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmig.errors import (
-    BackupError,
     ConfigError,
     DirtyError,
     IrreversibleError,
@@ -24,13 +23,12 @@ from sqlmig.errors import (
 )
 from sqlmig.models import (
     AppliedRow,
-    BackupInfo,
-    BackupSource,
     Direction,
     Migration,
     MigrationStatus,
     RowKind,
     RowStatus,
+    SqlFile,
     State,
 )
 
@@ -154,6 +152,42 @@ def _versions(vs: list[int]) -> str:
     return ", ".join(str(v) for v in vs[:10]) + (" ..." if len(vs) > 10 else "")
 
 
+@dataclass(frozen=True, slots=True)
+class DiffTarget:
+    """What `diff` compares a database with while migrations are pending: the schema the
+    applied ones build, at the database's ``version`` (schema.sql is the newest's)."""
+
+    version: int
+    build: list[Migration]  # the migrations applied whole, in version order
+    pending: list[int]
+    dirty: list[MigrationStatus]  # left out of ``build``: they stopped part-way
+
+
+def diff_target(entries: list[MigrationStatus]) -> DiffTarget | None:
+    """None when nothing is pending: then schema.sql is the database's schema."""
+    pending = [e.version for e in entries if e.state is State.PENDING]
+    if not pending:
+        return None
+    missing = [e for e in entries if e.state is State.MISSING]
+    if missing:
+        raise ValidationError(
+            [
+                Problem(f"version {e.version} ({e.name}) is applied but its files are missing")
+                for e in missing
+            ],
+            "With migrations pending, diff builds the schema of the database's version from "
+            "the migration files: run it from the code that applied them, or compare with a "
+            "schema file (--baseline FILE).",
+        )
+    whole = [e for e in entries if e.row is not None and e.state is not State.DIRTY]
+    return DiffTarget(
+        max((e.version for e in whole), default=0),
+        [e.migration for e in whole if e.migration],
+        pending,
+        [e for e in entries if e.state is State.DIRTY],
+    )
+
+
 def plan_apply(
     migrations: list[Migration],
     rows: list[AppliedRow],
@@ -248,11 +282,49 @@ class RollbackPlan:
         return out
 
 
+def empty_file_problem(file: SqlFile, direction: Direction, has_statements: bool) -> Problem | None:
+    """An up file without statements would be recorded as applied having done nothing
+    (an unedited `sqlmig new` pair, say): it needs ``-- sqlmig: empty <reason>``. An empty
+    down file is allowed (rollback and test say so); the directive, anywhere, needs a
+    reason, and a file that has statements must not carry it."""
+    directive = "'-- sqlmig: empty <reason>'"
+    if file.empty == "":
+        return Problem(f"{directive} needs the reason the file does nothing", file.path)
+    if file.empty is not None and has_statements:
+        return Problem(f"has statements but says {directive}: remove the directive", file.path)
+    if direction is Direction.UP and not has_statements and file.empty is None:
+        return Problem(
+            "has no statements, so applying it would change nothing yet record it as "
+            f"applied: write the migration, or if it is meant to do nothing say why with "
+            f"{directive} in its header",
+            file.path,
+        )
+    return None
+
+
+def refuse_unadopted(steps: Sequence[Migration], objects: Sequence[str]) -> None:
+    """A database without sqlmig's tables that already holds objects of its own was built
+    by other means (by hand, from schema.sql, by another tool): running the first
+    migration there fails half-way ("already exists") or, worse, runs on top of it."""
+    if not steps or not objects:
+        return
+    shown = ", ".join(objects[:5]) + (f" and {len(objects) - 5} more" if len(objects) > 5 else "")
+    raise StateError(
+        f"the database has no sqlmig version table yet, but its schema already holds "
+        f"{shown}: it was built by other means (by hand, from schema.sql, another tool), "
+        f"and {steps[0].label} would run on top of it. Nothing was run. If it has the "
+        "schema of migration N, record that with `sqlmig baseline N` (apply then runs N+1 "
+        "onwards); if these objects are not the migrations' at all, `sqlmig baseline 0` "
+        "records that none is applied yet."
+    )
+
+
 def plan_baseline(
     migrations: list[Migration], rows: list[AppliedRow], version: int
 ) -> list[Migration]:
-    """The migrations to record as applied, without running them, up to ``version``."""
-    if version not in {m.version for m in migrations}:
+    """The migrations to record as applied, without running them, up to ``version``
+    (0: none, for a database whose own objects are not the migrations')."""
+    if version != 0 and version not in {m.version for m in migrations}:
         raise ConfigError(f"baseline {version}: there is no migration with version {version}")
     if rows:
         raise ValidationError(
@@ -327,51 +399,6 @@ def _indexes(names: Sequence[str]) -> str:
 
 def _drops(names: Sequence[str]) -> str:
     return " and ".join(f"`DROP INDEX CONCURRENTLY {n};`" for n in names)
-
-
-def backups_to_prune(backups: list[BackupInfo], keep: int) -> list[BackupInfo]:
-    """The backups ``--keep`` deletes, of one database's ``backups`` listed newest first.
-
-    The newest ``keep`` backups stay, where the backups `apply` took at the same
-    version count as one: those are retries after a failed migration (a successful
-    apply moves the version on), and of them the first, taken before the first
-    attempt, and the newest stay. So retries of a failing migration never push out
-    the backup taken before it was first tried, nor the backups of earlier versions.
-    """
-    units: dict[object, list[BackupInfo]] = {}
-    for b in backups:
-        key = ("apply", b.version) if b.taken_by == "apply" else b.path
-        units.setdefault(key, []).append(b)
-    kept = {id(b) for unit in list(units.values())[:keep] for b in (unit[0], unit[-1])}
-    return [b for b in backups if id(b) not in kept]
-
-
-def check_origin(
-    backup: BackupSource | None, here: BackupSource, path: Path, *, force: bool
-) -> list[str]:
-    """Refuse to restore a backup of another database into ``here`` unless ``force``;
-    return what a forced restore should say it overrode."""
-    if backup is None:
-        why = (
-            f"{path} has no manifest ({path.name}.json): sqlmig cannot tell which database "
-            "it is a backup of (it was taken by an older sqlmig, or copied without its "
-            ".json)"
-        )
-    elif backup.dialect != here.dialect or backup.database != here.database:
-        why = f"{path} is a backup of the {backup.describe()}, not of the {here.describe()}"
-    elif backup.cluster and here.cluster and backup.cluster != here.cluster:
-        why = (
-            f"{path} is a backup of a database named {backup.database} on another cluster "
-            f"(system identifier {backup.cluster}; this one is {here.cluster})"
-        )
-    else:
-        return []
-    if not force:
-        raise BackupError(
-            f"{why}. Nothing was changed; if it is the backup you mean to "
-            "restore here, pass --force."
-        )
-    return [f"restored with --force: {why}"]
 
 
 def refuse_outside_transaction(steps: Sequence[Migration], direction: Direction) -> None:

@@ -21,6 +21,7 @@ from sqlmig.models import (
     SeedResult,
     SeedState,
     State,
+    database_version,
 )
 from sqlmig.records import RunContext
 
@@ -34,7 +35,7 @@ def take_backup(
 ) -> BackupInfo:
     from sqlmig import backups
 
-    version = max((r.version for r in rows), default=0)
+    version = database_version(rows)
     label = None
     if settings.target is not None:  # fleet targets may share a database: name the target
         from sqlmig.targets import backup_label
@@ -56,7 +57,7 @@ def restore(m: Migrator, path: Path, *, force: bool) -> list[str]:
     """Put the database back as the backup at ``path`` holds it; the history of what
     happened since is kept, followed by a restore event. Return what was left alone."""
     from sqlmig import backups
-    from sqlmig.planner import check_origin
+    from sqlmig.backup_rules import check_origin
 
     if not path.is_file():
         raise ConfigError(f"{path}: no such backup file")
@@ -76,7 +77,7 @@ def restore(m: Migrator, path: Path, *, force: bool) -> list[str]:
         # Called by the engine once the file is known to be one of its backups and nothing
         # else can write: the refusal, and the history read, see the database as replaced.
         notes.extend(check_origin(source, engine.source(), path, force=force))
-        before = max((r.version for r in store.applied()), default=0)
+        before = database_version(store.applied())
         kept = store.history(None)[::-1]  # oldest first
         detail = f"from version {before}"
         event = ctx.event(EventKind.RESTORE, None, name=path.name, detail=detail)

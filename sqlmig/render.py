@@ -126,6 +126,7 @@ def summary(status: Status) -> str:
     counts = [f"{status.count(s)} {s.value}" for s in State if status.count(s)]
     at = status.current_version
     where = f"database at version {at}" if at is not None else "database has no migrations applied"
+    where += "".join(f", version {v} dirty" for v in status.dirty_versions)
     seeds = [s for s in status.seeds if s.state is not SeedState.APPLIED]
     todo = f"; {len(seeds)} seed file(s) to apply (sqlmig seed)" if seeds else ""
     return f"{len(status.entries)} migration(s): {', '.join(counts) or 'none'}; {where}{todo}."
@@ -242,6 +243,12 @@ def run_summary(result: RunResult, direction: Direction) -> None:
     _con("out").print(
         f"[green]{verb} {len(result.steps)} migration(s) in {result.duration_ms} ms.[/]"
     )
+    for step in result.steps:
+        if direction is Direction.DOWN and step.statements == 0:
+            _con("out").print(
+                f"[yellow]note[/]: rolling back {step.version} ({escape(step.name)}) undid "
+                "nothing: its down file has no statements; only its version row was removed."
+            )
     if status is not None:
         _con("out").print(escape(summary(status)))
 
@@ -264,15 +271,24 @@ def drift_report(drift: Findings) -> None:
     )
 
 
-def findings(lines: list[str], *, failed: str, ok: str, notes: Sequence[str] = ()) -> None:
+def findings(
+    lines: list[str],
+    *,
+    failed: str,
+    ok: str,
+    notes: Sequence[str] = (),
+    warnings: Sequence[str] = (),
+) -> None:
     """A check's verdict: ``failed`` (with {n}, their count) and each finding on its
-    line, or ``ok`` when there is none; then the notes on how it was made."""
+    line, or ``ok`` when there is none; then warnings, and the notes on how it was made."""
     if lines:
         _con("out").print(f"[red]{failed.format(n=len(lines))}[/]")
         for line in lines:
             _con("out").print(f"  - {escape(line)}")
     else:
         _con("out").print(ok)
+    for warning in warnings:
+        _con("out").print(f"[yellow]warning[/]: {escape(warning)}")
     for note in notes:
         _con("out").print(f"[yellow]note[/]: {escape(note)}")
 
@@ -280,6 +296,8 @@ def findings(lines: list[str], *, failed: str, ok: str, notes: Sequence[str] = (
 def dump_report(done: DumpResult) -> None:
     # On stderr: stdout may be the file written (-o /dev/stdout).
     _con("err").print(f"wrote {done.path} ({done.statements} statements)")
+    for note in done.notes:
+        _con("err").print(f"[yellow]note[/]: {escape(note)}")
     if done.left_out:
         _con("err").print(
             f"[yellow]warning[/]: {len(done.left_out)} object(s) of kinds sqlmig does not dump; "

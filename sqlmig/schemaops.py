@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlmig.errors import ConfigError
+from sqlmig.schema import Findings
 
 if TYPE_CHECKING:
     from sqlmig.migrator import Migrator
-    from sqlmig.schema import Findings
+    from sqlmig.planner import DiffTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,24 @@ class DumpResult:
     statements: int
     left_out: list[str]
     path: Path | None = None  # where it was written, if anywhere
+    notes: list[str] = field(default_factory=list)  # how a scratch build was made
+
+
+class Drift(Findings):
+    """``diff``'s differences, and what they are differences from: a schema file, or with
+    migrations pending the schema the applied ones build, at the database's ``version``."""
+
+    def __init__(
+        self,
+        found: Findings,
+        compared_with: str,
+        version: int | None = None,
+        pending: list[int] | None = None,
+    ) -> None:
+        super().__init__(list(found), found.notes)
+        self.compared_with = compared_with
+        self.version = version
+        self.pending = pending or []
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +52,23 @@ class RoundTripResult:
     irreversible: list[str]  # labels of the migrations that only went up
     compared_with_schema_sql: bool
     notes: list[str]  # how the scratch loads were made (roles made, grants read as text)
+    warnings: list[str] = field(default_factory=list)  # not problems: down files that do nothing
 
 
-def dump(m: Migrator, to: Path | None) -> DumpResult:
+def dump(
+    m: Migrator, to: Path | None, *, from_migrations: bool, scratch_url: str | None
+) -> DumpResult:
     from sqlmig.schema import LEFT_OUT
 
-    text = m.engine().dump_schema()
+    notes: list[str] = []
+    if from_migrations:
+        from sqlmig.schema.roundtrip import built
+
+        with built(m.settings, m.migrations(), scratch_url) as db:
+            text = db.engine.dump_schema()
+        notes = db.notes
+    else:
+        text = m.engine().dump_schema()
     if to is not None:
         _write_whole(to, text)
     lines = text.splitlines()
@@ -47,7 +77,60 @@ def dump(m: Migrator, to: Path | None) -> DumpResult:
         statements=sum(1 for line in lines if line.endswith(";")),
         left_out=[line.removeprefix(LEFT_OUT) for line in lines if line.startswith(LEFT_OUT)],
         path=to,
+        notes=notes,
     )
+
+
+def drift(m: Migrator, baseline: Path | None, scratch_url: str | None) -> Drift:
+    """The drift check: against ``baseline`` when given; else against schema.sql, or, with
+    migrations pending, against what the applied ones build."""
+    target = _behind(m) if baseline is None else None
+    if target is not None:
+        return _drift_at(m, target, scratch_url)
+    found = diff(m, baseline, scratch_url)
+    return Drift(found, (baseline or Path("schema.sql")).name)
+
+
+def _behind(m: Migrator) -> DiffTarget | None:
+    """The version to compare at, when the database sqlmig migrates is behind the files.
+    A database without version rows was not built by these migrations (or not yet), and
+    a drift check without a migration folder has only schema.sql: both compare with it."""
+    from sqlmig.planner import diff_target, statuses
+
+    rows = m.applied()
+    if not rows or not m.settings.dir.is_dir():
+        return None
+    return diff_target(statuses(m.migrations(), rows))
+
+
+def _drift_at(m: Migrator, target: DiffTarget, scratch_url: str | None) -> Drift:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlmig.schema import compare
+    from sqlmig.schema.roundtrip import built
+
+    v = target.version
+    what = f"what the migrations build up to version {v}" if v else "an empty database"
+    engine = m.engine()
+    with ThreadPoolExecutor(1) as pool:  # as in diff: the live catalogs read meanwhile
+        live = pool.submit(engine.introspect)
+        with built(m.settings, target.build, scratch_url) as db:
+            schema = db.engine.introspect()
+        found = compare(live.result(), schema, "database", what)
+    pending = ", ".join(map(str, target.pending))
+    notes = [
+        f"{len(target.pending)} migration(s) pending ({pending}): the database was compared "
+        f"with the schema of its version, {v}, as the migrations build it, not with "
+        "schema.sql, the newest version's (`sqlmig apply --verify` compares with that after "
+        "migrating)",
+        *(
+            f"version {e.version} ({e.name}) is dirty: what it did before it failed shows as "
+            "differences"
+            for e in target.dirty
+        ),
+        *db.notes,
+    ]
+    return Drift(Findings(found, notes), what, v, target.pending)
 
 
 def diff(m: Migrator, baseline: Path | None, scratch_url: str | None) -> Findings:
@@ -73,13 +156,18 @@ def roundtrip(m: Migrator, scratch_url: str | None) -> RoundTripResult:
 
     migrations = m.migrations()
     baseline = m.settings.dir / "schema.sql"
-    problems = run(m.settings, migrations, baseline, scratch_url)
+    trip = run(m.settings, migrations, baseline, scratch_url)
     return RoundTripResult(
-        problems=list(problems),
+        problems=list(trip.problems),
         migrations=len(migrations),
         irreversible=[mig.label for mig in migrations if mig.down.irreversible is not None],
         compared_with_schema_sql=baseline.is_file(),
-        notes=problems.notes,
+        notes=trip.problems.notes,
+        warnings=[
+            f"{label}: its down file has no statements, so a rollback undoes nothing: write "
+            "it, or say why in its header with '-- sqlmig: empty <reason>'"
+            for label in trip.empty_downs
+        ],
     )
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sqlmig.backup_rules import backups_to_prune, check_origin
 from sqlmig.errors import BackupError
 from sqlmig.models import BackupInfo, BackupSource
-from sqlmig.planner import backups_to_prune, check_origin
 
 
 def backups(*specs: str) -> list[BackupInfo]:

@@ -151,6 +151,53 @@ def test_new_command(project):
     assert sqlmig("new", "bad/name", cwd=project).returncode == 2
 
 
+def test_new_takes_several_words_as_one_name(project):
+    out = sqlmig("new", "create", "users", cwd=project)
+    assert out.returncode == 0, out.stderr
+    for sub in ("up", "down"):
+        assert f"sql/{sub}/0006_create_users.sql" in out.stdout
+        assert (project / "sql" / sub / "0006_create_users.sql").is_file()
+    bad = sqlmig("new", "create", "users/admins", cwd=project)
+    assert bad.returncode == 2 and "'create_users/admins' is not a usable" in bad.stderr
+
+
+def test_history_since_today_and_yesterday_are_utc_calendar_days(project):
+    from datetime import UTC, datetime, timedelta
+
+    url = f"sqlite:///{project / 'sqlmig.db'}"
+    assert sqlmig("apply", "--to", "2", "--no-backup", cwd=project).returncode == 0
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for event, at in (
+        (1, midnight - timedelta(days=1) + timedelta(seconds=1)),
+        (2, midnight - timedelta(days=1, seconds=1)),
+    ):
+        query(url, f"UPDATE schema_version_history SET at = '{at.isoformat()}' WHERE id = {event}")
+
+    def since(word: str) -> list[int]:
+        out = sqlmig("history", "--since", word, "--json", cwd=project)
+        assert out.returncode == 0, out.stderr
+        return [e["id"] for e in json.loads(out.stdout)]
+
+    assert since("yesterday") == [1]
+    assert since("Today") == []
+    assert since("2d") == [2, 1]  # newest first, by id
+    bad = sqlmig("history", "--since", "tomorrow", cwd=project)
+    assert bad.returncode == 2 and "today, yesterday" in bad.stderr
+
+
+def test_a_dirty_version_is_not_called_the_database_version(project):
+    (project / "sql" / "up" / "0003_backfill_email_normalized.sql").write_text(
+        "-- sqlmig: no-transaction\nCREATE TABLE half (a int);\nSELECT * FROM nope;\n"
+    )
+    assert sqlmig("apply", "--no-backup", cwd=project).returncode == 5
+    st = sqlmig("status", cwd=project)
+    assert "; database at version 2, version 3 dirty." in st.stdout, st.stdout
+    data = json.loads(sqlmig("status", "--json", cwd=project).stdout)
+    assert data["current_version"] == 2 and data["counts"]["dirty"] == 1
+    metrics = sqlmig("metrics", cwd=project).stdout
+    assert re.search(r"^sqlmig_current_version\{.*\} 2$", metrics, re.MULTILINE), metrics
+
+
 def test_help_lists_every_command(project):
     out = sqlmig("--help", cwd=project).stdout
     for name in (

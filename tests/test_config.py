@@ -148,3 +148,37 @@ def test_impossible_settings_are_refused_without_echoing_secrets(
     with pytest.raises(ConfigError, match=message) as info:
         load_settings({}, tmp_path)
     assert "s3cr3t" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            'lock_timeout = "30"',
+            "setting lock_timeout = '30' has the wrong type: expected a number, not a string "
+            "(write it without quotes)",
+        ),
+        (
+            'statement_timeout = "soon"',
+            "setting statement_timeout = 'soon' has the wrong type: expected a number, not a string",
+        ),
+        ("backup_keep = 2.5", "expected a whole number, not a decimal number"),
+        ('backup_keep = "3"', "expected a whole number, not a string (write it without quotes)"),
+        ("lock_timeout = true", "expected a number, not true or false"),
+        ('backup_schemas = "public"', "expected a list, not a string"),
+        ('lint_rules = ["drop-column"]', "expected a table (a dict), not a list"),
+        ("table = 5", "expected a string, not a whole number"),
+        (
+            "dir = 5",
+            "setting dir = 5 has the wrong type: expected a path (a string), not a whole number",
+        ),
+    ],
+)
+def test_a_setting_of_the_wrong_type_names_the_type_expected(
+    tmp_path: Path, monkeypatch, setting, message
+):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    (tmp_path / "sqlmig.toml").write_text(setting + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings({}, tmp_path)
+    assert str(info.value).endswith(message)  # the hint about quotes only where it helps

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sqlmig.discovery import checksum, load_migrations, new_migration, normalise
+from sqlmig.discovery import checksum, has_statements, load_migrations, new_migration, normalise
 from sqlmig.errors import ConfigError, ValidationError
-from sqlmig.models import Irreversible
+from sqlmig.models import Irreversible, SqlFile
 
 
 def problems_of(folder: Path) -> list[str]:
@@ -105,7 +105,7 @@ def test_allow_is_a_known_directive_in_the_header(write_migration):
     )
     assert problems_of(folder) == [
         f"{folder / 'down' / '0001_a.sql'}: line 1: unknown directive 'alow x y' "
-        "(known: no-transaction, irreversible, allow)"
+        "(known: no-transaction, irreversible, allow, empty)"
     ]
 
 
@@ -120,6 +120,11 @@ def test_new_writes_the_next_pair(tmp_path, write_migration):
     assert up == folder / "up" / "0008_add_users_index.sql"
     assert down == folder / "down" / "0008_add_users_index.sql"
     assert up.read_text().startswith("-- 0008_add_users_index.sql (up)")
+    # Unedited, the up file does nothing: refused until it is written (its down may stay empty).
+    with pytest.raises(ValidationError) as info:
+        load_migrations(folder)
+    assert [p.path for p in info.value.problems] == [up]
+    up.write_text(up.read_text() + "CREATE INDEX users_email ON users (email);\n")
     assert [m.version for m in load_migrations(folder)] == [7, 8]
     first, _ = new_migration(tmp_path / "fresh", "init")
     assert first.name == "0001_init.sql"
@@ -130,3 +135,73 @@ def test_new_refuses_unusable_names(tmp_path, name):
     with pytest.raises(ConfigError, match="not a usable migration name"):
         new_migration(tmp_path, name)
     assert not (tmp_path / "up").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", False),
+        ("\n\n", False),
+        ("-- 0001_a.sql (up)\n-- a comment only\n", False),
+        ("/* a block\n   comment */\n", False),
+        ("-- a\n;\n ; \n", False),
+        (";  -- b\n", False),
+        ("/* outer /* nested */ still a comment */\n", False),  # PostgreSQL nests them
+        ("SELECT 1", True),
+        ("-- header\nCREATE TABLE t (a int);\n", True),
+        ("CREATE TABLE t (a int); -- trailing comment\n", True),
+        ("/* why */ UPDATE t SET a = 1;\n", True),
+        ("INSERT INTO t VALUES ('\n-- not a comment\n');\n", True),
+    ],
+)
+def test_has_statements(text, expected):
+    assert has_statements(SqlFile(Path("x.sql"), text, ""), "postgres") is expected
+    assert split_says(text) is expected  # the fast path agrees with the splitter
+
+
+def split_says(text: str) -> bool:
+    from sqlmig.splitter import split
+
+    return bool(split(text, "postgres"))
+
+
+def test_an_empty_up_file_needs_a_reason_and_an_empty_down_file_is_fine(write_migration):
+    folder = write_migration(1, "a", "-- just a header\n", "-- nothing to undo\n")
+    assert problems_of(folder) == [
+        f"{folder / 'up' / '0001_a.sql'}: has no statements, so applying it would change "
+        "nothing yet record it as applied: write the migration, or if it is meant to do "
+        "nothing say why with '-- sqlmig: empty <reason>' in its header"
+    ]
+    write_migration(1, "a", "-- sqlmig: empty 0002 replaced what this did\n", "")
+    (m,) = load_migrations(folder)
+    assert m.up.empty == "0002 replaced what this did" and m.down.empty is None
+    write_migration(2, "b", "-- sqlmig: empty\n", "-- sqlmig: empty but\nSELECT 1;\n")
+    assert problems_of(folder) == [
+        f"{folder / 'up' / '0002_b.sql'}: '-- sqlmig: empty <reason>' needs the reason the "
+        "file does nothing",
+        f"{folder / 'down' / '0002_b.sql'}: has statements but says '-- sqlmig: empty "
+        "<reason>': remove the directive",
+    ]
+
+
+def test_a_streamed_file_is_judged_empty_or_not_from_its_statements(write_migration, monkeypatch):
+    from sqlmig import sqlstream
+
+    monkeypatch.setattr(sqlstream, "INLINE_LIMIT", 1024)  # these files are streamed
+    comments = "".join(f"-- line {i} of a long comment\n" for i in range(100))
+    folder = write_migration(1, "a", comments, comments)
+    (problem,) = problems_of(folder)
+    assert "0001_a.sql: has no statements" in problem and "/up/" in problem
+    write_migration(1, "a", comments + "CREATE TABLE t (a int);\n", comments)
+    (m,) = load_migrations(folder)
+    assert m.up.streamed and m.up.text == ""
+    write_migration(
+        1,
+        "a",
+        comments + "CREATE TABLE t (a int);\n",
+        "-- sqlmig: empty x\n" + comments + "SELECT 1;\n",
+    )
+    assert problems_of(folder) == [
+        f"{folder / 'down' / '0001_a.sql'}: has statements but says '-- sqlmig: empty "
+        "<reason>': remove the directive"
+    ]

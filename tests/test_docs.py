@@ -65,7 +65,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     import re
     import shutil
 
-    (block,) = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+    (block,) = re.findall(r"```python\n(from sqlmig import .*?)```", README, re.DOTALL)
     shutil.copytree(REPO / "sql", tmp_path / "sql")
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "README.md", "exec"), {})

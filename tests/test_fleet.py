@@ -63,8 +63,11 @@ def by_name(result: FleetResult) -> dict[str, TargetResult]:
     return {r.target.name: r for r in result.targets}
 
 
-def break_target(url: str, version: int = 3) -> None:
-    """Make ``version`` fail on this database: its table already exists."""
+def break_target(url: str, project: Path, name: str, version: int = 3) -> None:
+    """Make ``version`` fail on target ``name``: it is migrated up to the one before, and
+    the table ``version`` creates already exists (made by hand, say)."""
+    done = sqlmig("apply", "--target", name, "--to", str(version - 1), "--no-backup", cwd=project)
+    assert done.returncode == 0, done.stderr
     query(url, f"CREATE TABLE t{version} (x int)")
 
 
@@ -99,13 +102,13 @@ def test_fifty_sqlite_files_in_parallel_under_one_run_id(tmp_path):
 
 def test_a_failure_stops_new_targets_and_the_rerun_resumes(tmp_path):
     urls = sqlite_fleet(tmp_path, 50)
-    break_target(urls[16])  # files/f17
+    break_target(urls[16], tmp_path, "files/f17")
     result = fleet(tmp_path).apply()
     targets = by_name(result)
     assert result.exit_code() == 5 and [r.target.name for r in result.causes()] == ["files/f17"]
     assert result.stopped == "files/f17 failed: 33 target(s) not started"
     f17 = targets["files/f17"]
-    assert (f17.before, f17.after) == (None, 2) and "t3" in str(f17.error)
+    assert (f17.before, f17.after) == (2, 2) and "t3" in str(f17.error)  # broken at 2
     assert all(targets[f"files/f{i:02d}"].after == COUNT for i in range(1, 17))
     assert [r.target.name for r in result.not_started] == [f"files/f{i:02d}" for i in range(18, 51)]
     assert versions(urls[17]) == []  # never touched: not even created
@@ -121,7 +124,7 @@ def test_a_failure_stops_new_targets_and_the_rerun_resumes(tmp_path):
 
 def test_continue_on_error_goes_past_a_failed_target(tmp_path):
     urls = sqlite_fleet(tmp_path, 50)
-    break_target(urls[4])
+    break_target(urls[4], tmp_path, "files/f05")
     done = sqlmig("apply", "--all-targets", "--parallel", "4", "--continue-on-error", cwd=tmp_path)
     assert done.returncode == 5, done.stderr
     assert "Exit 5 (a migration or seed failed): files/f05." in done.stdout
@@ -134,7 +137,7 @@ def test_continue_on_error_goes_past_a_failed_target(tmp_path):
 
 def test_a_failed_canary_starts_nothing_else(tmp_path):
     urls = sqlite_fleet(tmp_path, 50)
-    break_target(urls[1])
+    break_target(urls[1], tmp_path, "files/f02")
     result = fleet(tmp_path, canary=3, parallel=4, continue_on_error=True).apply()
     assert result.exit_code() == 5
     assert result.stopped == "a canary target failed: 47 target(s) not started"
@@ -167,7 +170,7 @@ def test_the_exit_code_is_the_most_severe_and_the_summary_names_its_targets(tmp_
         '[targets]\ngood = "sqlite:///good.db"\nbad = "sqlite:///bad.db"\n'
         'gone = "sqlite:///no/such/folder/x.db"\ndown = "postgresql://nobody@127.0.0.1:1/x"\n'
     )
-    break_target(f"sqlite:///{tmp_path / 'bad.db'}")
+    break_target(f"sqlite:///{tmp_path / 'bad.db'}", tmp_path, "bad")
     done = sqlmig("apply", "--all-targets", "--continue-on-error", "--json", cwd=tmp_path)
     doc = json.loads(done.stdout)
     assert done.returncode == doc["exit_code"] == 5 and doc["caused_by"] == ["bad"]

@@ -79,7 +79,10 @@ def test_the_wheel_holds_every_module_of_the_source_tree(tmp_path):
     assert not missing, f"the wheel lacks {missing}"
     assert "sqlmig/py.typed" in names  # type hints reach users of the library
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "sqlmig = sqlmig.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "sqlmig = sqlmig.cli:main" in declared
+    # The pytest plugin: pytest finds it by this group, in the installed distribution.
+    assert "[pytest11]\nsqlmig = sqlmig.pytest_plugin" in declared
 
 
 @pytest.mark.skipif(

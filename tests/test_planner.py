@@ -17,6 +17,7 @@ from sqlmig.errors import (
 )
 from sqlmig.models import (
     AppliedRow,
+    Direction,
     Irreversible,
     Migration,
     RowKind,
@@ -28,6 +29,7 @@ from sqlmig.planner import (
     HINT,
     ApplyPlan,
     RollbackPlan,
+    empty_file_problem,
     invalid_left,
     mismatch,
     plan_accept,
@@ -37,6 +39,7 @@ from sqlmig.planner import (
     plan_rollback,
     problems,
     refuse_resolve_with_invalid,
+    refuse_unadopted,
     statuses,
 )
 
@@ -290,6 +293,62 @@ def test_baseline_rules():
         plan_baseline(ms, [], 7)
     with pytest.raises(ValidationError, match=r"already has 1 row\(s\) \(newest 1\)"):
         plan_baseline(ms, [row(1)], 2)
+    assert plan_baseline(ms, [], 0) == []  # none applied: the objects there are another's
+    with pytest.raises(ValidationError, match="already has 1 row"):
+        plan_baseline(ms, [row(1)], 0)
+
+
+UP, DOWN = Path("sql/up/0001_a.sql"), Path("sql/down/0001_a.sql")
+
+
+@pytest.mark.parametrize(
+    ("direction", "has_statements", "empty", "expected"),
+    [
+        (Direction.UP, True, None, None),
+        (Direction.UP, False, None, "has no statements, so applying it would change nothing"),
+        (Direction.UP, False, "the data moved to the seeds", None),
+        (Direction.UP, True, "why not", "has statements but says '-- sqlmig: empty <reason>'"),
+        (Direction.UP, False, "", "needs the reason the file does nothing"),
+        (Direction.DOWN, True, None, None),
+        (Direction.DOWN, False, None, None),  # allowed: rollback and test say so
+        (Direction.DOWN, False, "an INSERT of audit rows stays", None),
+        (Direction.DOWN, True, "nothing", "has statements but says"),
+        (Direction.DOWN, False, "", "needs the reason"),
+    ],
+)
+def test_empty_file_rules(direction, has_statements, empty, expected):
+    path = UP if direction is Direction.UP else DOWN
+    found = empty_file_problem(SqlFile(path, "", "", empty=empty), direction, has_statements)
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and found.path == path and expected in found.message
+
+
+@pytest.mark.parametrize(
+    ("steps", "objects", "refused"),
+    [
+        ([], [], False),
+        ([mig(1)], [], False),
+        ([], ["table public.accounts"], False),  # nothing to run: nothing to refuse
+        ([mig(1), mig(2)], ["table public.accounts"], True),
+    ],
+)
+def test_a_database_built_by_other_means_is_not_migrated(steps, objects, refused):
+    if not refused:
+        refuse_unadopted(steps, objects)
+        return
+    with pytest.raises(StateError) as info:
+        refuse_unadopted(steps, objects)
+    message = str(info.value)
+    assert "already holds table public.accounts" in message and "0001_m1.sql" in message
+    assert "`sqlmig baseline N`" in message and "`sqlmig baseline 0`" in message
+
+
+def test_the_refusal_names_a_few_objects_and_counts_the_rest():
+    objects = [f"table public.t{i}" for i in range(8)]
+    with pytest.raises(StateError, match=r"table public\.t4 and 3 more"):
+        refuse_unadopted([mig(1)], objects)
 
 
 def test_accept_rules():

@@ -65,6 +65,8 @@ def test_a_waiting_runner_holds_no_snapshot_between_polls(pg_url, write_migratio
 def test_lock_timeout_fails_fast_behind_a_long_transaction(pg_url, write_migration):
     query(pg_url, "CREATE TABLE busy (a int)")
     folder = write_migration(1, "alter", "ALTER TABLE busy ADD COLUMN b int;")
+    with Migrator(pg_url, folder) as m:
+        m.baseline(0)  # busy is made by hand, not by a migration: apply would refuse it
     with psycopg.connect(pg_url) as blocker:
         blocker.execute("SELECT * FROM busy")  # holds ACCESS SHARE until the transaction ends
         start = time.monotonic()

@@ -317,17 +317,19 @@ def report(
     ok: str,
     extra: dict[str, object] | None = None,
     notes: list[str] | None = None,
+    warnings: list[str] | None = None,
 ) -> None:
     """A check's verdict: each finding on its line (``failed`` above them, with {n} for
-    their count), or ``ok``, then any notes on how it was made (never findings); exits
-    with the check-failed code when there is any finding."""
+    their count), or ``ok``, then any warnings (which do not fail it) and notes on how it
+    was made (never findings); exits with the check-failed code when there is any finding."""
     from sqlmig import documents, render
 
     if json:
         noted = {} if notes is None else {"notes": notes}
-        documents.emit({"ok": not findings, **(extra or {}), key: findings, **noted})
+        warned = {} if warnings is None else {"warnings": warnings}
+        documents.emit({"ok": not findings, **(extra or {}), key: findings, **warned, **noted})
     else:
-        render.findings(findings, failed=failed, ok=ok, notes=notes or ())
+        render.findings(findings, failed=failed, ok=ok, notes=notes or (), warnings=warnings or ())
     if findings:
         raise typer.Exit(EXIT_CHECK_FAILED)
 

@@ -258,13 +258,25 @@ def validate(common: Common, targets: Targets, var: Vars = None, json: Json = Fa
 @command(writes=True)
 def baseline(
     common: Common,
-    version: Annotated[int, typer.Argument(help="The version the database is already at.")],
+    version: Annotated[
+        int,
+        typer.Argument(
+            help="The version the database is already at (0: none of the migrations, its "
+            "objects are another's)."
+        ),
+    ],
 ) -> None:
     """Mark an existing database as being at VERSION without running anything."""
     from sqlmig import render
 
     with common.migrator() as m:
         chosen = m.baseline(version)
+    if not chosen:
+        render.out.print(
+            "baseline 0: recorded that none of the migrations is applied yet (nothing was "
+            "run); apply runs them all, next to the objects already there."
+        )
+        return
     render.out.print(
         f"baseline: marked {len(chosen)} migration(s) up to version {version} as applied "
         "(nothing was run)."
@@ -330,8 +342,9 @@ def history(
         str | None,
         typer.Option(
             "--since",
-            help="Only events at or after this UTC time (2026-11-24, 2026-11-24T10:00) "
-            "or this long ago (30m, 12h, 7d).",
+            help="Only events at or after this UTC time (2026-11-24, 2026-11-24T10:00), "
+            "since midnight UTC today or yesterday (today, yesterday), or this long ago "
+            "(30m, 12h, 7d).",
             show_default=False,
         ),
     ] = None,
@@ -367,19 +380,30 @@ def _parse_since(text: str) -> datetime:
     from sqlmig.errors import ConfigError
 
     ago = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    days_back = {"today": 0, "yesterday": 1}.get(text.strip().lower())
     try:
+        if days_back is not None:  # calendar days in UTC, as every time history shows
+            midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            return midnight - timedelta(days=days_back)
         if ago:
             unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[ago.group(2)]
             return datetime.now(UTC) - timedelta(**{unit: int(ago.group(1))})
         return datetime.fromisoformat(text)
     except (ValueError, OverflowError) as exc:
-        raise ConfigError(f"--since {text!r}: use an ISO date or time, or 30m, 12h, 7d") from exc
+        raise ConfigError(
+            f"--since {text!r}: use an ISO date or time (UTC), today, yesterday, or 30m, 12h, 7d"
+        ) from exc
 
 
 @app.command("new")
 def new(
     name: Annotated[
-        str, typer.Argument(help="What the migration does, e.g. add_accounts_email_index.")
+        list[str],
+        typer.Argument(
+            help="What the migration does, e.g. add_accounts_email_index; several words "
+            "become one name, joined by _ (new create users: 0007_create_users.sql).",
+            show_default=False,
+        ),
     ],
     dir: Annotated[
         Path | None,
@@ -391,5 +415,5 @@ def new(
     from sqlmig.discovery import new_migration
 
     with handled():
-        up, down = new_migration(load_settings({"dir": dir}).dir, name)
+        up, down = new_migration(load_settings({"dir": dir}).dir, " ".join(name))
     typer.echo(f"created {up}\ncreated {down}")

@@ -25,7 +25,8 @@ def diff(
     scratch_url: ScratchUrl = None,
     json: Json = False,
 ) -> None:
-    """Drift check: list every difference between the database and schema.sql; exit 1 on any."""
+    """Drift check: list every difference between the database and schema.sql (with
+    migrations pending, what the applied ones build); exit 1 on any."""
     if targets.chosen:
         from sqlmig.cli import fleets
 
@@ -33,12 +34,15 @@ def diff(
         return
     with common.migrator() as m:
         drift = m.diff(baseline, scratch_url=scratch_url)
+    source = drift.compared_with
     report(
         drift,
         json=json,
         key="differences",
-        failed="schema drift: {n} difference(s)",
-        ok="[green]schema matches schema.sql[/]",
+        failed="schema drift: {n} difference(s)"
+        + ("" if drift.version is None else f" from {source}"),
+        ok=f"[green]schema matches {source}[/]",
+        extra={"compared_with": source, "version": drift.version, "pending": drift.pending},
         notes=drift.notes,
     )
 
@@ -55,15 +59,25 @@ def dump(
             show_default=False,
         ),
     ] = None,
+    from_migrations: Annotated[
+        bool,
+        typer.Option(
+            "--from-migrations",
+            help="Dump the schema every up file builds in a scratch database, not the "
+            "configured database's (which is not touched).",
+        ),
+    ] = False,
+    scratch_url: ScratchUrl = None,
 ) -> None:
     """Write the database's schema as deterministic SQL (the baseline `diff` compares with)."""
     from sqlmig import render
 
     with common.migrator() as m:
-        if output == "-":
-            typer.echo(m.dump().text, nl=False)
-            return
-        done = m.dump(Path(output) if output else m.settings.dir / "schema.sql")
+        where = None if output == "-" else Path(output) if output else m.settings.dir / "schema.sql"
+        done = m.dump(where, from_migrations=from_migrations, scratch_url=scratch_url)
+    if where is None:
+        typer.echo(done.text, nl=False)
+        return
     render.dump_report(done)
 
 
@@ -96,4 +110,5 @@ def test(
             "compared_with_schema_sql": trip.compared_with_schema_sql,
         },
         notes=trip.notes,
+        warnings=trip.warnings,
     )
