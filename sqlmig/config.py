@@ -148,6 +148,10 @@ class Settings:
     lint_from: int | None = None  # versions at or below it are not linted
     lint_rules: dict[str, str] = field(default_factory=dict)  # rule id -> error, warning, off
     pg_version: int | None = None  # PostgreSQL major version lint assumes without a server
+    # Where diff, test and apply --verify keep schema.sql's model; None: the user's cache
+    # folder ($XDG_CACHE_HOME/sqlmig, else ~/.cache/sqlmig). ``cache`` False: keep none.
+    cache_dir: Path | None = None
+    cache: bool = True
 
     @property
     def url(self) -> DatabaseUrl:
@@ -180,7 +184,8 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             expected = _EXPECTED[f.name]
-            if not isinstance(value, expected) or isinstance(value, bool):
+            mistaken_bool = isinstance(value, bool) and expected is not bool
+            if not isinstance(value, expected) or mistaken_bool:
                 shown = type(value).__name__ if f.name == "database_url" else repr(value)
                 raise ConfigError(f"setting {f.name} = {shown} has the wrong type")
         for label, value in (("table", self.table), ("schema", self.schema)):
@@ -237,6 +242,8 @@ _EXPECTED: dict[str, type | tuple[type, ...]] = {
     "lint_from": (int, type(None)),
     "lint_rules": dict,
     "pg_version": (int, type(None)),
+    "cache_dir": (Path, type(None)),
+    "cache": bool,
 }
 PATH_SETTINGS = ("dir", "backup_dir", "seeds_dir")
 
@@ -272,9 +279,13 @@ def load_settings(overrides: dict[str, Any], cwd: Path | None = None) -> Setting
     if os.environ.get("DATABASE_URL"):
         values["database_url"] = os.environ["DATABASE_URL"]
     values.update({k: v for k, v in overrides.items() if v is not None})
-    for name in PATH_SETTINGS:
+    for name in (*PATH_SETTINGS, "cache_dir"):
         # Relative paths from the config file are relative to it; from flags, to the cwd.
         value = values.get(name, getattr(Settings, name))
+        if name == "cache_dir" and value in (None, ""):
+            if value == "":
+                raise ConfigError("cache_dir must name a folder; cache = false turns it off")
+            continue  # the default, found where it is used
         if not isinstance(value, str | Path):
             raise ConfigError(f"setting {name} = {value!r} has the wrong type")
         base = path.parent if path and name in data and overrides.get(name) is None else cwd

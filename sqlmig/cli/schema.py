@@ -9,6 +9,24 @@ import typer
 
 from sqlmig.cli._common import Common, Json, ScratchUrl, command, report
 
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Folder for the cached model of schema.sql [default: $XDG_CACHE_HOME/sqlmig].",
+        show_default=False,
+    ),
+]
+NoCache = Annotated[
+    bool,
+    typer.Option("--no-cache", help="Load schema.sql in a scratch database, cache or not."),
+]
+
+
+def _cache(cache_dir: Path | None, no_cache: bool) -> dict[str, object]:
+    """The cache settings the options give (None: as configured)."""
+    return {"cache_dir": cache_dir, "cache": False if no_cache else None}
+
 
 @command(writes=False)
 def diff(
@@ -23,9 +41,11 @@ def diff(
     ] = None,
     scratch_url: ScratchUrl = None,
     json: Json = False,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
 ) -> None:
     """Drift check: list every difference between the database and schema.sql; exit 1 on any."""
-    with common.migrator() as m:
+    with common.migrator(**_cache(cache_dir, no_cache)) as m:
         drift = m.diff(baseline, scratch_url=scratch_url)
     report(
         drift,
@@ -66,9 +86,11 @@ def test(
     common: Common,
     scratch_url: ScratchUrl = None,
     json: Json = False,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
 ) -> None:
     """Round trip in a scratch database: up, down, up for every migration, then schema.sql."""
-    with common.migrator() as m:
+    with common.migrator(**_cache(cache_dir, no_cache)) as m:
         trip = m.test_roundtrip(scratch_url=scratch_url)
     done = f"{trip.migrations - len(trip.irreversible)} migration(s) up, down and up again"
     if trip.irreversible:

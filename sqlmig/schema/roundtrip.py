@@ -14,7 +14,7 @@ from sqlmig.engines.base import Engine
 from sqlmig.errors import StatementError
 from sqlmig.models import Migration
 from sqlmig.schema import Findings, Schema, compare
-from sqlmig.schema.scratch import ScratchDb, in_scratch, load_baseline, scratch
+from sqlmig.schema.scratch import ScratchDb, in_scratch, scratch
 from sqlmig.scripts import execute_file
 
 
@@ -64,8 +64,9 @@ def roundtrip(
                 return Findings(problems, db.notes)
     notes = db.notes
     if baseline is not None and baseline.is_file():
-        with scratch(settings, scratch_url) as db:
-            base = load_baseline(db, baseline)
+        from sqlmig.schema.baseline import model
+
+        base = model(settings, baseline, scratch_url)
         notes += base.notes
         problems += [
             f"after all migrations: {d}"
