@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -253,6 +252,8 @@ def _read_config_file(cwd: Path) -> tuple[dict[str, Any], Path | None]:
         path = cwd / name
         if not path.is_file():
             continue
+        import tomllib  # only where there is a file to read: it costs a few ms to import
+
         try:
             data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

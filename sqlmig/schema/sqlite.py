@@ -150,16 +150,24 @@ def _quote(name: str) -> str:
 
 def _columns(rows: Iterable[tuple[Any, ...]], tables: set[str]) -> Schema:
     out: Schema = {}
-    quoted: dict[str, str] = {}  # a table's name, quoted once for all its columns
+    # Names, types and defaults recur from table to table: each is worked out once.
+    quoted: dict[str, str] = {}
+    types: dict[str | None, str] = {"": "(none)", None: "(none)"}
+    defaults: dict[str | None, str] = {None: "(none)"}
     for table, _cid, name, ctype, notnull, default, pk, hidden in rows:
         if table not in tables:
             continue
-        if table not in quoted:
-            quoted[table] = _quote(table)
-        out[f"column {quoted[table]}.{_quote(name)}"] = {
-            "type": _type(ctype) if ctype else "(none)",
+        for text in (table, name):
+            if text not in quoted:
+                quoted[text] = _quote(text)
+        if ctype not in types:
+            types[ctype] = _type(ctype)
+        if default not in defaults:
+            defaults[default] = normalise(default)
+        out[f"column {quoted[table]}.{quoted[name]}"] = {
+            "type": types[ctype],
             "nullable": "no" if notnull else "yes",
-            "default": normalise(default) if default is not None else "(none)",
+            "default": defaults[default],
             "primary key position": str(pk),
             "generated": {2: "virtual", 3: "stored"}.get(hidden, "no"),
         }
