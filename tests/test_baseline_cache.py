@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sqlmig import Migrator
+from sqlmig import Migrator, __version__
 from sqlmig.cli import app
 from sqlmig.config import load_settings
 from sqlmig.errors import ConfigError
@@ -356,3 +357,29 @@ def test_a_cached_check_into_a_file_loads_neither_rich_nor_the_scratch_load(proj
     assert out.stdout == "schema matches schema.sql\n"
     assert out.stderr == "[]"
     assert len(list(Path(os.environ["XDG_CACHE_HOME"]).rglob("*.json"))) == 1  # it was a hit
+
+
+def test_a_patched_copy_of_sqlmig_has_a_key_of_its_own(tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(REPO / "sqlmig", copy / "sqlmig", ignore=shutil.ignore_patterns("__pycache__"))
+    probe = "from sqlmig.schema import cache; print(cache.__file__, cache.fingerprint())"
+
+    def fingerprint() -> str:
+        env = {**os.environ, "PYTHONPATH": str(copy)}
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        where, found = out.split()
+        assert where.startswith(str(copy))
+        return found
+
+    first = fingerprint()
+    assert first == fingerprint() and first.startswith(f"{__version__}+")
+    with (copy / "sqlmig" / "schema" / "sqlite.py").open("a") as f:
+        f.write("# patched\n")
+    assert fingerprint() != first

@@ -52,13 +52,24 @@ def fingerprint() -> str:
     if not _FINGERPRINT:
         from sqlmig._version import __version__
 
-        root = Path(__file__).resolve().parent.parent
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         digest = hashlib.sha256()
-        for path in sorted(root.rglob("*.py")):
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
+        for path in sorted(_sources(root)):
+            digest.update(os.path.relpath(path, root).replace(os.sep, "/").encode() + b"\0")
+            with open(path, "rb") as f:
+                digest.update(f.read())
         _FINGERPRINT.append(f"{__version__}+{digest.hexdigest()[:32]}")
     return _FINGERPRINT[0]
+
+
+def _sources(top: str) -> list[str]:
+    found = []
+    for entry in os.scandir(top):
+        if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+            found += _sources(entry.path)
+        elif entry.name.endswith(".py"):
+            found.append(entry.path)
+    return found
 
 
 def python() -> str:
