@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +31,18 @@ def _cache(cache_dir: Path | None, no_cache: bool) -> dict[str, object]:
     return {"cache_dir": cache_dir, "cache": False if no_cache else None}
 
 
+@contextmanager
+def _start_up_set_aside() -> Iterator[None]:
+    """A model of 1,000 tables is ~20,000 objects made at once, and each collection they
+    set off would walk everything start-up made (typer, psycopg) again: 10% of a whole
+    cached `diff`. Those live until exit anyway; the collector leaves them alone meanwhile."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 @command(writes=False)
 def diff(
     common: Common,
@@ -45,7 +60,7 @@ def diff(
     no_cache: NoCache = False,
 ) -> None:
     """Drift check: list every difference between the database and schema.sql; exit 1 on any."""
-    with common.migrator(**_cache(cache_dir, no_cache)) as m:
+    with _start_up_set_aside(), common.migrator(**_cache(cache_dir, no_cache)) as m:
         drift = m.diff(baseline, scratch_url=scratch_url)
     report(
         drift,
@@ -90,7 +105,7 @@ def test(
     no_cache: NoCache = False,
 ) -> None:
     """Round trip in a scratch database: up, down, up for every migration, then schema.sql."""
-    with common.migrator(**_cache(cache_dir, no_cache)) as m:
+    with _start_up_set_aside(), common.migrator(**_cache(cache_dir, no_cache)) as m:
         trip = m.test_roundtrip(scratch_url=scratch_url)
     done = f"{trip.migrations - len(trip.irreversible)} migration(s) up, down and up again"
     if trip.irreversible:
