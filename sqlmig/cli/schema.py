@@ -60,8 +60,10 @@ def diff(
     no_cache: NoCache = False,
 ) -> None:
     """Drift check: list every difference between the database and schema.sql; exit 1 on any."""
-    with _start_up_set_aside(), common.migrator(**_cache(cache_dir, no_cache)) as m:
-        drift = m.diff(baseline, scratch_url=scratch_url)
+    with common.migrator(**_cache(cache_dir, no_cache)) as m:
+        m.engine()  # connected first: the driver's import is start-up too
+        with _start_up_set_aside():
+            drift = m.diff(baseline, scratch_url=scratch_url)
     report(
         drift,
         json=json,
