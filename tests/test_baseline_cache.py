@@ -341,8 +341,6 @@ def test_a_cached_check_into_a_file_loads_neither_rich_nor_the_scratch_load(proj
     assert diff(url, folder) == []
     heavy = ["rich", "sqlmig.schema.scratch", "sqlmig.schema.pgload", "sqlmig.schema.pggrants"]
     heavy += ["sqlmig.schema.roundtrip", "pglast"]
-    if url.startswith("sqlite"):  # psycopg imports asyncio, which imports it
-        heavy.append("concurrent.futures")
     probe = (
         "import atexit, sys\n"
         f"heavy = {heavy!r}\n"
