@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -152,6 +151,10 @@ class Settings:
     pg_version: int | None = None  # PostgreSQL major version lint assumes without a server
     vars: dict[str, str] = field(default_factory=dict)  # :'name' values for migration files
     target: Target | None = None  # the fleet target this run is for (never from a file)
+    # Where diff, test and apply --verify keep schema.sql's model; None: the user's cache
+    # folder ($XDG_CACHE_HOME/sqlmig, else ~/.cache/sqlmig). ``cache`` False: keep none.
+    cache_dir: Path | None = None
+    cache: bool = True
 
     @property
     def url(self) -> DatabaseUrl:
@@ -184,7 +187,8 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             expected = _EXPECTED[f.name]
-            if not isinstance(value, expected) or isinstance(value, bool):
+            mistaken_bool = isinstance(value, bool) and expected is not bool
+            if not isinstance(value, expected) or mistaken_bool:
                 shown = type(value).__name__ if f.name == "database_url" else repr(value)
                 raise ConfigError(f"setting {f.name} = {shown} {wrong_type(value, expected)}")
         for label, value in (("table", self.table), ("schema", self.schema)):
@@ -257,6 +261,8 @@ _EXPECTED: dict[str, type | tuple[type, ...]] = {
     "pg_version": (int, type(None)),
     "vars": dict,
     "target": (Target, type(None)),
+    "cache_dir": (Path, type(None)),
+    "cache": bool,
 }
 PATH_SETTINGS = ("dir", "backup_dir", "seeds_dir")
 
@@ -293,6 +299,8 @@ def _read_config_file(cwd: Path) -> tuple[dict[str, Any], Path | None]:
         path = cwd / name
         if not path.is_file():
             continue
+        import tomllib  # only where there is a file to read: it costs a few ms to import
+
         try:
             data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -328,9 +336,13 @@ def load_settings(overrides: dict[str, Any], cwd: Path | None = None) -> Setting
     if "vars" in given and isinstance(values.get("vars"), dict):  # --var adds to the file's
         given["vars"] = {**values["vars"], **given["vars"]}
     values.update(given)
-    for name in PATH_SETTINGS:
+    for name in (*PATH_SETTINGS, "cache_dir"):
         # Relative paths from the config file are relative to it; from flags, to the cwd.
         value = values.get(name, getattr(Settings, name))
+        if name == "cache_dir" and value in (None, ""):
+            if value == "":
+                raise ConfigError("cache_dir must name a folder; cache = false turns it off")
+            continue  # the default, found where it is used
         if not isinstance(value, str | Path):
             raise ConfigError(f"setting {name} = {value!r} {wrong_type(value, Path)}")
         base = path.parent if path and name in data and overrides.get(name) is None else cwd

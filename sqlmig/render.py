@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -271,6 +272,9 @@ def drift_report(drift: Findings) -> None:
     )
 
 
+_STYLE_TAG = re.compile(r"\[/?[a-z ]*\]")  # [green] and [/] in a verdict sqlmig wrote
+
+
 def findings(
     lines: list[str],
     *,
@@ -281,6 +285,12 @@ def findings(
 ) -> None:
     """A check's verdict: ``failed`` (with {n}, their count) and each finding on its
     line, or ``ok`` when there is none; then warnings, and the notes on how it was made."""
+    if _plain_stdout():  # piped or captured: no styles to show, so no rich at all
+        said = [failed.format(n=len(lines)), *(f"  - {line}" for line in lines)]
+        said = said if lines else [_STYLE_TAG.sub("", ok)]
+        said += [f"warning: {warning}" for warning in warnings]
+        sys.stdout.write("\n".join([*said, *(f"note: {note}" for note in notes)]) + "\n")
+        return
     if lines:
         _con("out").print(f"[red]{failed.format(n=len(lines))}[/]")
         for line in lines:

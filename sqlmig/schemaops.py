@@ -134,21 +134,12 @@ def _drift_at(m: Migrator, target: DiffTarget, scratch_url: str | None) -> Drift
 
 
 def diff(m: Migrator, baseline: Path | None, scratch_url: str | None) -> Findings:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from sqlmig.schema.scratch import load_baseline, scratch
+    from sqlmig.schema.baseline import drift
 
     path = baseline or m.settings.dir / "schema.sql"
-    engine = m.engine()
     # A tenant schema is compared as if its objects were in schema.sql's default schema.
     tenant = m.settings.target is not None and m.settings.target.tenant is not None
-    # The live catalogs are read while the scratch database loads: they are independent,
-    # and PostgreSQL runs the two on different cores.
-    with ThreadPoolExecutor(1) as pool:
-        live = pool.submit(engine.introspect)
-        with scratch(m.settings, scratch_url) as db:
-            base = load_baseline(db, path, home_only=tenant)
-        return base.drift(live.result(), "database", path.name)
+    return drift(m.settings, m.engine(), path, scratch_url, home_only=tenant)
 
 
 def roundtrip(m: Migrator, scratch_url: str | None) -> RoundTripResult:

@@ -17,8 +17,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Relative defaults (backups/, seeds/, sqlmig.db) land in the test's own folder."""
+    """Relative defaults (backups/, seeds/, sqlmig.db) land in the test's own folder, and
+    the baseline cache in one of its own beside it: no test sees another's entries."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path.with_name(f"{tmp_path.name}-cache")))
 
 
 @pytest.fixture(scope="session")

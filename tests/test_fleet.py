@@ -25,6 +25,7 @@ from sqlmig.models import Target
 from tests.conftest import _admin, _with_db
 from tests.helpers import query, versions
 from tests.pgcluster import PASSWORD, PASSWORD_USER
+from tests.test_baseline_cache import POISONED, entries, poison
 from tests.test_cli import sqlmig
 
 COUNT = 10
@@ -435,6 +436,13 @@ def test_a_tenant_is_diffed_as_if_its_objects_were_in_the_default_schema(tenant_
     )
     assert "tenants/t001" not in done.stdout.split("sqlmig diff:")[0]
     assert "Exit 1 (a check failed): tenants/t002." in done.stdout
+    # The tenants share one cached model of schema.sql's default schema: a second diff
+    # of each is served from it.
+    cache = Path(os.environ["XDG_CACHE_HOME"])
+    assert len(entries(cache)) == 1
+    poison(cache)
+    again = sqlmig("diff", "--target", "tenants/t00[12]", cwd=tenant_project)
+    assert again.stdout.count(POISONED) == 2, again.stdout
 
 
 def test_each_tenant_has_its_own_lock(tmp_path, pg_url):

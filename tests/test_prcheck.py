@@ -12,8 +12,8 @@ import pytest
 
 from sqlmig import Migrator, StatementError, ValidationError
 from sqlmig.models import Migration, SqlFile
+from sqlmig.schema import Baseline
 from sqlmig.schema.roundtrip import baseline_problems
-from sqlmig.schema.scratch import Baseline
 from tests.conftest import REPO
 from tests.helpers import query, tables
 from tests.test_cli import sqlmig

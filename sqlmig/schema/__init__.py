@@ -19,6 +19,21 @@ class Findings(list[str]):
         self.notes = notes if notes is not None else []
 
 
+class Baseline:
+    """schema.sql's model, as a scratch load built it, and the notes on how."""
+
+    def __init__(self, schema: Schema, notes: list[str], kept: list[str] | None = None) -> None:
+        self.schema = schema
+        # Shared with the scratch database while it exists: its removal may add one.
+        self.notes = notes
+        # Those that say how the model compares, not what building it did (a role made):
+        # what a cached model is told with.
+        self.kept = list(notes) if kept is None else kept
+
+    def drift(self, live: Schema, live_name: str, base_name: str) -> Findings:
+        return Findings(compare(live, self.schema, live_name, base_name), self.notes)
+
+
 # Starts each line of a dump that names an object it could not write.
 LEFT_OUT = "-- not dumped, add by hand: "
 

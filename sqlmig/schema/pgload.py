@@ -30,6 +30,8 @@ class Prepared:
     file: SqlFile  # what to run: the file, with the withheld parts blanked
     withheld: list[Withheld] = field(default_factory=list)
     missing: set[str] = field(default_factory=set)  # roles still missing after the load's own
+    made: list[str] = field(default_factory=list)  # a note on the roles made for the load
+    notes: list[str] = field(default_factory=list)  # on what was compared as text, or not at all
 
 
 def roles_named(texts: list[str]) -> set[str]:
@@ -52,9 +54,7 @@ def made_note(roles: ScratchRoles, before: int) -> list[str]:
     ]
 
 
-def prepare(
-    file: SqlFile, split_file: list[Statement], roles: ScratchRoles, notes: list[str]
-) -> Prepared:
+def prepare(file: SqlFile, split_file: list[Statement], roles: ScratchRoles) -> Prepared:
     """``file`` (whose statements are ``split_file``) as it can be loaded by ``roles``'
     user, with notes on what that took."""
     statements = [(st, pggrants.read(st.text)) for st in split_file]
@@ -62,10 +62,10 @@ def prepare(
     missing, cannot_act = roles.provide(
         name for _, found in statements if found is not None for name in pggrants.roles_of(found)
     )
-    notes += made_note(roles, before)
+    made = made_note(roles, before)
     if not missing and not cannot_act:
-        return Prepared(file)
-    out = Prepared(file, missing=missing)
+        return Prepared(file, made=made)
+    out = Prepared(file, missing=missing, made=made)
     paths: list[str | None] = []  # the search_path each statement runs under
     path = None
     for st, _ in statements:
@@ -85,7 +85,7 @@ def prepare(
         elif isinstance(found, pggrants.Other) and found.privileges and set(found.roles) & missing:
             dropped.append(st.line)
             text = _replace(text, st, None)
-    notes += _notes(
+    out.notes = _notes(
         file.path,
         roles.user,
         missing=missing,

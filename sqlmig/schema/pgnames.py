@@ -3,6 +3,7 @@ name is written in a readable difference."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Objects of the user's schemas, not of the system or of an extension.
@@ -27,10 +28,20 @@ def not_internal(oid: str, catalog: str) -> str:
     )
 
 
+def described(oid: str, catalog: str, subid: str = "0") -> str:
+    """An object's comment: what obj_description and col_description return, as a
+    subquery, which costs a fraction of a call to either on every row."""
+    return (
+        f"(SELECT dsc.description FROM pg_description dsc WHERE dsc.objoid = {oid} "
+        f"AND dsc.classoid = '{catalog}'::regclass AND dsc.objsubid = {subid})"
+    )
+
+
 SEARCH_PATH = "public"  # names in it are written unqualified, others with their schema
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
 
 
+@functools.lru_cache(maxsize=4096)  # a schema or table name recurs on every column
 def ident(name: str) -> str:
     return name if _PLAIN.match(name) else '"' + name.replace('"', '""') + '"'
 

@@ -52,6 +52,7 @@ class ScratchRoles:
         self.may_create: bool = row[2]
         self.made: list[str] = []
         self.notes: list[str] = []
+        self.saw_marked = False  # whether a load relied on a role another load made
         self._locked = False
 
     def provide(self, names: Iterable[str]) -> tuple[set[str], set[str]]:
@@ -67,6 +68,7 @@ class ScratchRoles:
         ):
             self._share()
             found = self._existing(wanted)  # a load ending meanwhile may have dropped some
+        self.saw_marked |= any(marked for marked, _ in found.values())
         missing = [name for name in wanted if name not in found]
         if self.may_create:
             for name in missing:

@@ -18,8 +18,8 @@ from sqlmig.config import Settings
 from sqlmig.engines.base import Engine
 from sqlmig.errors import StatementError
 from sqlmig.models import Migration
-from sqlmig.schema import Findings, Schema, compare
-from sqlmig.schema.scratch import Baseline, ScratchDb, in_scratch, load_baseline, scratch
+from sqlmig.schema import Baseline, Findings, Schema, compare
+from sqlmig.schema.scratch import ScratchDb, in_scratch, scratch
 from sqlmig.scripts import execute_file
 
 REGENERATE = (
@@ -73,8 +73,9 @@ def roundtrip(
     # a schema.sql left behind can be named as the version it is.
     base = None
     if baseline is not None and baseline.is_file():
-        with scratch(settings, scratch_url) as db:
-            base = load_baseline(db, baseline)
+        from sqlmig.schema.baseline import model
+
+        base = model(settings, baseline, scratch_url)
     trip = Trip(Findings())
     matched: int | None = None  # the newest version whose schema the baseline is
     failed = False

@@ -23,7 +23,7 @@ from sqlmig.errors import (
     ValidationError,
 )
 from sqlmig.models import SqlFile
-from sqlmig.schema import Findings, Schema, compare
+from sqlmig.schema import Baseline, Schema
 from sqlmig.scripts import execute_file
 from sqlmig.splitter import Statement, split
 from sqlmig.sqlkind import is_transaction_control
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from sqlmig.schema.pgroles import ScratchRoles
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
+# A statement without any of these words is no BEGIN, COMMIT or the like: most are
+# known not to be without being tokenised.
+_MAYBE_TRANSACTION = re.compile(r"BEGIN|START|COMMIT|END|ABORT|ROLLBACK|PREPARE", re.IGNORECASE)
 _SQLITE_INTERNAL = re.compile(
     r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"'`\[]?sqlite_", re.IGNORECASE
 )
@@ -46,6 +49,9 @@ class ScratchDb:
     roles: ScratchRoles | None = None  # PostgreSQL: the server's roles, made as loads need
     url: DatabaseUrl | None = None  # PostgreSQL: the scratch database's
     notes: list[str] = field(default_factory=list)  # what loading took, for the output
+    # PostgreSQL: what the server said the load depends on (pgkey), its settings given to
+    # every connection to the scratch database.
+    facts: dict[str, Any] | None = None
 
 
 @contextmanager
@@ -61,9 +67,7 @@ def scratch(settings: Settings, server_url: str | None = None) -> Iterator[Scrat
         finally:
             engine.close()
         return
-    yield from _postgres_scratch(
-        settings, server_url or settings.database_url, like_live=server_url is None
-    )
+    yield from _postgres_scratch(settings, server_url or settings.database_url)
 
 
 def check_scratch(settings: Settings, server_url: str | None = None) -> None:
@@ -93,43 +97,42 @@ def _cannot_create(url: DatabaseUrl, reason: str) -> str:
     )
 
 
-# The configured database's own search_path (ALTER DATABASE ... SET), as written there.
-_LIVE_SEARCH_PATH = """
-    SELECT substr(c, length('search_path=') + 1)
-    FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) c
-    WHERE d.datname = current_database() AND s.setrole = 0 AND c LIKE 'search\\_path=%'"""
+def connect_admin(server_url: str) -> psycopg.Connection[Any]:
+    """A connection to the server scratch databases are made on, as the role that makes
+    them: the configured database's, or ``--scratch-url``'s."""
+    import psycopg
+
+    url = parse_url(server_url)
+    if url.dialect != "postgres":
+        raise ConfigError(f"--scratch-url {url.masked}: a PostgreSQL server is needed here")
+    try:
+        return psycopg.connect(url.conninfo, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        message = f"cannot connect to {url.masked} for a scratch database: {exc}"
+        raise ConnectError(url.redact(message)) from None
 
 
-def _postgres_scratch(
-    settings: Settings, server_url: str, *, like_live: bool
-) -> Iterator[ScratchDb]:
+def _postgres_scratch(settings: Settings, server_url: str) -> Iterator[ScratchDb]:
     import psycopg
 
     from sqlmig.schema.pgroles import ScratchRoles
 
     url = parse_url(server_url)
-    if url.dialect != "postgres":
-        raise ConfigError(f"--scratch-url {url.masked}: a PostgreSQL server is needed here")
+    admin = connect_admin(server_url)
     name = f"sqlmig_scratch_{os.urandom(5).hex()}"
     try:
-        admin = psycopg.connect(url.conninfo, autocommit=True, connect_timeout=10)
-    except psycopg.Error as exc:
-        message = f"cannot connect to {url.masked} for a scratch database: {exc}"
-        raise ConnectError(url.redact(message)) from None
-    try:
+        # Read before the database exists: its settings are the server's and the role's,
+        # and then those of every session in it (pgkey), so that unqualified names in
+        # schema.sql land where they would in the database it describes.
+        facts = server_facts(admin, url)
         try:
             admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         except psycopg.Error as exc:
             raise ConfigError(_cannot_create(url, str(exc.diag.message_primary))) from None
-        if like_live:
-            # Unqualified names in schema.sql must land where they would in the database
-            # it describes.
-            for (path,) in admin.execute(_LIVE_SEARCH_PATH).fetchall():
-                admin.execute(f'ALTER DATABASE "{name}" SET search_path TO {path}')
-        scratch_url = with_database(url.raw, name)
+        scratch_url = _with_options(with_database(url.raw, name), facts)
         # Not the target's: a tenant's search_path would send schema.sql into its schema.
         engine = open_engine(replace(settings, database_url=scratch_url, target=None), write=False)
-        db = ScratchDb(engine, ScratchRoles(admin), parse_url(scratch_url))
+        db = ScratchDb(engine, ScratchRoles(admin), parse_url(scratch_url), facts=facts)
         try:
             yield db
         finally:
@@ -143,6 +146,37 @@ def _postgres_scratch(
         admin.close()
 
 
+def server_facts(admin: psycopg.Connection[Any], url: DatabaseUrl) -> dict[str, Any]:
+    """What the scratch server says a load depends on (pgkey.FACTS), through ``admin``."""
+    import psycopg
+
+    from sqlmig.schema import pgkey
+
+    try:
+        return pgkey.facts(lambda sql, params: admin.execute(sql, params).fetchall())
+    except psycopg.Error as exc:
+        message = f"cannot read the settings of {url.masked} for a scratch database: {exc}"
+        raise BackendError(url.redact(message)) from None
+
+
+def _with_options(url: str, facts: dict[str, Any]) -> str:
+    """``url`` with ``facts``' session settings given at connection start, after the
+    options it already gives (or PGOPTIONS, which a URL's own options replace)."""
+    from urllib.parse import quote, unquote
+
+    from sqlmig.schema import pgkey
+
+    scheme, rest = url.split("://", 1)
+    query_at = rest.find("?", rest.rfind("@") + 1)
+    base, query = (rest, "") if query_at < 0 else (rest[:query_at], rest[query_at + 1 :])
+    pairs = [param.partition("=") for param in query.split("&") if param]
+    params = [(unquote(key), unquote(value)) for key, _, value in pairs]
+    given = [value for key, value in params if key == "options"]
+    options = pgkey.options(facts, given[-1] if given else os.environ.get("PGOPTIONS", ""))
+    params = [(k, v) for k, v in params if k != "options"] + [("options", options)]
+    return f"{scheme}://{base}?" + "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in params)
+
+
 def _drop(admin: psycopg.Connection[Any], name: str, url: DatabaseUrl) -> None:
     import psycopg
 
@@ -154,15 +188,6 @@ def _drop(admin: psycopg.Connection[Any], name: str, url: DatabaseUrl) -> None:
             f"({str(exc).strip()}): drop it by hand with DROP DATABASE {name}"
         )
         raise BackendError(url.redact(message)) from None
-
-
-@dataclass
-class Baseline:
-    schema: Schema
-    notes: list[str]  # shared with the scratch database: its removal may add one
-
-    def drift(self, live: Schema, live_name: str, base_name: str) -> Findings:
-        return Findings(compare(live, self.schema, live_name, base_name), self.notes)
 
 
 def load_baseline(db: ScratchDb, path: Path, *, home_only: bool = False) -> Baseline:
@@ -179,13 +204,18 @@ def load_baseline(db: ScratchDb, path: Path, *, home_only: bool = False) -> Base
     if db.roles is not None:
         from sqlmig.schema import pgload
 
-        prepared = pgload.prepare(file, statements, db.roles, db.notes)
+        prepared = pgload.prepare(file, statements, db.roles)
+        db.notes += prepared.made + prepared.notes
         file = prepared.file
     run(db, file, prepared.missing if prepared else set())
     schema = db.engine.introspect(home_only=home_only)
+    kept = list(prepared.notes) if prepared else []
     if prepared and prepared.withheld:
-        schema |= _text_grants(db, prepared)
-    return Baseline(schema, db.notes)
+        grants, noted = _text_grants(db, prepared)
+        schema |= grants
+        db.notes += noted
+        kept += noted
+    return Baseline(schema, db.notes, kept)
 
 
 def run(db: ScratchDb, file: SqlFile, missing: set[str]) -> None:
@@ -213,7 +243,7 @@ def in_scratch(db: ScratchDb, exc: StatementError, missing: set[str]) -> Stateme
     )
 
 
-def _text_grants(db: ScratchDb, prepared: pgload.Prepared) -> Schema:
+def _text_grants(db: ScratchDb, prepared: pgload.Prepared) -> tuple[Schema, list[str]]:
     import psycopg
 
     from sqlmig.schema.pgtextgrants import TextGrants
@@ -233,15 +263,15 @@ def _text_grants(db: ScratchDb, prepared: pgload.Prepared) -> Schema:
                 code=error.sqlstate,
                 rolled_back=True,
             ).in_scratch()
-    if grants.unread:
-        from sqlmig.schema.pgload import lines_of
+    if not grants.unread:
+        return schema, []
+    from sqlmig.schema.pgload import lines_of
 
-        lines = [w.line for w, _ in grants.unread]
-        db.notes.append(
-            f"{prepared.file.path.name} {lines_of(lines)}: not compared: sqlmig could not tell "
-            "which objects the grants there name"
-        )
-    return schema
+    lines = [w.line for w, _ in grants.unread]
+    return schema, [
+        f"{prepared.file.path.name} {lines_of(lines)}: not compared: sqlmig could not tell "
+        "which objects the grants there name"
+    ]
 
 
 def _loadable(
@@ -255,7 +285,7 @@ def _loadable(
     and the other statements (returned too) stay where they were."""
     text, kept = file.text, []
     for st in statements:
-        if is_transaction_control(st.text, dialect) or (
+        if (_MAYBE_TRANSACTION.search(st.text) and is_transaction_control(st.text, dialect)) or (
             dialect == "sqlite" and _SQLITE_INTERNAL.match(st.text)
         ):
             end = st.offset + len(st.text)

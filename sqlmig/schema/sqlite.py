@@ -16,46 +16,72 @@ from typing import Any
 
 from sqlmig.schema import Schema, dump_header
 
-_TOKEN = re.compile(
-    r"(?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))"
-    r"|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|[\w$]+|\S",
+# What normalise must not fold or respace as words: comments, string literals, quoted
+# identifiers, and a quote character that opens nothing. Everything between is words and
+# punctuation, handled a whole run at a time.
+_SPECIAL = re.compile(
+    r"(--[^\n]*|/\*.*?(?:\*/|\Z)"
+    r"|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|['\"`\[])",
     re.DOTALL,
 )
 _PLAIN = re.compile(r"^[A-Za-z_][\w$]*$")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _TYPE_SPACE = re.compile(r"\s*([(),])\s*|\s+")
+_SPACE_NOT_BETWEEN_WORDS = re.compile(r" (?![\w$])|(?<![\w$]) ")
 
 
 def fold(name: str) -> str:
     """SQLite's case folding for identifiers and keywords: ASCII letters only."""
-    return name.translate(_ASCII_LOWER)
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
 
 
 def normalise(sql: str) -> str:
     """Same text for the same SQL whatever its layout, comments, keyword case or
-    identifier quoting."""
+    identifier quoting: its tokens, with one space between two that are words (a
+    keyword, a name, a literal) and none elsewhere."""
+    parts = _SPECIAL.split(sql)  # runs of words and punctuation, each special token between
     out: list[str] = []
-    for m in _TOKEN.finditer(sql):
-        if m.lastgroup == "comment":
+    plain, word_before = parts[0], False
+    for i in range(1, len(parts), 2):
+        raw = parts[i]
+        if raw[0] in "-/":  # a comment separates tokens, as a space does
+            plain += " " + parts[i + 1]
             continue
-        raw = m.group()
-        token = fold(raw) if raw[0] != "'" else raw
-        if raw[0] in '"`[':
-            inner = raw[1:-1].replace('""', '"') if raw[0] == '"' else raw[1:-1]
-            token = fold(inner) if _PLAIN.match(inner) else f'"{inner}"'
-        if out and _wordish(out[-1]) and _wordish(token):
+        word_before = _words(out, plain, word_before)
+        if word_before:
             out.append(" ")
-        out.append(token)
+        out.append(raw if raw[0] == "'" else _identifier(raw))
+        plain, word_before = parts[i + 1], True
+    _words(out, plain, word_before)
     return "".join(out)
+
+
+def _words(out: list[str], text: str, word_before: bool) -> bool:
+    """Append a run of words and punctuation, folded and respaced; whether it ends in a word."""
+    text = _SPACE_NOT_BETWEEN_WORDS.sub("", " ".join(fold(text).split()))
+    if not text:
+        return word_before
+    if word_before and _is_word(text[0]):
+        out.append(" ")
+    out.append(text)
+    return _is_word(text[-1])
+
+
+def _identifier(raw: str) -> str:
+    """A quoted identifier unquoted where it needs no quotes, else in double quotes."""
+    inner = raw[1:-1].replace('""', '"') if raw[0] == '"' else raw[1:-1]
+    return fold(inner) if _PLAIN.match(inner) else f'"{inner}"'
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char in "_$"
 
 
 def _type(declared: str) -> str:
     """A declared column type as SQLite reads it: case and spacing do not matter."""
+    if declared.isalnum():  # most are one word: INTEGER, TEXT
+        return declared.upper()
     return _TYPE_SPACE.sub(lambda m: m.group(1) or " ", declared.strip()).upper()
-
-
-def _wordish(token: str) -> bool:
-    return token[0].isalnum() or token[0] in "_$'\""
 
 
 # Kinds in the order a script must create them; by name within a kind.
@@ -124,13 +150,24 @@ def _quote(name: str) -> str:
 
 def _columns(rows: Iterable[tuple[Any, ...]], tables: set[str]) -> Schema:
     out: Schema = {}
+    # Names, types and defaults recur from table to table: each is worked out once.
+    quoted: dict[str, str] = {}
+    types: dict[str | None, str] = {"": "(none)", None: "(none)"}
+    defaults: dict[str | None, str] = {None: "(none)"}
     for table, _cid, name, ctype, notnull, default, pk, hidden in rows:
         if table not in tables:
             continue
-        out[f"column {_quote(table)}.{_quote(name)}"] = {
-            "type": _type(ctype) if ctype else "(none)",
+        for text in (table, name):
+            if text not in quoted:
+                quoted[text] = _quote(text)
+        if ctype not in types:
+            types[ctype] = _type(ctype)
+        if default not in defaults:
+            defaults[default] = normalise(default)
+        out[f"column {quoted[table]}.{quoted[name]}"] = {
+            "type": types[ctype],
             "nullable": "no" if notnull else "yes",
-            "default": normalise(default) if default is not None else "(none)",
+            "default": defaults[default],
             "primary key position": str(pk),
             "generated": {2: "virtual", 3: "stored"}.get(hidden, "no"),
         }
