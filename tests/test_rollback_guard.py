@@ -80,7 +80,9 @@ def test_on_a_terminal_the_question_names_what_goes_and_no_keeps_it(migrated):
     assert "Roll back 2 migrations on " in shown and ": 3 (c), 2 (b)?" in shown
     assert "rollback cancelled; nothing was changed." in shown
     assert versions(url) == [1, 2, 3]
-    code, shown = on_terminal("rollback", "--to", "0", "--no-backup", "-d", url, cwd=cwd, answer="y")
+    code, shown = on_terminal(
+        "rollback", "--to", "0", "--no-backup", "-d", url, cwd=cwd, answer="y"
+    )
     assert code == 0, shown
     assert "3 (c), 2 (b), 1 (a)?" in shown and "rolled back 3 migration(s)" in shown
     assert versions(url) == []

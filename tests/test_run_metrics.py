@@ -133,4 +133,3 @@ def test_bookkeeping_and_restore_of_one_migrator_share_its_run_id(sqlite_url, wr
         m.restore(taken.path)
     runs = {r[0] for r in query(sqlite_url, "SELECT run_id FROM schema_version_history")}
     assert runs == {"fixedrun"}
-
