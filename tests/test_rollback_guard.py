@@ -161,3 +161,19 @@ def test_postgres_rolls_back_without_a_backup_unless_asked(pg_url, write_migrati
         nothing = m.rollback(to=1, backup=True)  # nothing to undo: no backup either
         assert nothing.backup is None and not nothing.steps
     assert versions(pg_url) == [1]
+
+
+def test_a_fleet_rollback_of_several_needs_yes_without_a_terminal(tmp_path):
+    from tests.test_fleet import sqlite_fleet
+
+    urls = sqlite_fleet(tmp_path, 2)
+    assert piped("apply", "--all-targets", "--no-backup", cwd=tmp_path).returncode == 0
+    refused = piped("rollback", "--to", "8", "--all-targets", cwd=tmp_path)
+    assert refused.returncode == 2 and "on the chosen targets needs confirmation" in refused.stderr
+    assert all(versions(u) == list(range(1, 11)) for u in urls)
+    assert piped("rollback", "--all-targets", "--no-backup", cwd=tmp_path).returncode == 0
+    done = piped("rollback", "2", "--all-targets", "--yes", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert all(versions(u) == list(range(1, 8)) for u in urls)
+    # SQLite targets: a backup each before rolling back, next to their files.
+    assert len(list((tmp_path / "db" / "backups").glob("*-v0009-*.sqlite"))) == 2
