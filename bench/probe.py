@@ -34,7 +34,14 @@ def main(argv: list[str]) -> None:
         elif op == "apply":
             steps = len(m.apply(backup=False).steps)
         elif op == "rollback":
-            steps = len(m.rollback(to=0).steps)
+            # Without the backup a SQLite rollback now takes first, as apply's above; a
+            # BASE ref from before rollback took backups has no such option.
+            import inspect
+
+            quiet = (
+                {"backup": False} if "backup" in inspect.signature(m.rollback).parameters else {}
+            )
+            steps = len(m.rollback(to=0, **quiet).steps)
         else:
             sys.exit(f"probe: unknown operation {op}")
     seconds = time.perf_counter() - start

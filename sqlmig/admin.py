@@ -18,7 +18,6 @@ from sqlmig.planner import (
     refuse_resolve_with_invalid,
     refuse_unadopted,
 )
-from sqlmig.records import RunContext
 
 if TYPE_CHECKING:
     from sqlmig.config import Settings
@@ -32,7 +31,7 @@ def baseline(m: Migrator, version: int) -> list[Migration]:
     migrations = m.migrations()
     with m.locked() as (engine, store):
         chosen = plan_baseline(migrations, store.applied(), version)
-        ctx = RunContext(engine.db_user())
+        ctx = m.context(engine)
         with engine.transaction():
             for mig in chosen:
                 store.insert_row(ctx.row(mig, RowStatus.APPLIED, kind=RowKind.BASELINE))
@@ -50,7 +49,7 @@ def accept(m: Migrator, versions: list[int] | None) -> list[int]:
     migrations = m.migrations()
     with m.locked() as (engine, store):
         chosen = plan_accept(migrations, store.applied(), versions)
-        ctx = RunContext(engine.db_user())
+        ctx = m.context(engine)
         with engine.transaction():
             for e in chosen:
                 assert e.migration and e.row
@@ -66,7 +65,7 @@ def resolve(m: Migrator, version: int, *, applied: bool) -> None:
     with m.locked() as (engine, store):
         mig, row = plan_resolve(migrations, store.applied(), version, m.settings.dir)
         refuse_resolve_with_invalid(version, engine.invalid_indexes(mig), applied=applied)
-        ctx = RunContext(engine.db_user())
+        ctx = m.context(engine)
         with engine.transaction():
             if applied:
                 store.update_row(ctx.row(mig, RowStatus.APPLIED, kind=row.kind))

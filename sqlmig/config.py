@@ -140,7 +140,8 @@ class Settings:
     lock_timeout: float = 30.0
     statement_timeout: float | None = None
     sqlite_journal_mode: str = "wal"
-    backup_dir: Path = Path("backups")
+    # None: backup_folder's default, `backups` next to the SQLite file (or in the cwd).
+    backup_dir: Path | None = None
     backup_keep: int | None = None  # keep only the newest K backups of a database
     # PostgreSQL: the schemas backups hold and restores replace, besides sqlmig's own;
     # None: every schema the connecting role owns.
@@ -159,6 +160,18 @@ class Settings:
     @property
     def url(self) -> DatabaseUrl:
         return parse_url(self.database_url)
+
+    @property
+    def backup_folder(self) -> Path:
+        """Where backups go: ``backup_dir`` if set; else a `backups` folder next to the
+        SQLite database file, so the process's cwd does not decide; for PostgreSQL (and
+        an in-memory SQLite) `backups` in the current folder."""
+        if self.backup_dir is not None:
+            return self.backup_dir
+        url = self.url
+        if url.dialect == "sqlite" and url.sqlite_path != ":memory:":
+            return Path(url.sqlite_path).absolute().parent / "backups"
+        return Path("backups").absolute()
 
     @property
     def backup_by_default(self) -> bool:
@@ -252,7 +265,7 @@ _EXPECTED: dict[str, type | tuple[type, ...]] = {
     "lock_timeout": (int, float),
     "statement_timeout": (int, float, type(None)),
     "sqlite_journal_mode": str,
-    "backup_dir": Path,
+    "backup_dir": (Path, type(None)),
     "backup_keep": (int, type(None)),
     "backup_schemas": (list, type(None)),
     "seeds_dir": Path,
@@ -339,6 +352,8 @@ def load_settings(overrides: dict[str, Any], cwd: Path | None = None) -> Setting
     for name in (*PATH_SETTINGS, "cache_dir"):
         # Relative paths from the config file are relative to it; from flags, to the cwd.
         value = values.get(name, getattr(Settings, name))
+        if name == "backup_dir" and value is None:
+            continue  # the default depends on the database: Settings.backup_folder
         if name == "cache_dir" and value in (None, ""):
             if value == "":
                 raise ConfigError("cache_dir must name a folder; cache = false turns it off")

@@ -144,29 +144,41 @@ class Fleet:
         return self._run("apply", work, checks_fail=True)
 
     def rollback(
-        self, count: int = 1, *, to: int | None = None, single_transaction: bool = False
+        self,
+        count: int = 1,
+        *,
+        to: int | None = None,
+        single_transaction: bool = False,
+        backup: bool | None = None,
     ) -> FleetResult[RunResult]:
         self._preflight()
 
         def work(m: Migrator, r: TargetResult[Any]) -> RunResult:
             r.before = _version(m, write=True)
-            return m.rollback(count, to=to, single_transaction=single_transaction)
+            return m.rollback(count, to=to, single_transaction=single_transaction, backup=backup)
 
         return self._run("rollback", work)
 
     def plan_apply(
-        self, target: int | None = None, *, allow_out_of_order: bool = False, whole: bool = False
+        self,
+        target: int | None = None,
+        *,
+        allow_out_of_order: bool = False,
+        whole: bool = False,
+        seed: bool = False,
     ) -> FleetResult[Plan]:
         """What apply would run on each target (changing nothing); ``whole``: as
-        --single-transaction would, refused where it cannot."""
-        self._preflight()
+        --single-transaction would, refused where it cannot; ``seed``: and the seed
+        files after."""
+        self._preflight(seeds=seed)
 
         def work(m: Migrator, r: TargetResult[Any]) -> Plan:
             r.before = _version(m)
             found = m.plan_apply(target, allow_out_of_order=allow_out_of_order)
             if whole:
                 refuse_outside_transaction(found, Direction.UP)
-            return Plan(found, Direction.UP, m.settings.table, m.bindings(), whole)
+            seeds = m.plan_seeds() if seed else None
+            return Plan(found, Direction.UP, m.settings.table, m.bindings(), whole, seeds)
 
         return self._run("plan", work)
 

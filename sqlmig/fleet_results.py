@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlmig.errors import EXIT_CHECK_FAILED, EXIT_INTERRUPTED, SqlmigError
-from sqlmig.models import Direction, Migration, Target
+from sqlmig.models import Direction, Migration, SeedStatus, Target
 
 if TYPE_CHECKING:
     from sqlmig.lint import Finding
@@ -100,3 +100,4 @@ class Plan:
     table: str  # the version table, which the plan names
     variables: Bindings | None
     whole: bool = False  # in one transaction (--single-transaction)
+    seeds: list[SeedStatus] | None = None  # apply --seed: the seed files that would run after

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -47,7 +47,7 @@ from sqlmig.records import RunContext, new_run_id
 from sqlmig.runner import OnStep, Runner, reporting
 
 if TYPE_CHECKING:
-    from sqlmig.models import BackupInfo, Metrics, RestoreResult, SeedResult
+    from sqlmig.models import BackupInfo, Metrics, RestoreResult, SeedResult, SeedStatus
     from sqlmig.schemaops import Drift, DumpResult, RoundTripResult
     from sqlmig.variables import Bindings
 
@@ -74,11 +74,14 @@ class Migrator:
             options["database_url"] = database_url
         if directory is not None:
             options["dir"] = directory
-        # Folders are fixed now, relative to today's cwd, in case the application chdirs later.
+        # Folders are fixed now, relative to today's cwd, in case the application chdirs
+        # later; the backup folder too, where the CLI's would be (Settings.backup_folder).
         for name in PATH_SETTINGS:
-            options[name] = Path(options.get(name, getattr(base, name))).absolute()
+            value = options.get(name, getattr(base, name))
+            options[name] = None if value is None else Path(value).absolute()
         try:
-            self.settings = replace(base, **options).checked()
+            settings = replace(base, **options).checked()
+            self.settings = replace(settings, backup_dir=settings.backup_folder)
         except TypeError as exc:
             raise ConfigError(f"unknown Migrator option: {exc}") from exc
         self.run_id = run_id
@@ -159,8 +162,12 @@ class Migrator:
         engine.unlock()
 
     def runner(self, engine: Engine, store: Store, on_step: OnStep | None = None) -> Runner:
-        ctx = RunContext(engine.db_user(), self.run_id or new_run_id(), variables=self.bindings())
-        return Runner(engine, store, ctx, on_step)
+        return Runner(engine, store, self.context(engine, self.bindings()), on_step)
+
+    def context(self, engine: Engine, variables: Bindings | None = None) -> RunContext:
+        """Who writes this call's history rows, under which run id: the one given (a
+        fleet's), else a new one for the call, shared by all its rows."""
+        return RunContext(engine.db_user(), self.run_id or new_run_id(), variables=variables)
 
     def bindings(self) -> Bindings | None:
         """The values the files' variables take on this database; None if none is declared."""
@@ -320,18 +327,33 @@ class Migrator:
         to: int | None = None,
         on_step: OnStep | None = None,
         single_transaction: bool = False,
+        backup: bool | None = None,
+        on_backup: Callable[[BackupInfo], None] | None = None,
+        expected: Sequence[int] | None = None,
     ) -> RunResult:
         """Run the down files of the last ``count`` applied migrations (or all above ``to``);
-        ``single_transaction`` as for apply."""
+        ``single_transaction``, ``backup`` and ``on_backup`` as for apply (the backup is
+        taken when there is anything to roll back). ``expected``: the versions someone
+        agreed to undo (a confirmation); if the database now says others, nothing runs."""
+        from sqlmig import release
+
         migrations = self.migrations()
         self._check_set(migrations)
         with self.locked() as (engine, store):
-            chosen = plan_rollback(migrations, store.applied(), count=count, to=to)
+            rows = store.applied()
+            chosen = plan_rollback(migrations, rows, count=count, to=to)
+            _refuse_unexpected(chosen, expected)
             if single_transaction:
                 refuse_outside_transaction(chosen, Direction.DOWN)
             plan = RollbackPlan(migrations, frozenset(m.version for m in chosen))
             result = RunResult()
+            if chosen and (self.settings.backup_by_default if backup is None else backup):
+                result.backup = release.take_backup(
+                    self.settings, engine, rows, taken_by="rollback"
+                )
             with reporting(result):
+                if result.backup and on_backup:
+                    on_backup(result.backup)
                 runner = self.runner(engine, store, on_step)
                 (runner.run_whole if single_transaction else runner.run)(plan, result)
                 return self._with_status(result, migrations, store)
@@ -389,7 +411,7 @@ class Migrator:
         """The backups in the backup folder, newest first."""
         from sqlmig import backups
 
-        return backups.listing(self.settings.backup_dir)
+        return backups.listing(self.settings.backup_folder)
 
     def restore(self, path: Path, *, force: bool = False) -> RestoreResult:
         """Put the database back as the backup at ``path`` holds it, version table
@@ -400,6 +422,12 @@ class Migrator:
 
         notes = release.restore(self, Path(path), force=force)
         return RestoreResult(self.status(), notes)
+
+    def plan_seeds(self) -> list[SeedStatus]:
+        """The seed files ``seed`` would apply now (new or changed), in order; runs nothing."""
+        from sqlmig import release
+
+        return release.plan_seeds(self)
 
     def seed(self) -> list[SeedResult]:
         """Apply every seed file that is new or changed since it was last applied."""
@@ -455,3 +483,18 @@ class Migrator:
         from sqlmig import schemaops
 
         return schemaops.roundtrip(self, scratch_url)
+
+
+def _refuse_unexpected(chosen: list[Migration], expected: Sequence[int] | None) -> None:
+    """A rollback confirmed for some versions must not undo others: a migration applied
+    between the question and the answer would be undone unasked."""
+    now = [m.version for m in chosen]
+    if expected is not None and now != list(expected):
+        from sqlmig.errors import StateError
+
+        shown = ", ".join(map(str, now)) or "nothing"
+        raise StateError(
+            f"the database changed since the rollback was confirmed: it would now undo "
+            f"{shown}, not {', '.join(map(str, expected))}; nothing was rolled back, run "
+            "it again"
+        )

@@ -268,7 +268,7 @@ class BackupSource:
 class BackupInfo:
     """A backup file, what its name says about it and what its manifest records.
 
-    ``taken_by`` is the command that took it ("apply" or "backup"); it and ``source``
+    ``taken_by`` is the command that took it ("apply", "rollback" or "backup"); it and ``source``
     are None for a backup without a manifest (taken by an older sqlmig, or copied
     without its ``.json``).
     """
@@ -302,8 +302,10 @@ class Metrics:
     seeds_failed: int
     current_version: int
     pending: int
-    last_run_seconds: float | None
+    last_run_seconds: float | None  # the newest run that ran files, first to last
     last_run_at: float | None  # Unix time of the last event of the newest run
+    dirty: int = 0  # versions a failed no-transaction migration left dirty
+    last_run_success: bool | None = None  # every file of the newest run succeeded
 
 
 @dataclass(slots=True)

@@ -180,7 +180,7 @@ class Database:
 
     def rollback(self, to: int) -> RunResult:
         """Run the down files of every version above ``to``."""
-        return self.migrator.rollback(to=to)
+        return self.migrator.rollback(to=to, backup=False)
 
     def to(self, version: int) -> Database:
         """Apply, or roll back, until the database is at ``version``."""

@@ -28,8 +28,9 @@ from sqlmig.models import (
 if TYPE_CHECKING:
     from sqlmig.variables import Bindings
 
-# The events of a file that ran: their history rows record the variables it used.
-_RAN = (EventKind.APPLY, EventKind.ROLLBACK, EventKind.FAIL, EventKind.SEED)
+# The events of a file that ran (a migration or a seed): their history rows record the
+# variables it used, and a run that has them is what monitoring calls a run.
+RAN = (EventKind.APPLY, EventKind.ROLLBACK, EventKind.FAIL, EventKind.SEED)
 
 
 def new_run_id() -> str:
@@ -104,7 +105,7 @@ class RunContext:
         up file) gives the checksum."""
         source = file or (m.up if m else None)
         used = None
-        if self.variables is not None and source is not None and event in _RAN:
+        if self.variables is not None and source is not None and event in RAN:
             used = self.variables.used(source.text)
         return HistoryEvent(
             event=event,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,10 +19,10 @@ from sqlmig.models import (
     RunResult,
     SeedResult,
     SeedState,
+    SeedStatus,
     State,
     database_version,
 )
-from sqlmig.records import RunContext
 
 if TYPE_CHECKING:
     from sqlmig.migrator import Migrator
@@ -42,7 +41,12 @@ def take_backup(
 
         label = backup_label(settings.target)
     return backups.take(
-        engine, settings.backup_dir, version, settings.backup_keep, taken_by=taken_by, label=label
+        engine,
+        settings.backup_folder,
+        version,
+        settings.backup_keep,
+        taken_by=taken_by,
+        label=label,
     )
 
 
@@ -68,7 +72,7 @@ def restore(m: Migrator, path: Path, *, force: bool) -> list[str]:
         )
     engine = m.engine(write=True)
     store = m.store(write=True)
-    ctx = RunContext(engine.db_user())
+    ctx = m.context(engine)
     notes: list[str] = []
 
     _, source = backups.read_manifest(path)
@@ -102,13 +106,23 @@ def check_seeds(settings: Settings) -> None:
     variables.check([s.file for s in seeds], settings.url.dialect, names)
 
 
-def run_seeds(settings: Settings, runner: Runner, store: Store, result: RunResult) -> None:
-    """Apply the new and changed seed files, adding each to ``result.seeds``."""
+def pending_seeds(settings: Settings, store: Store) -> list[SeedStatus]:
+    """The seed files a seed run would apply now: the new and changed ones, in order."""
     from sqlmig.seeding import load_seeds
 
-    for s in load_seeds(settings.seeds_dir, store.seeds(), settings.url.dialect):
-        if s.state is not SeedState.APPLIED:
-            result.seeds.append(runner.run_seed(s.name, s.file, result))
+    found = load_seeds(settings.seeds_dir, store.seeds(), settings.url.dialect)
+    return [s for s in found if s.state is not SeedState.APPLIED]
+
+
+def run_seeds(settings: Settings, runner: Runner, store: Store, result: RunResult) -> None:
+    """Apply the new and changed seed files, adding each to ``result.seeds``."""
+    for s in pending_seeds(settings, store):
+        result.seeds.append(runner.run_seed(s.name, s.file, result))
+
+
+def plan_seeds(m: Migrator) -> list[SeedStatus]:
+    check_seeds(m.settings)
+    return pending_seeds(m.settings, m.store())
 
 
 def seed(m: Migrator) -> list[SeedResult]:
@@ -123,7 +137,7 @@ def metrics(m: Migrator) -> Metrics:
     status = m.status()
     store = m.store()
     counts = store.event_counts()
-    duration_ms, last_at = store.last_run()
+    run = store.last_run()
     return Metrics(
         database=status.database,
         applied=counts.get(EventKind.APPLY, 0),
@@ -132,8 +146,10 @@ def metrics(m: Migrator) -> Metrics:
         seeds_failed=counts.get("seed_fail", 0),
         current_version=status.current_version or 0,
         pending=status.count(State.PENDING),
-        last_run_seconds=(duration_ms or 0) / 1000 if last_at else None,
-        last_run_at=datetime.fromisoformat(last_at).timestamp() if last_at else None,
+        last_run_seconds=run.seconds if run else None,
+        last_run_at=run.ended_at if run else None,
+        dirty=status.count(State.DIRTY),
+        last_run_success=run.success if run else None,
     )
 
 

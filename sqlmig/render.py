@@ -23,6 +23,8 @@ from sqlmig.models import (
     PartialRun,
     RunResult,
     SeedState,
+    SeedStatus,
+    SqlFile,
     State,
     Status,
     StepResult,
@@ -217,13 +219,13 @@ def step_line(m: Migration, direction: Direction, result: StepResult | None) -> 
     _con("out").print(done if _con("out").is_terminal else f"  {escape(m.label)}{done}")
 
 
-def backup_line(json: bool) -> Callable[[BackupInfo], None]:
+def backup_line(json: bool, before: str = "migrating") -> Callable[[BackupInfo], None]:
     """Says where the backup went before the first migration runs: on stderr with
     ``json``, where stdout is the document, which a killed run never prints."""
 
     def show(b: BackupInfo) -> None:
         _con("err" if json else "out").print(
-            f"backup before migrating: {escape(str(b.path))} ({b.size:,} bytes)"
+            f"backup before {before}: {escape(str(b.path))} ({b.size:,} bytes)"
         )
 
     return show
@@ -322,10 +324,31 @@ def print_plan(
     variables: Bindings | None = None,
     *,
     whole: bool = False,
+    seeds: Sequence[SeedStatus] | None = None,
 ) -> None:
+    dialect, table = settings.url.dialect, settings.table
     sys.stdout.write(
-        dry_run(plan, direction, settings.url.dialect, settings.table, variables, whole=whole)
+        plan_text(plan, direction, dialect, table, variables=variables, whole=whole, seeds=seeds)
     )
+
+
+def plan_text(
+    plan: list[Migration],
+    direction: Direction,
+    dialect: Dialect,
+    table: str,
+    *,
+    variables: Bindings | None,
+    whole: bool,
+    seeds: Sequence[SeedStatus] | None,
+) -> str:
+    """A dry run's SQL; ``seeds`` (apply --seed): the seed files that would run after it."""
+    text = dry_run(plan, direction, dialect, table, variables, whole=whole)
+    if seeds is not None:
+        if seeds:  # a blank line between the two parts, as between migrations
+            text = (text if plan else "-- migrations: nothing to do\n") + "\n"
+        text += seed_dry_run(seeds, dialect, table, variables)
+    return text
 
 
 def dry_run(
@@ -357,12 +380,7 @@ def dry_run(
         lines.append(f"-- {file.path} (version {m.version}, {direction}, {mode})")
         if own:
             lines.append("BEGIN;")
-        for st in file.statements(dialect):
-            lines.append(f"-- {file.path.name}:{st.line}")
-            text = variables.substitute(st.text) if variables else st.text
-            # A trailing `-- comment` would swallow a `;` written on the same line.
-            ends_in_comment = "--" in text.rsplit("\n", 1)[-1]
-            lines.append(text + ("\n;" if ends_in_comment else ";"))
+        lines += _statement_lines(file, dialect, variables)
         action = "insert" if direction is Direction.UP else "delete"
         lines.append(
             f"-- sqlmig: {action} version {m.version} in {table} and append to {table}_history"
@@ -373,6 +391,36 @@ def dry_run(
     if whole:
         lines += ["COMMIT;", ""]
     return "\n".join(lines)
+
+
+def seed_dry_run(
+    seeds: Sequence[SeedStatus], dialect: Dialect, table: str, variables: Bindings | None = None
+) -> str:
+    """The statements a seed run would send, as ``dry_run`` shows a migration's: each
+    new or changed seed file in its own transaction."""
+    if not seeds:
+        return "-- seeds: nothing to do\n"
+    lines = []
+    for s in seeds:
+        lines += [f"-- {s.file.path} (seed, {s.state}, one transaction)", "BEGIN;"]
+        lines += _statement_lines(s.file, dialect, variables)
+        lines += [
+            f"-- sqlmig: record {s.name} in {table}_seeds and append to {table}_history",
+            "COMMIT;",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _statement_lines(file: SqlFile, dialect: Dialect, variables: Bindings | None) -> list[str]:
+    lines = []
+    for st in file.statements(dialect):
+        lines.append(f"-- {file.path.name}:{st.line}")
+        text = variables.substitute(st.text) if variables else st.text
+        # A trailing `-- comment` would swallow a `;` written on the same line.
+        ends_in_comment = "--" in text.rsplit("\n", 1)[-1]
+        lines.append(text + ("\n;" if ends_in_comment else ";"))
+    return lines
 
 
 def history_table(events: list[HistoryEvent]) -> None:
@@ -470,15 +518,27 @@ _SERIES: list[tuple[str, str, str, Callable[[Metrics], float | None]]] = [
         lambda m: m.pending,
     ),
     (
+        "sqlmig_dirty_migrations",
+        "gauge",
+        "Versions left dirty by a failed no-transaction migration (sqlmig status names them).",
+        lambda m: m.dirty,
+    ),
+    (
+        "sqlmig_last_run_success",
+        "gauge",
+        "1 if every migration and seed of the newest run succeeded, else 0.",
+        lambda m: None if m.last_run_success is None else int(m.last_run_success),
+    ),
+    (
         "sqlmig_last_run_duration_seconds",
         "gauge",
-        "Time spent in the newest run's events.",
+        "The newest run, from the start of its first migration or seed to the end of its last.",
         lambda m: m.last_run_seconds,
     ),
     (
         "sqlmig_last_run_timestamp_seconds",
         "gauge",
-        "Unix time of the newest run's last event.",
+        "Unix time the newest run's last migration or seed ended.",
         lambda m: m.last_run_at,
     ),
 ]

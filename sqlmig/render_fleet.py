@@ -19,11 +19,11 @@ from sqlmig.render import (
     HISTORY_HEADER,
     _partial_lines,
     columns,
-    dry_run,
     err,
     findings,
     history_cells,
     out,
+    plan_text,
     prometheus_text,
 )
 from sqlmig.schema import Findings
@@ -116,8 +116,14 @@ def report(result: FleetResult[Any], *, json: bool, checks: bool) -> None:
                 sys.stdout.write(f"-- target {r.target.name} ({r.database})\n")
                 p = r.value
                 sys.stdout.write(
-                    dry_run(
-                        p.migrations, p.direction, url.dialect, p.table, p.variables, whole=p.whole
+                    plan_text(
+                        p.migrations,
+                        p.direction,
+                        url.dialect,
+                        p.table,
+                        variables=p.variables,
+                        whole=p.whole,
+                        seeds=p.seeds,
                     )
                 )
         _errors(result, checks=checks, table=False)

@@ -228,12 +228,14 @@ def test_release_commands(project):
     refused = subprocess.run(
         [sys.executable, "-m", "sqlmig", "restore", oldest],
         cwd=project,
-        input="n\n",
+        input="y\n",
         capture_output=True,
         text=True,
         check=False,
     )
-    assert refused.returncode == 1 and "nothing was changed" in refused.stderr
+    # No terminal, no question: an answer piped in is no decision (tests/test_rollback_guard.py
+    # answers on a terminal).
+    assert refused.returncode == 2 and "pass --yes" in refused.stderr
     assert versions(f"sqlite:///{project / 'sqlmig.db'}") == [1, 2, 3, 4, 5]
     restored = sqlmig("restore", oldest, "--yes", cwd=project)
     assert restored.returncode == 0, restored.stderr

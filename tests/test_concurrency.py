@@ -156,7 +156,9 @@ def test_apply_and_rollback_runners_together_leave_a_consistent_prefix(db_url, w
         assert top_up.returncode == 0, f"{out}\n{err}"
         start_at = time.time() + 2.0
         procs = [launch(["apply", "--no-backup", *common], start_at) for _ in range(4)]
-        procs += [launch(["rollback", "3", *common], start_at) for _ in range(4)]
+        procs += [
+            launch(["rollback", "3", "--yes", "--no-backup", *common], start_at) for _ in range(4)
+        ]
         for p in procs:
             out, err = p.communicate(timeout=180)
             assert p.returncode == 0, f"{p.args[3:5]}: {out}\n{err}"

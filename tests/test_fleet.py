@@ -93,8 +93,8 @@ def test_fifty_sqlite_files_in_parallel_under_one_run_id(tmp_path):
         assert versions(url) == list(range(1, COUNT + 1))
         assert run_ids(url) == {doc["run_id"]}  # one run id across the whole invocation
         assert query(url, "SELECT made_for FROM t1") == [(f"f{i:02d}",)]
-    # Each target got its own backup, named after it.
-    backups = sorted(p.name for p in (tmp_path / "backups").glob("*.sqlite"))
+    # Each target got its own backup, named after it, next to the files (backup_dir unset).
+    backups = sorted(p.name for p in (tmp_path / "db" / "backups").glob("*.sqlite"))
     assert len(backups) == 50 and backups[0].startswith("files.f01-v0000-")
     again = sqlmig("status", "--all-targets", "--exit-code", cwd=tmp_path)
     assert again.returncode == 0, again.stderr

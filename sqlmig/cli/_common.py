@@ -273,7 +273,26 @@ ScratchUrl = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 BackupDir = Annotated[
     Path | None,
-    typer.Option("--backup-dir", help="Folder for backups [default: backups].", show_default=False),
+    typer.Option(
+        "--backup-dir",
+        help="Folder for backups [default: backups next to the SQLite file, else ./backups].",
+        show_default=False,
+    ),
+]
+Yes = Annotated[
+    bool,
+    typer.Option(
+        "--yes", "-y", help="Do not ask for confirmation (needed where there is no terminal)."
+    ),
+]
+BackupFlag = Annotated[
+    bool | None,
+    typer.Option(
+        "--backup/--no-backup",
+        help="Take a checked backup before changing anything "
+        "[default: on for SQLite, off for PostgreSQL].",
+        show_default=False,
+    ),
 ]
 Keep = Annotated[
     int | None,

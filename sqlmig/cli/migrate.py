@@ -11,6 +11,7 @@ import typer
 
 from sqlmig.cli._common import (
     BackupDir,
+    BackupFlag,
     Common,
     DryRun,
     Json,
@@ -19,6 +20,7 @@ from sqlmig.cli._common import (
     SingleTransaction,
     Targets,
     Vars,
+    Yes,
     app,
     command,
     handled,
@@ -26,7 +28,7 @@ from sqlmig.cli._common import (
     variables,
 )
 from sqlmig.errors import EXIT_CHECK_FAILED
-from sqlmig.models import Direction
+from sqlmig.models import Direction, Migration
 from sqlmig.planner import refuse_outside_transaction
 
 
@@ -74,15 +76,7 @@ def apply(
             help="Apply pending migrations numbered below the newest applied one.",
         ),
     ] = False,
-    backup: Annotated[
-        bool | None,
-        typer.Option(
-            "--backup/--no-backup",
-            help="Take a checked backup before changing anything "
-            "[default: on for SQLite, off for PostgreSQL].",
-            show_default=False,
-        ),
-    ] = None,
+    backup: BackupFlag = None,
     backup_dir: BackupDir = None,
     keep: Keep = None,
     seed: Annotated[
@@ -115,7 +109,7 @@ def apply(
                 common,
                 targets,
                 lambda f: f.plan_apply(
-                    to, allow_out_of_order=allow_out_of_order, whole=single_transaction
+                    to, allow_out_of_order=allow_out_of_order, whole=single_transaction, seed=seed
                 ),
                 json=False,
                 settings=settings,
@@ -144,8 +138,9 @@ def apply(
             plan = m.plan_apply(to, allow_out_of_order=allow_out_of_order)
             if single_transaction:
                 refuse_outside_transaction(plan, Direction.UP)
+            seeds = m.plan_seeds() if seed else None
             render.print_plan(
-                plan, Direction.UP, m.settings, m.bindings(), whole=single_transaction
+                plan, Direction.UP, m.settings, m.bindings(), whole=single_transaction, seeds=seeds
             )
             return
         result = m.apply(
@@ -176,17 +171,23 @@ def rollback(
         int | None, typer.Option("--to", help="Undo every applied migration above this version.")
     ] = None,
     dry_run: DryRun = False,
+    yes: Yes = False,
+    backup: BackupFlag = None,
+    backup_dir: BackupDir = None,
+    keep: Keep = None,
     single_transaction: SingleTransaction = False,
     var: Vars = None,
     json: Json = False,
 ) -> None:
-    """Run the down files of the last COUNT applied migrations, newest first."""
+    """Run the down files of the last COUNT applied migrations, newest first; more than
+    one only when confirmed (asked on a terminal, else --yes)."""
     from sqlmig import render
 
+    settings = {"backup_dir": backup_dir, "backup_keep": keep, "vars": variables(var)}
     if targets.chosen:
         from sqlmig.cli import fleets
+        from sqlmig.cli.confirm import confirm
 
-        settings = {"vars": variables(var)}
         if dry_run:
             fleets.run(
                 common,
@@ -196,16 +197,28 @@ def rollback(
                 settings=settings,
             )
             return
+        if count > 1 or to is not None:  # each target's plan is its own: ask about the rule
+            rule = (
+                f"every migration above version {to}" if to is not None else f"{count} migrations"
+            )
+            confirm(
+                f"Roll back {rule} on each chosen target?",
+                yes=yes,
+                what=f"rollback of {rule} on the chosen targets",
+                nothing_done="rollback cancelled; nothing was changed.",
+            )
         fleets.run(
             common,
             targets,
-            lambda f: f.rollback(count, to=to, single_transaction=single_transaction),
+            lambda f: f.rollback(
+                count, to=to, single_transaction=single_transaction, backup=backup
+            ),
             json=json,
             progress=True,
             settings=settings,
         )
         return
-    with common.migrator(vars=variables(var)) as m:
+    with common.migrator(**settings) as m:
         if dry_run:
             plan = m.plan_rollback(count, to=to)
             if single_transaction:
@@ -214,13 +227,35 @@ def rollback(
                 plan, Direction.DOWN, m.settings, m.bindings(), whole=single_transaction
             )
             return
+        expected = None
+        if (count > 1 or to is not None) and not yes:
+            chosen = m.plan_rollback(count, to=to)
+            if len(chosen) > 1:
+                _confirm_rollback(chosen, m.settings.url.masked)
+                expected = [c.version for c in chosen]
         result = m.rollback(
             count,
             to=to,
             on_step=None if json else render.step_line,
             single_transaction=single_transaction,
+            backup=backup,
+            on_backup=render.backup_line(json, before="rolling back"),
+            expected=expected,
         )
     render.run_report(result, Direction.DOWN, json=json)
+
+
+def _confirm_rollback(chosen: list[Migration], target: str) -> None:
+    from sqlmig.cli.confirm import confirm
+
+    names = ", ".join(f"{c.version} ({c.name})" for c in chosen)
+    confirm(
+        f"Roll back {len(chosen)} migrations on {target}: {names}? What their up files "
+        "made, and the data in it, is dropped as their down files say",
+        yes=False,
+        what=f"rollback of {len(chosen)} migrations on {target}",
+        nothing_done="rollback cancelled; nothing was changed.",
+    )
 
 
 @command(writes=False, fleet=True)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sqlmig.cli._common import BackupDir, Common, Json, Keep, Targets, Vars, command, variables
+from sqlmig.cli._common import (
+    BackupDir,
+    Common,
+    DryRun,
+    Json,
+    Keep,
+    Targets,
+    Vars,
+    Yes,
+    command,
+    variables,
+)
 
 
 @command(writes=False)
@@ -27,7 +39,7 @@ def backups(common: Common, backup_dir: BackupDir = None, json: Json = False) ->
 
     with common.migrator(backup_dir=backup_dir) as m:
         found = m.backups()
-        folder = m.settings.backup_dir
+        folder = m.settings.backup_folder
     if json:
         documents.emit(documents.backups(found))
     else:
@@ -38,7 +50,7 @@ def backups(common: Common, backup_dir: BackupDir = None, json: Json = False) ->
 def restore(
     common: Common,
     file: Annotated[Path, typer.Argument(help="A backup written by sqlmig backup or apply.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
     force: Annotated[
         bool,
         typer.Option(
@@ -51,16 +63,17 @@ def restore(
     from rich.markup import escape
 
     from sqlmig import render
+    from sqlmig.cli.confirm import confirm
 
     with common.migrator() as m:
         target = m.settings.url.masked
-        if not yes and not typer.confirm(
+        confirm(
             f"Put {target} back as it was when {file} was taken? Changes made since are "
             "lost (their history is kept)",
-            default=False,
-        ):
-            render.err.print("restore cancelled; nothing was changed.")
-            raise typer.Exit(1)
+            yes=yes,
+            what=f"restore of {target}",
+            nothing_done="restore cancelled; nothing was changed.",
+        )
         done = m.restore(file, force=force)
     for note in done.notes:
         render.err.print(f"note: {escape(note)}")
@@ -69,11 +82,17 @@ def restore(
 
 
 @command(writes=True)
-def seed(common: Common, var: Vars = None, json: Json = False) -> None:
+def seed(common: Common, dry_run: DryRun = False, var: Vars = None, json: Json = False) -> None:
     """Apply seeds/*.sql in name order: new and changed files only, each in a transaction."""
     from sqlmig import documents, render
 
     with common.migrator(vars=variables(var)) as m:
+        if dry_run:
+            found = m.plan_seeds()
+            sys.stdout.write(
+                render.seed_dry_run(found, m.settings.url.dialect, m.settings.table, m.bindings())
+            )
+            return
         done = m.seed()
     if json:
         documents.emit([{"file": s.name, "duration_ms": s.duration_ms} for s in done])

@@ -11,6 +11,7 @@ from typing import Literal
 
 from sqlmig.config import Dialect
 from sqlmig.models import AppliedRow, HistoryEvent
+from sqlmig.records import RAN
 
 RowChange = Literal["insert", "update", "delete"]
 ROW_COLUMNS = tuple(f.name for f in fields(AppliedRow))
@@ -157,9 +158,12 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -
             f"SELECT CASE WHEN event = 'fail' AND version IS NULL THEN 'seed_fail' ELSE event END,"
             f" count(*) FROM {history} GROUP BY 1"
         ),
+        # The newest run that ran files: a later accept or resolve is bookkeeping, and
+        # neither ends nor replaces the deploy that monitoring reports on.
         last_run=(
-            f"SELECT sum(duration_ms), max(at) FROM {history} "
-            f"WHERE run_id = (SELECT run_id FROM {history} ORDER BY id DESC LIMIT 1)"
+            f"SELECT at, duration_ms, success FROM {history} WHERE run_id = (SELECT run_id "
+            f"FROM {history} WHERE event IN ({', '.join(repr(str(e)) for e in RAN)}) "
+            "ORDER BY id DESC LIMIT 1) ORDER BY id"
         ),
         placeholder=p,
         # SQLite has no IF NOT EXISTS here: the store asks first (a restore's staging

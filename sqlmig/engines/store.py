@@ -11,7 +11,8 @@ than misread them, which matters in a rolling deploy, where both run at once.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmig._version import __version__
@@ -190,16 +191,26 @@ class Store:
             return {}
         return {str(kind): int(n) for kind, n in self.driver.query(self.sql.history_counts)}
 
-    def last_run(self) -> tuple[int | None, str | None]:
-        """Milliseconds spent in the newest run's events, and the time of its last event."""
+    def last_run(self) -> LastRun | None:
+        """The newest run that ran files (migrations or seeds), all its events taken
+        together; None before the first."""
         self._readable()
         if not self._exists(1):
-            return None, None
+            return None
         rows = self.driver.query(self.sql.last_run)
-        if not rows or rows[0][1] is None:
-            return None, None
-        ms, at = rows[0]
-        return int(ms or 0), _iso(at)
+        if not rows:
+            return None
+        ends = [_aware(at) for at, _, _ in rows]
+        # An event is written when its file is done: it began duration_ms before.
+        starts = [
+            end - timedelta(milliseconds=int(ms))
+            for end, (_, ms, _) in zip(ends, rows, strict=True)
+        ]
+        return LastRun(
+            seconds=(max(ends) - min(starts)).total_seconds(),
+            ended_at=max(ends).timestamp(),
+            success=all(bool(ok) for _, _, ok in rows),
+        )
 
     def history_has(self, column: str) -> bool:
         """Whether the history has ``column``: an upgrade from an older format may find
@@ -214,6 +225,22 @@ _UPGRADES = {
     # 3: the variables a history event's file used
     2: lambda store: [] if store.history_has("variables") else [store.sql.add_variables],
 }
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    """The newest run for monitoring: from the start of its first file to the end of
+    its last, when that ended (Unix time), and whether every file in it succeeded."""
+
+    seconds: float
+    ended_at: float
+    success: bool
+
+
+def _aware(value: Any) -> datetime:
+    """A history time as an aware datetime: PostgreSQL's come as one, SQLite's as ISO text."""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _iso(value: Any) -> str:

@@ -1,0 +1,30 @@
+"""Asking before a command that cannot be taken back (restore, a rollback of several
+migrations): on a terminal a person answers; anywhere else --yes must say it up front,
+since an answer piped in, or none at all, is no decision."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from sqlmig.errors import ConfigError
+
+
+def confirm(question: str, *, yes: bool, what: str, nothing_done: str) -> None:
+    """Return if ``yes`` or the person at the terminal agrees to ``question``; exit 1 on
+    no, saying ``nothing_done``. Without a terminal, refuse (exit 2) naming --yes, with
+    ``what`` (the action, "restore sqlite:///app.db") in the message."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            f"{what} needs confirmation and there is no terminal to ask on: pass --yes "
+            "(-y) to go ahead without asking"
+        )
+    # The question on stderr: stdout may be a --json document.
+    if not typer.confirm(question, default=False, err=True):
+        from sqlmig import render
+
+        render.err.print(nothing_done)
+        raise typer.Exit(1)
