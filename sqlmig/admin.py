@@ -32,10 +32,11 @@ def baseline(m: Migrator, version: int) -> list[Migration]:
     migrations = m.migrations()
     with m.locked() as (engine, store):
         chosen = plan_baseline(migrations, store.applied(), version)
-        ctx = RunContext(engine.db_user())
+        ctx = RunContext(engine.db_user(), sql_limit=m.settings.stored_sql_limit)
         with engine.transaction():
             for mig in chosen:
-                store.insert_row(ctx.row(mig, RowStatus.APPLIED, kind=RowKind.BASELINE))
+                row = ctx.row(mig, RowStatus.APPLIED, kind=RowKind.BASELINE)
+                store.insert_row(row, ctx.stored(mig))
             if chosen:
                 detail = f"versions {chosen[0].version}..{version} marked applied without running"
             else:
@@ -50,12 +51,13 @@ def accept(m: Migrator, versions: list[int] | None) -> list[int]:
     migrations = m.migrations()
     with m.locked() as (engine, store):
         chosen = plan_accept(migrations, store.applied(), versions)
-        ctx = RunContext(engine.db_user())
+        ctx = RunContext(engine.db_user(), sql_limit=m.settings.stored_sql_limit)
         with engine.transaction():
             for e in chosen:
                 assert e.migration and e.row
                 up, down = e.migration.up.checksum, e.migration.down.checksum
                 store.update_row(replace(e.row, checksum=up, down_checksum=down))
+                store.update_stored(e.version, ctx.stored(e.migration))  # diffs start anew
                 detail = f"{e.detail}; checksum was {e.row.checksum[:12]}"
                 store.insert_history(ctx.event(EventKind.ACCEPT, e.migration, detail=detail))
         return [e.version for e in chosen]

@@ -33,6 +33,7 @@ from sqlmig.models import (
     RunResult,
     SqlFile,
     Status,
+    StoredSql,
 )
 from sqlmig.planner import (
     ApplyPlan,
@@ -42,6 +43,7 @@ from sqlmig.planner import (
     problems,
     refuse_outside_transaction,
     statuses,
+    warnings,
 )
 from sqlmig.records import RunContext, new_run_id
 from sqlmig.runner import OnStep, Runner, reporting
@@ -159,7 +161,12 @@ class Migrator:
         engine.unlock()
 
     def runner(self, engine: Engine, store: Store, on_step: OnStep | None = None) -> Runner:
-        ctx = RunContext(engine.db_user(), self.run_id or new_run_id(), variables=self.bindings())
+        ctx = RunContext(
+            engine.db_user(),
+            self.run_id or new_run_id(),
+            variables=self.bindings(),
+            sql_limit=self.settings.stored_sql_limit,
+        )
         return Runner(engine, store, ctx, on_step)
 
     def bindings(self) -> Bindings | None:
@@ -200,18 +207,37 @@ class Migrator:
         }
         return Status(statuses(migrations, rows, invalid), self.settings.url.masked, seeds)
 
-    def validate(self) -> list[Problem]:
+    def validate(self, status: Status | None = None) -> list[Problem]:
         """Every disagreement between files and database (the set itself raises if broken),
-        and every use of a variable the run does not declare."""
+        and every use of a variable the run does not declare; of ``status`` if given."""
         from sqlmig import variables
 
-        status = self.status()
+        status = status or self.status()
         files = [
             f for e in status.entries if e.migration for f in (e.migration.up, e.migration.down)
         ]
         names = variables.declared(self.settings)
         unknown = variables.problems(files, self.settings.url.dialect, names)
         return problems(status.entries, allow_out_of_order=False, include_dirty=True) + unknown
+
+    def warnings(self, status: Status | None = None) -> list[Problem]:
+        """What validate reports without failing: down files edited since applied."""
+        return warnings((status or self.status()).entries)
+
+    def changes(self, status: Status | None = None) -> dict[int, list[str]]:
+        """For each changed version (an edited up or down file): a unified diff, as lines,
+        of its files against the SQL they were applied with, kept in the database."""
+        from sqlmig.models import State
+        from sqlmig.storedsql import differences
+
+        entries = (status or self.status()).entries
+        edited = [e for e in entries if e.state in (State.CHANGED, State.DOWN_CHANGED)]
+        stored = self.store().stored_sql([e.version for e in edited])
+        limit = self.settings.stored_sql_limit
+        found = {
+            e.version: differences(e, stored.get(e.version, StoredSql()), limit) for e in edited
+        }
+        return {v: lines for v, lines in found.items() if lines}
 
     def history(
         self, limit: int | None = None, *, since: datetime | None = None, failed: bool = False
@@ -243,10 +269,28 @@ class Migrator:
         refuse_unadopted_database(self.settings, plan, self.engine(), self.store())
         return steps
 
-    def plan_rollback(self, count: int = 1, *, to: int | None = None) -> list[Migration]:
-        migrations = self.migrations()
+    def plan_rollback(
+        self, count: int = 1, *, to: int | None = None, from_database: bool = False
+    ) -> list[Migration]:
+        store = self.store()
+        migrations, hint = self._rollback_set(store, from_database)
+        return plan_rollback(migrations, store.applied(), count=count, to=to, missing_hint=hint)
+
+    def _rollback_set(self, store: Store, from_database: bool) -> tuple[list[Migration], str]:
+        """The migrations a rollback runs the down files of: the folder's, or with
+        ``from_database`` the SQL kept in the version rows; and what to say of versions
+        whose files are missing."""
+        from sqlmig import storedsql
+
+        migrations, rows = self.migrations(), store.applied()
+        if from_database:
+            stored = store.stored_sql([r.version for r in rows])
+            migrations = storedsql.from_database(migrations, rows, stored)
+        entries = statuses(migrations, rows)
+        if not from_database:
+            stored = store.stored_sql([e.version for e in entries if e.migration is None])
         self._check_set(migrations)
-        return plan_rollback(migrations, self.store().applied(), count=count, to=to)
+        return migrations, storedsql.missing_hint(entries, stored)
 
     # -- changing ------------------------------------------------------------------
 
@@ -320,13 +364,16 @@ class Migrator:
         to: int | None = None,
         on_step: OnStep | None = None,
         single_transaction: bool = False,
+        from_database: bool = False,
     ) -> RunResult:
         """Run the down files of the last ``count`` applied migrations (or all above ``to``);
-        ``single_transaction`` as for apply."""
-        migrations = self.migrations()
-        self._check_set(migrations)
+        ``single_transaction`` as for apply; ``from_database``: the down SQL kept in the
+        database when each was applied, not the files (which this checkout may not have)."""
+        self._check_set(self.migrations())
         with self.locked() as (engine, store):
-            chosen = plan_rollback(migrations, store.applied(), count=count, to=to)
+            migrations, hint = self._rollback_set(store, from_database)
+            rows = store.applied()
+            chosen = plan_rollback(migrations, rows, count=count, to=to, missing_hint=hint)
             if single_transaction:
                 refuse_outside_transaction(chosen, Direction.DOWN)
             plan = RollbackPlan(migrations, frozenset(m.version for m in chosen))
@@ -356,6 +403,55 @@ class Migrator:
         """Attach the final status from the files already read: no second pass over them."""
         result.status = Status(statuses(migrations, store.applied()), self.settings.url.masked)
         return result
+
+    def redo(
+        self,
+        *,
+        on_step: OnStep | None = None,
+        backup: bool | None = None,
+        on_backup: Callable[[BackupInfo], None] | None = None,
+    ) -> RunResult:
+        """Roll back the newest applied migration and apply it again, under one lock (for
+        iterating on it: its edited up file is what runs); ``backup`` as for apply."""
+        from sqlmig import moves
+
+        return moves.redo(self, on_step=on_step, backup=backup, on_backup=on_backup)
+
+    def plan_redo(self) -> Migration:
+        """The migration redo would roll back and apply again; raise as redo would."""
+        from sqlmig import moves
+
+        return moves.planned_redo(self)
+
+    def goto(
+        self,
+        version: int,
+        *,
+        allow_out_of_order: bool = False,
+        on_step: OnStep | None = None,
+        backup: bool | None = None,
+        on_backup: Callable[[BackupInfo], None] | None = None,
+    ) -> tuple[Direction, RunResult]:
+        """Apply or roll back until the database is at ``version`` (0: none applied): an
+        apply up to it or a rollback down to it, with their rules; which way it went."""
+        from sqlmig import moves
+
+        return moves.goto(
+            self,
+            version,
+            allow_out_of_order=allow_out_of_order,
+            on_step=on_step,
+            backup=backup,
+            on_backup=on_backup,
+        )
+
+    def plan_goto(
+        self, version: int, *, allow_out_of_order: bool = False
+    ) -> tuple[Direction, list[Migration]]:
+        """Which way goto would go, and the migrations it would run, in order."""
+        from sqlmig import moves
+
+        return moves.planned_goto(self, version, allow_out_of_order=allow_out_of_order)
 
     # -- bookkeeping-only commands (admin.py) -----------------------------------------
 

@@ -39,12 +39,22 @@ def status(
         bool,
         typer.Option(
             "--exit-code",
-            help="Exit 1 when anything is pending, changed, missing or dirty (CI gate).",
+            help="Exit 1 when anything is pending, changed, missing or dirty (CI gate; a "
+            "changed down file alone passes).",
+        ),
+    ] = False,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Under the table, a unified diff of each edited file against the SQL it "
+            "was applied with (kept in the database).",
         ),
     ] = False,
 ) -> None:
-    """Show every migration and its state: applied, pending, changed, missing or dirty."""
-    from sqlmig import documents, render
+    """Show every migration and its state: applied, pending, changed, down changed,
+    missing or dirty."""
+    from sqlmig import documents, render, render_stored
 
     if targets.chosen:
         from sqlmig.cli import fleets
@@ -53,10 +63,15 @@ def status(
         return
     with common.migrator() as m:
         st = m.status()
+        changes = m.changes(st) if diff else {}
     if json:
-        documents.emit(documents.status(st))
+        doc = documents.status(st)
+        if diff:
+            doc["diffs"] = {str(v): "\n".join(lines) for v, lines in changes.items()}
+        documents.emit(doc)
     else:
         render.status_table(st)
+        render_stored.diffs(changes)
     if exit_code and not st.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -177,11 +192,19 @@ def rollback(
     ] = None,
     dry_run: DryRun = False,
     single_transaction: SingleTransaction = False,
+    from_database: Annotated[
+        bool,
+        typer.Option(
+            "--from-database",
+            help="Run the down SQL kept in the database when each migration was applied, "
+            "not the files (an older checkout downgrading a newer database).",
+        ),
+    ] = False,
     var: Vars = None,
     json: Json = False,
 ) -> None:
     """Run the down files of the last COUNT applied migrations, newest first."""
-    from sqlmig import render
+    from sqlmig import render, render_stored
 
     if targets.chosen:
         from sqlmig.cli import fleets
@@ -207,7 +230,7 @@ def rollback(
         return
     with common.migrator(vars=variables(var)) as m:
         if dry_run:
-            plan = m.plan_rollback(count, to=to)
+            plan = m.plan_rollback(count, to=to, from_database=from_database)
             if single_transaction:
                 refuse_outside_transaction(plan, Direction.DOWN)
             render.print_plan(
@@ -219,15 +242,18 @@ def rollback(
             to=to,
             on_step=None if json else render.step_line,
             single_transaction=single_transaction,
+            from_database=from_database,
         )
     render.run_report(result, Direction.DOWN, json=json)
+    if not json:
+        render_stored.step_notes(result)
 
 
 @command(writes=False, fleet=True)
 def validate(common: Common, targets: Targets, var: Vars = None, json: Json = False) -> None:
     """Check the migration set and compare checksums with the database; exit 1 on any
     problem. Lint findings for what apply would run are shown as warnings."""
-    from sqlmig import render
+    from sqlmig import render, render_stored
     from sqlmig.lint import findings as lint_formats
     from sqlmig.lint import lint_pending
 
@@ -239,19 +265,26 @@ def validate(common: Common, targets: Targets, var: Vars = None, json: Json = Fa
         )
         return
     with common.migrator(vars=variables(var)) as m:
-        found = m.validate()
+        st = m.status()
+        found, warned, changes = m.validate(st), m.warnings(st), m.changes(st)
         linted = [] if found else lint_pending(m)  # a set at odds with the database first
     lint_doc = lint_formats.as_json(linted, len({f.path for f in linted}))["findings"]
     if linted and not json:
         render.out.print(lint_formats.text(linted, len({f.path for f in linted})).rstrip())
     errors = [f"{f.path}:{f.line}: {f.rule}: {f.message}" for f in linted if f.severity == "error"]
+    if not json:
+        render_stored.diffs(changes)
     report(
         [str(p) for p in found] + errors,
         json=json,
         key="problems",
         failed="{n} problem(s):",
         ok="[green]ok[/]: the set is well-formed and matches the database.",
-        extra={"lint": lint_doc},
+        extra={
+            "lint": lint_doc,
+            "diffs": {str(v): "\n".join(lines) for v, lines in changes.items()},
+        },
+        warnings=[str(p) for p in warned],
     )
 
 
