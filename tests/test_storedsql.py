@@ -10,7 +10,7 @@ import pytest
 from sqlmig import Migrator
 from sqlmig.engines import store
 from sqlmig.errors import ValidationError
-from sqlmig.models import Direction, State, StoredSql
+from sqlmig.models import State, StoredSql
 from tests.helpers import query, tables, versions
 from tests.test_cli import sqlmig
 
@@ -29,7 +29,9 @@ def test_apply_keeps_the_sql_of_both_files(db_url, write_migration):
     folder = three(write_migration)
     with Migrator(db_url, folder) as m:
         m.apply(backup=False)
-        assert m.store().stored_sql([2]) == {2: StoredSql("CREATE TABLE b (x int);", "DROP TABLE b;")}
+        assert m.store().stored_sql([2]) == {
+            2: StoredSql("CREATE TABLE b (x int);", "DROP TABLE b;")
+        }
     assert sorted(stored(db_url))[0] == (1, "CREATE TABLE a (x int);", "DROP TABLE a;")
 
 
@@ -68,7 +70,9 @@ def test_a_changed_down_file_stops_nothing_and_rollback_runs_it_as_it_is(db_url,
 
 def test_status_exit_code_and_validate_pass_with_a_changed_down_file(sqlite_url, write_migration):
     folder = three(write_migration)
-    assert sqlmig("apply", "-d", sqlite_url, "--dir", str(folder), cwd=folder.parent).returncode == 0
+    assert (
+        sqlmig("apply", "-d", sqlite_url, "--dir", str(folder), cwd=folder.parent).returncode == 0
+    )
     (folder / "down" / "0001_a.sql").write_text("DROP TABLE IF EXISTS a;")
     args = ("-d", sqlite_url, "--dir", str(folder))
     st = sqlmig("status", "--exit-code", "--diff", *args, cwd=folder.parent)
@@ -136,3 +140,64 @@ def test_files_over_the_limit_keep_only_their_checksum_and_say_so(db_url, write_
             m.rollback(1, from_database=True)
     assert "keeps no down SQL for version(s) 3" in str(info.value)
     assert versions(db_url) == [1, 2, 3]
+
+
+def format_three(db_url: str, folder) -> None:
+    """A database as sqlmig format 3 left it: version rows without their SQL."""
+    with Migrator(db_url, folder) as m:
+        m.apply(2, backup=False)
+    for column in ("up_sql", "down_sql"):
+        query(db_url, f"ALTER TABLE schema_version DROP COLUMN {column}")
+    query(db_url, "UPDATE schema_version_meta SET value = '3'")
+
+
+def test_a_format_three_database_is_upgraded_and_its_old_rows_keep_no_sql(db_url, write_migration):
+    folder = three(write_migration)
+    format_three(db_url, folder)
+    (folder / "up" / "0001_a.sql").write_text("CREATE TABLE a (y int);")
+    with Migrator(db_url, folder) as m:
+        st = m.status()  # read as it is: nothing upgraded by reading
+        assert [e.state for e in st.entries] == [State.CHANGED, State.APPLIED, State.PENDING]
+        assert "not kept in the database" in m.changes(st)[1][0]
+    assert query(db_url, "SELECT value FROM schema_version_meta") == [("3",)]
+    (folder / "up" / "0001_a.sql").write_text("CREATE TABLE a (x int);")
+    with Migrator(db_url, folder) as m:
+        m.apply(backup=False)  # the first write upgrades
+        assert m.store().format() == store.FORMAT == 4
+        assert m.store().stored_sql([1, 2, 3]) == {
+            1: StoredSql(),
+            2: StoredSql(),
+            3: StoredSql("CREATE TABLE c (x int);", "DROP TABLE c;"),
+        }
+    for sub in ("up", "down"):
+        (folder / sub / "0002_b.sql").unlink()
+    with Migrator(db_url, folder) as m, pytest.raises(ValidationError) as info:
+        m.rollback(2, from_database=True)
+    assert "keeps no down SQL for version(s) 2" in str(info.value)
+    assert versions(db_url) == [1, 2, 3]
+
+
+def test_from_database_falls_back_to_the_files_of_rows_that_keep_no_sql(db_url, write_migration):
+    folder = three(write_migration)
+    format_three(db_url, folder)
+    with Migrator(db_url, folder) as m:
+        m.apply(backup=False)
+        result = m.rollback(3, from_database=True)
+    assert [s.note != "" for s in result.steps] == [True, False, False]
+    assert versions(db_url) == [] and not {"a", "b", "c"} & tables(db_url)
+
+
+def test_a_streamed_file_is_kept_whole(sqlite_url, write_migration, monkeypatch):
+    from sqlmig import sqlstream
+
+    monkeypatch.setattr(sqlstream, "INLINE_LIMIT", 64)
+    body = "".join(f"INSERT INTO big VALUES ({i});\n" for i in range(20))
+    folder = write_migration(1, "big", "CREATE TABLE big (x int);\n" + body, "DROP TABLE big;")
+    with Migrator(sqlite_url, folder) as m:
+        assert m.migrations()[0].up.streamed
+        m.apply(backup=False)
+        assert m.store().stored_sql([1])[1].up == "CREATE TABLE big (x int);\n" + body
+    with Migrator(sqlite_url, folder, stored_sql_limit=100) as m:
+        m.rollback()
+        m.apply(backup=False)
+        assert m.store().stored_sql([1])[1] == StoredSql(None, "DROP TABLE big;")
