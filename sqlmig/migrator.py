@@ -272,24 +272,29 @@ class Migrator:
     def plan_rollback(
         self, count: int = 1, *, to: int | None = None, from_database: bool = False
     ) -> list[Migration]:
+        files = self.migrations()
+        self._check_set(files)  # before connecting
         store = self.store()
-        migrations, hint = self._rollback_set(store, from_database)
+        migrations, hint = self._rollback_set(store, files, from_database)
         return plan_rollback(migrations, store.applied(), count=count, to=to, missing_hint=hint)
 
-    def _rollback_set(self, store: Store, from_database: bool) -> tuple[list[Migration], str]:
+    def _rollback_set(
+        self, store: Store, files: list[Migration], from_database: bool
+    ) -> tuple[list[Migration], str]:
         """The migrations a rollback runs the down files of: the folder's, or with
         ``from_database`` the SQL kept in the version rows; and what to say of versions
         whose files are missing."""
         from sqlmig import storedsql
 
-        migrations, rows = self.migrations(), store.applied()
+        rows = store.applied()
+        migrations = files
         if from_database:
             stored = store.stored_sql([r.version for r in rows])
-            migrations = storedsql.from_database(migrations, rows, stored)
+            migrations = storedsql.from_database(files, rows, stored)
+            self._check_set(migrations)  # the SQL kept may use variables too
         entries = statuses(migrations, rows)
         if not from_database:
             stored = store.stored_sql([e.version for e in entries if e.migration is None])
-        self._check_set(migrations)
         return migrations, storedsql.missing_hint(entries, stored)
 
     # -- changing ------------------------------------------------------------------
@@ -369,9 +374,10 @@ class Migrator:
         """Run the down files of the last ``count`` applied migrations (or all above ``to``);
         ``single_transaction`` as for apply; ``from_database``: the down SQL kept in the
         database when each was applied, not the files (which this checkout may not have)."""
-        self._check_set(self.migrations())
+        files = self.migrations()
+        self._check_set(files)
         with self.locked() as (engine, store):
-            migrations, hint = self._rollback_set(store, from_database)
+            migrations, hint = self._rollback_set(store, files, from_database)
             rows = store.applied()
             chosen = plan_rollback(migrations, rows, count=count, to=to, missing_hint=hint)
             if single_transaction:
@@ -381,7 +387,7 @@ class Migrator:
             with reporting(result):
                 runner = self.runner(engine, store, on_step)
                 (runner.run_whole if single_transaction else runner.run)(plan, result)
-                return self._with_status(result, migrations, store)
+                return self._with_status(result, files, store)  # the folder as it is
 
     def _lint_gate(self) -> None:
         from sqlmig.errors import LintError

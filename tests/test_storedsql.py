@@ -119,6 +119,13 @@ def test_an_older_release_rolls_back_a_newer_database(db_url, write_migration):
     assert versions(db_url) == [1, 2] and "c" not in tables(db_url) and "b" in tables(db_url)
     with Migrator(db_url, folder) as m:
         assert m.status().ok
+        m.apply(backup=False)  # nothing pending: 0003 is gone from the folder and the database
+        assert versions(db_url) == [1, 2]
+    for sub in ("up", "down"):
+        (folder / sub / "0002_b.sql").unlink()
+    with Migrator(db_url, folder) as m:
+        result = m.rollback(from_database=True)
+    assert result.status is not None and result.status.ok  # of the folder as it is
 
 
 def test_files_over_the_limit_keep_only_their_checksum_and_say_so(db_url, write_migration):

@@ -214,7 +214,9 @@ def rollback(
             fleets.run(
                 common,
                 targets,
-                lambda f: f.plan_rollback(count, to=to, whole=single_transaction),
+                lambda f: f.plan_rollback(
+                    count, to=to, whole=single_transaction, from_database=from_database
+                ),
                 json=False,
                 settings=settings,
             )
@@ -222,7 +224,9 @@ def rollback(
         fleets.run(
             common,
             targets,
-            lambda f: f.rollback(count, to=to, single_transaction=single_transaction),
+            lambda f: f.rollback(
+                count, to=to, single_transaction=single_transaction, from_database=from_database
+            ),
             json=json,
             progress=True,
             settings=settings,
