@@ -34,7 +34,8 @@ def baseline(m: Migrator, version: int) -> list[Migration]:
         ctx = m.context(engine)
         with engine.transaction():
             for mig in chosen:
-                store.insert_row(ctx.row(mig, RowStatus.APPLIED, kind=RowKind.BASELINE))
+                row = ctx.row(mig, RowStatus.APPLIED, kind=RowKind.BASELINE)
+                store.insert_row(row, ctx.stored(mig))
             if chosen:
                 detail = f"versions {chosen[0].version}..{version} marked applied without running"
             else:
@@ -55,6 +56,7 @@ def accept(m: Migrator, versions: list[int] | None) -> list[int]:
                 assert e.migration and e.row
                 up, down = e.migration.up.checksum, e.migration.down.checksum
                 store.update_row(replace(e.row, checksum=up, down_checksum=down))
+                store.update_stored(e.version, ctx.stored(e.migration))  # diffs start anew
                 detail = f"{e.detail}; checksum was {e.row.checksum[:12]}"
                 store.insert_history(ctx.event(EventKind.ACCEPT, e.migration, detail=detail))
         return [e.version for e in chosen]

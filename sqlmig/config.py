@@ -16,6 +16,7 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 
 from sqlmig.errors import ConfigError
 from sqlmig.models import Target
+from sqlmig.storedsql import DEFAULT_LIMIT
 
 Dialect = Literal["sqlite", "postgres"]
 DEFAULT_URL = "sqlite:///sqlmig.db"
@@ -156,6 +157,10 @@ class Settings:
     # folder ($XDG_CACHE_HOME/sqlmig, else ~/.cache/sqlmig). ``cache`` False: keep none.
     cache_dir: Path | None = None
     cache: bool = True
+    # Bytes: up and down files up to this size are kept with their version row as applied
+    # (diffs in status and validate, rollback --from-database); larger ones keep only
+    # their checksum. 0: keep none.
+    stored_sql_limit: int = DEFAULT_LIMIT
 
     @property
     def url(self) -> DatabaseUrl:
@@ -222,6 +227,10 @@ class Settings:
             isinstance(name, str) and name for name in self.backup_schemas
         ):
             raise ConfigError("backup_schemas must be a list of schema names")
+        if self.stored_sql_limit < 0:
+            raise ConfigError(
+                f"stored_sql_limit must be a size in bytes, 0 or more, not {self.stored_sql_limit}"
+            )
         if self.backup_keep is not None and self.backup_keep < 1:
             raise ConfigError("backup_keep must be 1 or more (leave it unset to keep every backup)")
         self._check_lint()
@@ -276,6 +285,7 @@ _EXPECTED: dict[str, type | tuple[type, ...]] = {
     "target": (Target, type(None)),
     "cache_dir": (Path, type(None)),
     "cache": bool,
+    "stored_sql_limit": int,
 }
 PATH_SETTINGS = ("dir", "backup_dir", "seeds_dir")
 

@@ -150,12 +150,19 @@ class Fleet:
         to: int | None = None,
         single_transaction: bool = False,
         backup: bool | None = None,
+        from_database: bool = False,
     ) -> FleetResult[RunResult]:
         self._preflight()
 
         def work(m: Migrator, r: TargetResult[Any]) -> RunResult:
             r.before = _version(m, write=True)
-            return m.rollback(count, to=to, single_transaction=single_transaction, backup=backup)
+            return m.rollback(
+                count,
+                to=to,
+                single_transaction=single_transaction,
+                backup=backup,
+                from_database=from_database,
+            )
 
         return self._run("rollback", work)
 
@@ -183,13 +190,18 @@ class Fleet:
         return self._run("plan", work)
 
     def plan_rollback(
-        self, count: int = 1, *, to: int | None = None, whole: bool = False
+        self,
+        count: int = 1,
+        *,
+        to: int | None = None,
+        whole: bool = False,
+        from_database: bool = False,
     ) -> FleetResult[Plan]:
         self._preflight()
 
         def work(m: Migrator, r: TargetResult[Any]) -> Plan:
             r.before = _version(m)
-            plan = m.plan_rollback(count, to=to)
+            plan = m.plan_rollback(count, to=to, from_database=from_database)
             if whole:
                 refuse_outside_transaction(plan, Direction.DOWN)
             return Plan(plan, Direction.DOWN, m.settings.table, m.bindings(), whole)

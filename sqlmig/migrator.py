@@ -33,6 +33,7 @@ from sqlmig.models import (
     RunResult,
     SqlFile,
     Status,
+    StoredSql,
 )
 from sqlmig.planner import (
     ApplyPlan,
@@ -42,6 +43,7 @@ from sqlmig.planner import (
     problems,
     refuse_outside_transaction,
     statuses,
+    warnings,
 )
 from sqlmig.records import RunContext, new_run_id
 from sqlmig.runner import OnStep, Runner, reporting
@@ -167,7 +169,12 @@ class Migrator:
     def context(self, engine: Engine, variables: Bindings | None = None) -> RunContext:
         """Who writes this call's history rows, under which run id: the one given (a
         fleet's), else a new one for the call, shared by all its rows."""
-        return RunContext(engine.db_user(), self.run_id or new_run_id(), variables=variables)
+        return RunContext(
+            engine.db_user(),
+            self.run_id or new_run_id(),
+            variables=variables,
+            sql_limit=self.settings.stored_sql_limit,
+        )
 
     def bindings(self) -> Bindings | None:
         """The values the files' variables take on this database; None if none is declared."""
@@ -207,18 +214,37 @@ class Migrator:
         }
         return Status(statuses(migrations, rows, invalid), self.settings.url.masked, seeds)
 
-    def validate(self) -> list[Problem]:
+    def validate(self, status: Status | None = None) -> list[Problem]:
         """Every disagreement between files and database (the set itself raises if broken),
-        and every use of a variable the run does not declare."""
+        and every use of a variable the run does not declare; of ``status`` if given."""
         from sqlmig import variables
 
-        status = self.status()
+        status = status or self.status()
         files = [
             f for e in status.entries if e.migration for f in (e.migration.up, e.migration.down)
         ]
         names = variables.declared(self.settings)
         unknown = variables.problems(files, self.settings.url.dialect, names)
         return problems(status.entries, allow_out_of_order=False, include_dirty=True) + unknown
+
+    def warnings(self, status: Status | None = None) -> list[Problem]:
+        """What validate reports without failing: down files edited since applied."""
+        return warnings((status or self.status()).entries)
+
+    def changes(self, status: Status | None = None) -> dict[int, list[str]]:
+        """For each changed version (an edited up or down file): a unified diff, as lines,
+        of its files against the SQL they were applied with, kept in the database."""
+        from sqlmig.models import State
+        from sqlmig.storedsql import differences
+
+        entries = (status or self.status()).entries
+        edited = [e for e in entries if e.state in (State.CHANGED, State.DOWN_CHANGED)]
+        stored = self.store().stored_sql([e.version for e in edited])
+        limit = self.settings.stored_sql_limit
+        found = {
+            e.version: differences(e, stored.get(e.version, StoredSql()), limit) for e in edited
+        }
+        return {v: lines for v, lines in found.items() if lines}
 
     def history(
         self, limit: int | None = None, *, since: datetime | None = None, failed: bool = False
@@ -250,10 +276,33 @@ class Migrator:
         refuse_unadopted_database(self.settings, plan, self.engine(), self.store())
         return steps
 
-    def plan_rollback(self, count: int = 1, *, to: int | None = None) -> list[Migration]:
-        migrations = self.migrations()
-        self._check_set(migrations)
-        return plan_rollback(migrations, self.store().applied(), count=count, to=to)
+    def plan_rollback(
+        self, count: int = 1, *, to: int | None = None, from_database: bool = False
+    ) -> list[Migration]:
+        files = self.migrations()
+        self._check_set(files)  # before connecting
+        store = self.store()
+        migrations, hint = self._rollback_set(store, files, from_database)
+        return plan_rollback(migrations, store.applied(), count=count, to=to, missing_hint=hint)
+
+    def _rollback_set(
+        self, store: Store, files: list[Migration], from_database: bool
+    ) -> tuple[list[Migration], str]:
+        """The migrations a rollback runs the down files of: the folder's, or with
+        ``from_database`` the SQL kept in the version rows; and what to say of versions
+        whose files are missing."""
+        from sqlmig import storedsql
+
+        rows = store.applied()
+        migrations = files
+        if from_database:
+            stored = store.stored_sql([r.version for r in rows])
+            migrations = storedsql.from_database(files, rows, stored)
+            self._check_set(migrations)  # the SQL kept may use variables too
+        entries = statuses(migrations, rows)
+        if not from_database:
+            stored = store.stored_sql([e.version for e in entries if e.migration is None])
+        return migrations, storedsql.missing_hint(entries, stored)
 
     # -- changing ------------------------------------------------------------------
 
@@ -330,18 +379,22 @@ class Migrator:
         backup: bool | None = None,
         on_backup: Callable[[BackupInfo], None] | None = None,
         expected: Sequence[int] | None = None,
+        from_database: bool = False,
     ) -> RunResult:
         """Run the down files of the last ``count`` applied migrations (or all above ``to``);
         ``single_transaction``, ``backup`` and ``on_backup`` as for apply (the backup is
         taken when there is anything to roll back). ``expected``: the versions someone
-        agreed to undo (a confirmation); if the database now says others, nothing runs."""
+        agreed to undo (a confirmation); if the database now says others, nothing runs.
+        ``from_database``: the down SQL kept in the database when each was applied, not
+        the files (which this checkout may not have)."""
         from sqlmig import release
 
-        migrations = self.migrations()
-        self._check_set(migrations)
+        files = self.migrations()
+        self._check_set(files)
         with self.locked() as (engine, store):
+            migrations, hint = self._rollback_set(store, files, from_database)
             rows = store.applied()
-            chosen = plan_rollback(migrations, rows, count=count, to=to)
+            chosen = plan_rollback(migrations, rows, count=count, to=to, missing_hint=hint)
             _refuse_unexpected(chosen, expected)
             if single_transaction:
                 refuse_outside_transaction(chosen, Direction.DOWN)
@@ -356,7 +409,7 @@ class Migrator:
                     on_backup(result.backup)
                 runner = self.runner(engine, store, on_step)
                 (runner.run_whole if single_transaction else runner.run)(plan, result)
-                return self._with_status(result, migrations, store)
+                return self._with_status(result, files, store)  # the folder as it is
 
     def _lint_gate(self) -> None:
         from sqlmig.errors import LintError
@@ -378,6 +431,58 @@ class Migrator:
         """Attach the final status from the files already read: no second pass over them."""
         result.status = Status(statuses(migrations, store.applied()), self.settings.url.masked)
         return result
+
+    def redo(
+        self,
+        *,
+        on_step: OnStep | None = None,
+        backup: bool | None = None,
+        on_backup: Callable[[BackupInfo], None] | None = None,
+    ) -> RunResult:
+        """Roll back the newest applied migration and apply it again, under one lock (for
+        iterating on it: its edited up file is what runs); ``backup`` as for apply."""
+        from sqlmig import moves
+
+        return moves.redo(self, on_step=on_step, backup=backup, on_backup=on_backup)
+
+    def plan_redo(self) -> Migration:
+        """The migration redo would roll back and apply again; raise as redo would."""
+        from sqlmig import moves
+
+        return moves.planned_redo(self)
+
+    def goto(
+        self,
+        version: int,
+        *,
+        allow_out_of_order: bool = False,
+        on_step: OnStep | None = None,
+        backup: bool | None = None,
+        on_backup: Callable[[BackupInfo], None] | None = None,
+        expected: Sequence[int] | None = None,
+    ) -> tuple[Direction, RunResult]:
+        """Apply or roll back until the database is at ``version`` (0: none applied): an
+        apply up to it or a rollback down to it, with their rules (``expected`` as for
+        rollback); which way it went."""
+        from sqlmig import moves
+
+        return moves.goto(
+            self,
+            version,
+            allow_out_of_order=allow_out_of_order,
+            on_step=on_step,
+            backup=backup,
+            on_backup=on_backup,
+            expected=expected,
+        )
+
+    def plan_goto(
+        self, version: int, *, allow_out_of_order: bool = False
+    ) -> tuple[Direction, list[Migration]]:
+        """Which way goto would go, and the migrations it would run, in order."""
+        from sqlmig import moves
+
+        return moves.planned_goto(self, version, allow_out_of_order=allow_out_of_order)
 
     # -- bookkeeping-only commands (admin.py) -----------------------------------------
 

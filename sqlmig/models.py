@@ -124,6 +124,15 @@ class AppliedRow:
     sqlmig_version: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoredSql:
+    """A version's up and down SQL as applied, kept in its version row; None where only
+    the checksum is (a file larger than stored_sql_limit, or a row from before format 4)."""
+
+    up: str | None = None
+    down: str | None = None
+
+
 def database_version(rows: list[AppliedRow]) -> int:
     """The newest version applied whole (0 when none): a dirty row is not the database's
     version, whatever its number."""
@@ -164,7 +173,8 @@ class Target:
 class State(StrEnum):
     APPLIED = "applied"
     PENDING = "pending"
-    CHANGED = "changed"
+    CHANGED = "changed"  # the up file was edited since it was applied
+    DOWN_CHANGED = "down_changed"  # only the down file was: nothing is refused for it
     MISSING = "missing"
     DIRTY = "dirty"
 
@@ -217,8 +227,10 @@ class Status:
 
     @property
     def ok(self) -> bool:
-        """True when nothing is pending, changed, missing or dirty, seeds included."""
-        return all(e.state is State.APPLIED for e in self.entries) and all(
+        """True when nothing is pending, changed, missing or dirty, seeds included; a
+        changed down file alone is fine (rollback runs it as it is now)."""
+        fine = (State.APPLIED, State.DOWN_CHANGED)
+        return all(e.state in fine for e in self.entries) and all(
             s.state is SeedState.APPLIED for s in self.seeds
         )
 
@@ -232,6 +244,7 @@ class StepResult:
     direction: Direction
     duration_ms: int
     statements: int
+    note: str = ""  # a rollback's: its down file changed since apply, or came from the database
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,12 +69,41 @@ def _state(
         edited.append(f"{m.up.path} edited since applied")
     if r.down_checksum is not None and r.down_checksum != m.down.checksum:
         edited.append(f"{m.down.path} edited since applied")
+        if len(edited) == 1:  # the down file alone: what was applied is still what is there
+            return State.DOWN_CHANGED, m, r, f"{edited[0]}; {_DOWN_NOW}"
     if edited:
         return State.CHANGED, m, r, "; ".join(edited)
     notes = ["baseline"] if r.kind is RowKind.BASELINE else []
     if r.name != m.name:  # same SQL under a new name: worth saying, not worth refusing
         notes.append(f"applied as {r.name}")
     return State.APPLIED, m, r, "; ".join(notes)
+
+
+_DOWN_NOW = "a rollback runs it as it is now"
+
+
+def warnings(entries: Iterable[MigrationStatus]) -> list[Problem]:
+    """What is worth knowing but stops nothing: down files edited since they were
+    applied (a fixed comment, a better undo), which rollback runs as they are now."""
+    return [
+        Problem(
+            f"version {e.version}: {e.detail} (`sqlmig accept {e.version}` records it)",
+            version=e.version,
+        )
+        for e in entries
+        if e.state is State.DOWN_CHANGED
+    ]
+
+
+def rollback_note(m: Migration, row: AppliedRow | None) -> str:
+    """What a rollback of ``m`` says beside its result: that its down file changed since
+    apply (it runs as it is now, and the history records its new checksum)."""
+    if row is None or row.down_checksum is None or row.down_checksum == m.down.checksum:
+        return ""
+    return (
+        f"{m.down.path} changed since applied: ran it as it is now (checksum "
+        f"{m.down.checksum[:12]}, applied with {row.down_checksum[:12]})"
+    )
 
 
 def problems(
@@ -117,14 +146,17 @@ HINT = (
 )
 
 
-def refuse_unsafe(entries: list[MigrationStatus], *, allow_out_of_order: bool) -> None:
-    """Raise DirtyError or ValidationError if running anything now would be unsafe."""
+def refuse_unsafe(
+    entries: list[MigrationStatus], *, allow_out_of_order: bool, missing_hint: str = ""
+) -> None:
+    """Raise DirtyError or ValidationError if running anything now would be unsafe;
+    ``missing_hint``: what to do about versions whose files are missing."""
     for e in entries:
         if e.state is State.DIRTY:
             raise DirtyError(e.version, e.name)
     found = problems(entries, allow_out_of_order=allow_out_of_order)
     if found:
-        hint = HINT if any(e.state is State.CHANGED for e in entries) else ""
+        hint = HINT if any(e.state is State.CHANGED for e in entries) else missing_hint
         raise ValidationError(found, hint)
 
 
@@ -213,14 +245,16 @@ def plan_rollback(
     *,
     count: int = 1,
     to: int | None = None,
+    missing_hint: str = "",
 ) -> list[Migration]:
-    """Applied migrations to undo, newest first: the last ``count``, or all above ``to``."""
+    """Applied migrations to undo, newest first: the last ``count``, or all above ``to``;
+    ``missing_hint`` as for refuse_unsafe."""
     if count < 0:
         raise ConfigError("the number of migrations to roll back must be 0 or more")
     if to is not None and to < 0:  # -1 would mean "everything", which --to 0 says plainly
         raise ConfigError(f"--to {to}: use 0 to roll back every migration")
     entries = statuses(migrations, rows)
-    refuse_unsafe(entries, allow_out_of_order=True)
+    refuse_unsafe(entries, allow_out_of_order=True, missing_hint=missing_hint)
     applied = [e for e in reversed(entries) if e.row is not None]
     chosen = [e for e in applied if e.version > to] if to is not None else applied[:count]
     steps = [e.migration for e in chosen if e.migration]
@@ -269,9 +303,14 @@ class RollbackPlan:
     migrations: list[Migration]
     versions: frozenset[int]
     direction: Direction = Direction.DOWN
+    edited: frozenset[int] = frozenset()  # redo's version: its edited up file is the point
 
     def steps(self, rows: list[AppliedRow], done: int) -> list[Migration]:
-        refuse_unsafe(statuses(self.migrations, rows), allow_out_of_order=True)
+        entries = statuses(self.migrations, rows)
+        refuse_unsafe(
+            [e for e in entries if not (e.version in self.edited and e.state is State.CHANGED)],
+            allow_out_of_order=True,
+        )
         files = {m.version: m for m in self.migrations}
         left = len(self.versions) - done
         out: list[Migration] = []
@@ -341,16 +380,18 @@ def plan_baseline(
 def plan_accept(
     migrations: list[Migration], rows: list[AppliedRow], versions: list[int] | None
 ) -> list[MigrationStatus]:
-    """The changed entries whose new checksums to record: ``versions``, or every one."""
+    """The changed entries (an edited up file, or down file) whose new checksums to
+    record: ``versions``, or every one."""
     entries = {e.version: e for e in statuses(migrations, rows)}
+    edited = (State.CHANGED, State.DOWN_CHANGED)
     for v in versions or []:
-        if v not in entries or entries[v].state is not State.CHANGED:
+        if v not in entries or entries[v].state not in edited:
             state = entries[v].state.value if v in entries else "unknown"
             raise StateError(f"accept {v}: version {v} is {state}, not changed; nothing to accept")
     return [
         e
         for e in entries.values()
-        if e.state is State.CHANGED and (versions is None or e.version in versions)
+        if e.state in edited and (versions is None or e.version in versions)
     ]
 
 

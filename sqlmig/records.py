@@ -23,7 +23,9 @@ from sqlmig.models import (
     RowKind,
     RowStatus,
     SqlFile,
+    StoredSql,
 )
+from sqlmig.storedsql import DEFAULT_LIMIT, kept
 
 if TYPE_CHECKING:
     from sqlmig.variables import Bindings
@@ -66,6 +68,11 @@ class RunContext:
     run_id: str = field(default_factory=new_run_id)
     who: str = field(default_factory=os_identity)
     variables: Bindings | None = None
+    sql_limit: int = DEFAULT_LIMIT  # bytes: larger files keep only their checksum
+
+    def stored(self, m: Migration) -> StoredSql:
+        """The SQL of ``m`` a new version row keeps."""
+        return kept(m, self.sql_limit)
 
     def row(
         self,

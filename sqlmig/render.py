@@ -74,6 +74,7 @@ STYLE = {
     State.APPLIED: "green",
     State.PENDING: "yellow",
     State.CHANGED: "bold red",
+    State.DOWN_CHANGED: "yellow",
     State.MISSING: "bold red",
     State.DIRTY: "bold red",
 }
@@ -126,7 +127,7 @@ def _partial_lines(partial: PartialRun | None) -> list[str]:
 
 
 def summary(status: Status) -> str:
-    counts = [f"{status.count(s)} {s.value}" for s in State if status.count(s)]
+    counts = [f"{status.count(s)} {s.value.replace('_', ' ')}" for s in State if status.count(s)]
     at = status.current_version
     where = f"database at version {at}" if at is not None else "database has no migrations applied"
     where += "".join(f", version {v} dirty" for v in status.dirty_versions)
@@ -204,7 +205,7 @@ def _status_cells(e: MigrationStatus) -> tuple[str, str, str, str, str, str]:
     row = e.row
     took = f"{row.execution_ms} ms" if row and row.execution_ms is not None else ""
     applied_at = row.applied_at[:19].replace("T", " ") if row else ""
-    return (str(e.version), e.name, e.state.value, applied_at, took, e.detail)
+    return (str(e.version), e.name, e.state.value.replace("_", " "), applied_at, took, e.detail)
 
 
 def step_line(m: Migration, direction: Direction, result: StepResult | None) -> None:

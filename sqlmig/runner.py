@@ -31,10 +31,12 @@ from sqlmig.models import (
     SeedResult,
     SqlFile,
     StepResult,
+    StoredSql,
 )
-from sqlmig.planner import invalid_left
+from sqlmig.planner import invalid_left, rollback_note
 from sqlmig.records import RunContext, ms_since, now_utc
 from sqlmig.scripts import Unlocated, locate, run_statements, statement_error
+from sqlmig.storedsql import is_stored
 
 OnStep = Callable[[Migration, Direction, StepResult | None], None]
 
@@ -182,6 +184,7 @@ class Runner:
             if m is None:
                 return None
             file = m.file(direction)
+            note = _note(m, direction, cursor.rows.get(m.version))
             if self.on_step:
                 self.on_step(m, direction, None)
             step.start = time.perf_counter()
@@ -192,7 +195,7 @@ class Runner:
                     self.engine, file, rolled_back=True, variables=self.ctx.variables
                 )
                 ms = ms_since(step.start)
-                self._record_success(m, file, direction, ms, row_exists=False)
+                self._record_success(m, file, direction, ms, row_exists=False, note=note)
             step.at = At.COMMIT
         if file.no_transaction:
             step.at = At.STATEMENTS
@@ -202,8 +205,8 @@ class Runner:
             ms = ms_since(step.start)
             step.at = At.RECORD
             with self.engine.transaction():
-                self._record_success(m, file, direction, ms, row_exists=True)
-        return StepResult(m.version, m.name, direction, ms, count)
+                self._record_success(m, file, direction, ms, row_exists=True, note=note)
+        return StepResult(m.version, m.name, direction, ms, count, note)
 
     def _failed(self, failure: SqlmigError, step: _InFlight, result: RunResult) -> SqlmigError:
         """``failure`` recorded in the history (if a step was claimed) and given what the
@@ -226,23 +229,32 @@ class Runner:
         # Committed before the first statement: if we die part-way, the mark survives us.
         row = self.ctx.row(m, RowStatus.DIRTY)
         if direction is Direction.UP:
-            self.store.insert_row(row)
+            self.store.insert_row(row, self.ctx.stored(m))
         else:
             self.store.update_row(row)
 
     def _record_success(
-        self, m: Migration, file: SqlFile, direction: Direction, ms: int, *, row_exists: bool
+        self,
+        m: Migration,
+        file: SqlFile,
+        direction: Direction,
+        ms: int,
+        *,
+        row_exists: bool,
+        note: str,
     ) -> None:
         """Inside the caller's transaction: the version row (insert, or update of a dirty
-        one, or delete for a rollback) and the history event."""
+        one, or delete for a rollback) and the history event, ``note`` its detail."""
         change: RowChange = "update" if row_exists else "insert"
         if direction is Direction.DOWN:
             change = "delete"
         event = EventKind.APPLY if direction is Direction.UP else EventKind.ROLLBACK
+        detail = note or None
         self.store.record(
             change,
             self.ctx.row(m, RowStatus.APPLIED, ms=ms),
-            self.ctx.event(event, m, file=file, direction=direction, duration_ms=ms),
+            self.ctx.event(event, m, file=file, direction=direction, duration_ms=ms, detail=detail),
+            self.ctx.stored(m) if change == "insert" else StoredSql(),
         )
 
     def run_seed(self, name: str, file: SqlFile, result: RunResult) -> SeedResult:
@@ -359,12 +371,26 @@ class _Cursor:
         self.plan = plan
         self.queue: list[Migration] = []
         self.token: object = self._UNREAD
+        # As last read: a version still queued keeps its row until this run changes it.
+        self.rows: dict[int, AppliedRow] = {}
 
     def next(self, token: object, store: Store, done: int) -> Migration | None:
         if self.token is self._UNREAD or token != self.token:
-            self.queue = self.plan.steps(store.applied(), done)
+            rows = store.applied()
+            self.queue = self.plan.steps(rows, done)
+            self.rows = {r.version: r for r in rows}
             self.token = token
         return self.queue.pop(0) if self.queue else None
+
+
+def _note(m: Migration, direction: Direction, row: AppliedRow | None) -> str:
+    """What a rollback step says beside its result: its down file changed since apply,
+    or came from the database (rollback --from-database)."""
+    if direction is Direction.UP:
+        return ""
+    if is_stored(m.down):
+        return "ran the down SQL kept in the database since it was applied (--from-database)"
+    return rollback_note(m, row)
 
 
 def _failed(m: Migration, direction: Direction) -> FailedStep:

@@ -19,7 +19,7 @@ from sqlmig.engines.base import DbFailure, Engine
 from sqlmig.engines.bookkeeping import qualify
 from sqlmig.engines.store import Store
 from sqlmig.errors import LockTimeout
-from sqlmig.models import EventKind, Migration, RowStatus, SqlFile
+from sqlmig.models import EventKind, Migration, RowStatus, SqlFile, StoredSql
 from sqlmig.records import RunContext
 from sqlmig.splitter import split
 from tests.helpers import OWN_TABLES
@@ -79,15 +79,16 @@ def test_the_version_row_commits_with_the_migration_or_not_at_all(engine):
     event = ctx.event(EventKind.APPLY, m, duration_ms=1)
     with pytest.raises(RuntimeError), engine.transaction():
         engine.execute(m.up.text)
-        store.record("insert", row, event)
+        store.record("insert", row, event, StoredSql("up", "down"))
         raise RuntimeError("interrupted before commit")
     assert store.applied() == [] and store.history(None) == [] and "t" not in user_tables(engine)
     with engine.transaction():
         engine.execute(m.up.text)
-        store.record("insert", row, event)
+        store.record("insert", row, event, StoredSql("up", "down"))
     (applied,) = store.applied()
     assert (applied.version, applied.status, applied.checksum) == (1, RowStatus.APPLIED, "c-up")
     assert [e.event for e in store.history(None)] == [EventKind.APPLY]
+    assert store.stored_sql([1]) == {1: StoredSql("up", "down")}
 
 
 def test_reading_sqlmig_tables_that_do_not_exist_creates_nothing(make_engine):

@@ -571,3 +571,17 @@ def test_ctrl_c_rolls_back_every_running_target_and_prints_the_summary(
             with psycopg.connect(_admin(pg_cluster), autocommit=True) as conn:
                 for name in names:
                     conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_an_older_checkout_rolls_back_every_target_from_the_database(tmp_path):
+    urls = sqlite_fleet(tmp_path, 2)
+    assert sqlmig("apply", "--all-targets", "--no-backup", cwd=tmp_path).returncode == 0
+    for sub in ("up", "down"):
+        (tmp_path / "sql" / sub / f"{COUNT:04d}_t{COUNT}.sql").unlink()
+    refused = sqlmig("rollback", "--all-targets", cwd=tmp_path)
+    assert refused.returncode != 0 and "--from-database" in refused.stdout + refused.stderr
+    dry = sqlmig("rollback", "--all-targets", "--from-database", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0 and f"DROP TABLE t{COUNT};" in dry.stdout
+    done = sqlmig("rollback", "--all-targets", "--from-database", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [versions(u) for u in urls] == [list(range(1, COUNT))] * 2

@@ -125,15 +125,16 @@ def test_edited_applied_file_blocks_apply_until_accepted(db_url, write_migration
     assert versions(db_url) == [1, 2]
 
 
-def test_edited_down_file_counts_as_changed(db_url, write_migration):
+def test_an_edited_down_file_is_down_changed_and_rolls_back_as_it_is(db_url, write_migration):
     folder = write_migration(1, "a", "CREATE TABLE a (x int);", "DROP TABLE a;")
     with Migrator(db_url, folder) as m:
         m.apply()
         (folder / "down" / "0001_a.sql").write_text("DROP TABLE IF EXISTS a;")
         (entry,) = m.status().entries
-        assert entry.state is State.CHANGED and "down" in entry.detail
-        with pytest.raises(ValidationError):
-            m.rollback()
+        assert entry.state is State.DOWN_CHANGED and "down" in entry.detail
+        (step,) = m.rollback().steps
+        assert "changed since applied: ran it as it is now" in step.note
+    assert versions(db_url) == []
 
 
 def test_out_of_order_pending_is_refused_unless_allowed(db_url, write_migration):

@@ -25,6 +25,7 @@ from sqlmig.models import (
     SqlFile,
     State,
 )
+from sqlmig.planmoves import plan_goto, plan_redo
 from sqlmig.planner import (
     HINT,
     ApplyPlan,
@@ -40,7 +41,9 @@ from sqlmig.planner import (
     problems,
     refuse_resolve_with_invalid,
     refuse_unadopted,
+    rollback_note,
     statuses,
+    warnings,
 )
 
 
@@ -107,7 +110,11 @@ def test_states_from_files_and_rows(files, rows, expected):
     ("the_row", "state", "detail"),
     [
         (row(1, checksum="x"), State.CHANGED, "sql/up/0001_m1.sql edited since applied"),
-        (row(1, down_checksum="x"), State.CHANGED, "sql/down/0001_m1.sql edited since applied"),
+        (
+            row(1, down_checksum="x"),
+            State.DOWN_CHANGED,
+            "sql/down/0001_m1.sql edited since applied; a rollback runs it as it is now",
+        ),
         (
             row(1, checksum="x", down_checksum="y"),
             State.CHANGED,
@@ -402,3 +409,124 @@ def test_resolve_refuses_while_an_invalid_index_is_left(applied, match):
     with pytest.raises(StateError, match=re.escape(match)):
         refuse_resolve_with_invalid(2, ["public.a"], applied=applied)
     refuse_resolve_with_invalid(2, [], applied=applied)  # none left: resolve goes on
+
+
+DOWN_EDITED = row(2, down_checksum="old")
+
+
+@pytest.mark.parametrize(
+    ("check", "outcome"),
+    [
+        (lambda e: problems(e, allow_out_of_order=False, include_dirty=True), []),
+        (lambda e: mismatch(e, "db", Path("sql")), None),
+        (lambda e: [p.message for p in warnings(e)], ["version 2: sql/down/0002_m2.sql edited"]),
+        (
+            lambda e: [
+                x.version for x in plan_accept([mig(1), mig(2)], [row(1), DOWN_EDITED], [2])
+            ],
+            [2],
+        ),
+    ],
+)
+def test_a_changed_down_file_alone_stops_nothing_and_is_a_warning(check, outcome):
+    entries = statuses([mig(1), mig(2)], [row(1), DOWN_EDITED])
+    found = check(entries)
+    if isinstance(outcome, list) and outcome and isinstance(outcome[0], str):
+        assert len(found) == 1 and found[0].startswith(outcome[0])
+    else:
+        assert found == outcome
+
+
+def test_a_changed_down_file_is_rolled_back_as_it_is_now_and_says_so():
+    plans = [
+        plan_apply([mig(1), mig(2), mig(3)], [row(1), DOWN_EDITED]),
+        plan_rollback([mig(1), mig(2)], [row(1), DOWN_EDITED]),
+    ]
+    assert [[m.version for m in p] for p in plans] == [[3], [2]]
+    note = rollback_note(mig(2), DOWN_EDITED)
+    assert note.startswith("sql/down/0002_m2.sql changed since applied: ran it as it is now")
+    assert mig(2).down.checksum[:12] in note and "applied with old" in note
+    assert rollback_note(mig(2), row(2)) == "" and rollback_note(mig(2), None) == ""
+    both = statuses([mig(1)], [row(1, checksum="x", down_checksum="y")])[0]
+    assert both.state is State.CHANGED  # an edited up file stays changed, down or not
+
+
+@pytest.mark.parametrize(
+    ("files", "rows", "version", "expected"),
+    [
+        ([1, 2, 3], [], 2, (Direction.UP, [1, 2])),
+        ([1, 2, 3], [1], 3, (Direction.UP, [2, 3])),
+        ([1, 2, 3], [1, 2, 3], 1, (Direction.DOWN, [3, 2])),
+        ([1, 2, 3], [1, 2, 3], 0, (Direction.DOWN, [3, 2, 1])),
+        ([1, 2, 3], [1, 2], 2, (Direction.UP, [])),
+        ([1, 2, 3], [], 0, (Direction.UP, [])),
+    ],
+)
+def test_goto_is_an_apply_up_to_or_a_rollback_down_to(files, rows, version, expected):
+    ms, rs = [mig(v) for v in files], [row(v) for v in rows]
+    direction, steps = plan_goto(ms, rs, version)
+    assert (direction, [m.version for m in steps]) == expected
+
+
+@pytest.mark.parametrize(
+    ("rows", "version", "error", "match"),
+    [
+        ([], 9, ConfigError, "goto 9: there is no migration with version 9"),
+        ([], -1, ConfigError, "goto -1: a version is 0"),
+        ([1, 3], 2, StateError, "version 2 is not applied, and the database is at 3"),
+        ([row(1, RowStatus.DIRTY)], 0, DirtyError, "version 1"),
+        ([row(1, checksum="x")], 3, ValidationError, "edited since applied"),
+        ([1, 2, 3, 4], 2, ValidationError, "version 4 .* files are missing"),  # as rollback
+    ],
+)
+def test_goto_refuses(rows, version, error, match):
+    rows = [r if isinstance(r, AppliedRow) else row(r) for r in rows]
+    with pytest.raises(error, match=match):
+        plan_goto([mig(1), mig(2), mig(3)], rows, version)
+
+
+@pytest.mark.parametrize(
+    ("files", "rows", "expected"),
+    [
+        ([1, 2], [1, 2], 2),
+        ([1, 2], [1, row(2, checksum="x")], 2),  # its edited up file is what redo is for
+        ([1, 2, 3], [1, 2], 2),  # pending above it: untouched
+    ],
+)
+def test_redo_takes_the_newest_applied(files, rows, expected):
+    rows = [r if isinstance(r, AppliedRow) else row(r) for r in rows]
+    assert plan_redo([mig(v) for v in files], rows).version == expected
+
+
+@pytest.mark.parametrize(
+    ("files", "rows", "error", "match"),
+    [
+        ([1], [], StateError, "no migration is applied"),
+        ([1, 2], [1, row(2, RowStatus.DIRTY)], StateError, r"version 2 \(m2\) is dirty"),
+        ([1], [1, 2], StateError, "applied but its files are not in the migration folder"),
+        ([1, 2, 3], [1, 3], StateError, "version\\(s\\) 2 pending below 3"),
+        (
+            [1, 2],
+            [row(1, checksum="x"), 2],
+            ValidationError,
+            "version 1: sql/up/0001_m1.sql edited",
+        ),
+    ],
+)
+def test_redo_refuses(files, rows, error, match):
+    rows = [r if isinstance(r, AppliedRow) else row(r) for r in rows]
+    with pytest.raises(error, match=match):
+        plan_redo([mig(v) for v in files], rows)
+
+
+def test_redo_refuses_an_irreversible_newest():
+    with pytest.raises(IrreversibleError, match="marked irreversible: drops data, and redo rolls"):
+        plan_redo([mig(1), mig(2, irreversible="drops data")], [row(1), row(2)])
+
+
+def test_a_rollback_plan_tolerates_only_redos_edited_version():
+    rows = [row(1, checksum="x"), row(2, checksum="y")]
+    plan = RollbackPlan([mig(1), mig(2)], frozenset({2}), edited=frozenset({2}))
+    with pytest.raises(ValidationError, match="version 1"):
+        plan.steps(rows, 0)
+    assert [m.version for m in plan.steps([row(1), rows[1]], 0)] == [2]

@@ -2,7 +2,7 @@
 
 Each command parses its options, calls one library method and renders the result;
 one handler (_common.handled) turns SqlmigError into a message on stderr and its
-documented exit code. Commands live in migrate.py, schema.py, release.py and lint.py.
+documented exit code. Commands live in migrate.py, moves.py, schema.py, release.py and lint.py.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Annotated
 import typer
 
 from sqlmig._version import __version__
-from sqlmig.cli import lint, migrate, release, schema
+from sqlmig.cli import lint, migrate, moves, release, schema
 from sqlmig.cli._common import app
 
-__all__ = ["app", "lint", "main", "migrate", "release", "schema"]
+__all__ = ["app", "lint", "main", "migrate", "moves", "release", "schema"]
 
 
 def _version(value: bool) -> None:

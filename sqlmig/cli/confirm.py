@@ -9,6 +9,7 @@ import sys
 import typer
 
 from sqlmig.errors import ConfigError
+from sqlmig.models import Migration
 
 
 def confirm(question: str, *, yes: bool, what: str, nothing_done: str) -> None:
@@ -28,3 +29,15 @@ def confirm(question: str, *, yes: bool, what: str, nothing_done: str) -> None:
 
         render.err.print(nothing_done)
         raise typer.Exit(1)
+
+
+def confirm_rollback(chosen: list[Migration], target: str) -> None:
+    """Ask before undoing the several migrations ``chosen`` on ``target`` (masked)."""
+    names = ", ".join(f"{c.version} ({c.name})" for c in chosen)
+    confirm(
+        f"Roll back {len(chosen)} migrations on {target}: {names}? What their up files "
+        "made, and the data in it, is dropped as their down files say",
+        yes=False,
+        what=f"rollback of {len(chosen)} migrations on {target}",
+        nothing_done="rollback cancelled; nothing was changed.",
+    )

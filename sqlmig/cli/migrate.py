@@ -28,7 +28,7 @@ from sqlmig.cli._common import (
     variables,
 )
 from sqlmig.errors import EXIT_CHECK_FAILED
-from sqlmig.models import Direction, Migration
+from sqlmig.models import Direction
 from sqlmig.planner import refuse_outside_transaction
 
 
@@ -41,12 +41,22 @@ def status(
         bool,
         typer.Option(
             "--exit-code",
-            help="Exit 1 when anything is pending, changed, missing or dirty (CI gate).",
+            help="Exit 1 when anything is pending, changed, missing or dirty (CI gate; a "
+            "changed down file alone passes).",
+        ),
+    ] = False,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff",
+            help="Under the table, a unified diff of each edited file against the SQL it "
+            "was applied with (kept in the database).",
         ),
     ] = False,
 ) -> None:
-    """Show every migration and its state: applied, pending, changed, missing or dirty."""
-    from sqlmig import documents, render
+    """Show every migration and its state: applied, pending, changed, down changed,
+    missing or dirty."""
+    from sqlmig import documents, render, render_stored
 
     if targets.chosen:
         from sqlmig.cli import fleets
@@ -55,10 +65,15 @@ def status(
         return
     with common.migrator() as m:
         st = m.status()
+        changes = m.changes(st) if diff else {}
     if json:
-        documents.emit(documents.status(st))
+        doc = documents.status(st)
+        if diff:
+            doc["diffs"] = {str(v): "\n".join(lines) for v, lines in changes.items()}
+        documents.emit(doc)
     else:
         render.status_table(st)
+        render_stored.diffs(changes)
     if exit_code and not st.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -176,12 +191,20 @@ def rollback(
     backup_dir: BackupDir = None,
     keep: Keep = None,
     single_transaction: SingleTransaction = False,
+    from_database: Annotated[
+        bool,
+        typer.Option(
+            "--from-database",
+            help="Run the down SQL kept in the database when each migration was applied, "
+            "not the files (an older checkout downgrading a newer database).",
+        ),
+    ] = False,
     var: Vars = None,
     json: Json = False,
 ) -> None:
     """Run the down files of the last COUNT applied migrations, newest first; more than
     one only when confirmed (asked on a terminal, else --yes)."""
-    from sqlmig import render
+    from sqlmig import render, render_stored
 
     settings = {"backup_dir": backup_dir, "backup_keep": keep, "vars": variables(var)}
     if targets.chosen:
@@ -192,7 +215,9 @@ def rollback(
             fleets.run(
                 common,
                 targets,
-                lambda f: f.plan_rollback(count, to=to, whole=single_transaction),
+                lambda f: f.plan_rollback(
+                    count, to=to, whole=single_transaction, from_database=from_database
+                ),
                 json=False,
                 settings=settings,
             )
@@ -211,7 +236,11 @@ def rollback(
             common,
             targets,
             lambda f: f.rollback(
-                count, to=to, single_transaction=single_transaction, backup=backup
+                count,
+                to=to,
+                single_transaction=single_transaction,
+                backup=backup,
+                from_database=from_database,
             ),
             json=json,
             progress=True,
@@ -220,7 +249,7 @@ def rollback(
         return
     with common.migrator(**settings) as m:
         if dry_run:
-            plan = m.plan_rollback(count, to=to)
+            plan = m.plan_rollback(count, to=to, from_database=from_database)
             if single_transaction:
                 refuse_outside_transaction(plan, Direction.DOWN)
             render.print_plan(
@@ -229,9 +258,11 @@ def rollback(
             return
         expected = None
         if (count > 1 or to is not None) and not yes:
-            chosen = m.plan_rollback(count, to=to)
+            from sqlmig.cli.confirm import confirm_rollback
+
+            chosen = m.plan_rollback(count, to=to, from_database=from_database)
             if len(chosen) > 1:
-                _confirm_rollback(chosen, m.settings.url.masked)
+                confirm_rollback(chosen, m.settings.url.masked)
                 expected = [c.version for c in chosen]
         result = m.rollback(
             count,
@@ -241,28 +272,18 @@ def rollback(
             backup=backup,
             on_backup=render.backup_line(json, before="rolling back"),
             expected=expected,
+            from_database=from_database,
         )
     render.run_report(result, Direction.DOWN, json=json)
-
-
-def _confirm_rollback(chosen: list[Migration], target: str) -> None:
-    from sqlmig.cli.confirm import confirm
-
-    names = ", ".join(f"{c.version} ({c.name})" for c in chosen)
-    confirm(
-        f"Roll back {len(chosen)} migrations on {target}: {names}? What their up files "
-        "made, and the data in it, is dropped as their down files say",
-        yes=False,
-        what=f"rollback of {len(chosen)} migrations on {target}",
-        nothing_done="rollback cancelled; nothing was changed.",
-    )
+    if not json:
+        render_stored.step_notes(result)
 
 
 @command(writes=False, fleet=True)
 def validate(common: Common, targets: Targets, var: Vars = None, json: Json = False) -> None:
     """Check the migration set and compare checksums with the database; exit 1 on any
     problem. Lint findings for what apply would run are shown as warnings."""
-    from sqlmig import render
+    from sqlmig import render, render_stored
     from sqlmig.lint import findings as lint_formats
     from sqlmig.lint import lint_pending
 
@@ -274,19 +295,26 @@ def validate(common: Common, targets: Targets, var: Vars = None, json: Json = Fa
         )
         return
     with common.migrator(vars=variables(var)) as m:
-        found = m.validate()
+        st = m.status()
+        found, warned, changes = m.validate(st), m.warnings(st), m.changes(st)
         linted = [] if found else lint_pending(m)  # a set at odds with the database first
     lint_doc = lint_formats.as_json(linted, len({f.path for f in linted}))["findings"]
     if linted and not json:
         render.out.print(lint_formats.text(linted, len({f.path for f in linted})).rstrip())
     errors = [f"{f.path}:{f.line}: {f.rule}: {f.message}" for f in linted if f.severity == "error"]
+    if not json:
+        render_stored.diffs(changes)
     report(
         [str(p) for p in found] + errors,
         json=json,
         key="problems",
         failed="{n} problem(s):",
         ok="[green]ok[/]: the set is well-formed and matches the database.",
-        extra={"lint": lint_doc},
+        extra={
+            "lint": lint_doc,
+            "diffs": {str(v): "\n".join(lines) for v, lines in changes.items()},
+        },
+        warnings=[str(p) for p in warned],
     )
 
 

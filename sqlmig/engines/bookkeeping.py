@@ -10,11 +10,14 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from sqlmig.config import Dialect
-from sqlmig.models import AppliedRow, HistoryEvent
+from sqlmig.models import AppliedRow, HistoryEvent, StoredSql
 from sqlmig.records import RAN
 
 RowChange = Literal["insert", "update", "delete"]
 ROW_COLUMNS = tuple(f.name for f in fields(AppliedRow))
+# Written with a new row only, read only when asked for (Store.stored_sql): a status of
+# hundreds of versions reads none of that text, and an update never loses it.
+SQL_COLUMNS = ("up_sql", "down_sql")
 HISTORY_COLUMNS = tuple(f.name for f in fields(HistoryEvent) if f.name != "id")
 
 _TYPES = {
@@ -85,6 +88,9 @@ class BookkeepingSql:
     last_run: str
     placeholder: str
     add_variables: str  # format 3: the history's variables column
+    add_stored_sql: tuple[str, str]  # format 4: the version table's up_sql and down_sql
+    select_stored: str  # version, up_sql, down_sql of the versions in a JSON list
+    update_stored: str  # up_sql, down_sql of one version (accept)
 
     def history_query(
         self, limit: int | None, since: str | None, failed: bool, *, before_3: bool = False
@@ -118,11 +124,14 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -
     applied_by     TEXT NOT NULL,
     db_user        TEXT NOT NULL,
     execution_ms   {t["bigint"]},
-    sqlmig_version TEXT NOT NULL
+    sqlmig_version TEXT NOT NULL,
+    up_sql         TEXT,
+    down_sql       TEXT
 )"""
     create_history = _create_history(dialect, history)
     row_cols = ", ".join(ROW_COLUMNS)
-    row_marks = ", ".join([p] * len(ROW_COLUMNS))
+    insert_cols = ", ".join(ROW_COLUMNS + SQL_COLUMNS)
+    row_marks = ", ".join([p] * (len(ROW_COLUMNS) + len(SQL_COLUMNS)))
     hist_marks = ", ".join([p] * len(HISTORY_COLUMNS))
     hist_cols = ", ".join(HISTORY_COLUMNS)
     sets = ", ".join(f"{c} = {p}" for c in ROW_COLUMNS[1:])
@@ -130,7 +139,7 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -
         create_versions=create_versions,
         create_history=create_history,
         select_rows=f"SELECT {row_cols} FROM {versions} ORDER BY version",
-        insert_row=f"INSERT INTO {versions} ({row_cols}) VALUES ({row_marks})",
+        insert_row=f"INSERT INTO {versions} ({insert_cols}) VALUES ({row_marks})",
         update_row=f"UPDATE {versions} SET {sets} WHERE version = {p}",
         delete_row=f"DELETE FROM {versions} WHERE version = {p}",
         insert_history=(f"INSERT INTO {history} ({hist_cols}) VALUES ({hist_marks})"),
@@ -166,12 +175,26 @@ def bookkeeping_sql(dialect: Dialect, versions: str, history: str, seeds: str) -
             "ORDER BY id DESC LIMIT 1) ORDER BY id"
         ),
         placeholder=p,
-        # SQLite has no IF NOT EXISTS here: the store asks first (a restore's staging
-        # copy takes a duplicate column as already done).
-        add_variables=f"ALTER TABLE {history} ADD COLUMN "
-        + ("IF NOT EXISTS " if dialect == "postgres" else "")
-        + "variables TEXT",
+        add_variables=_add_column(dialect, history, "variables"),
+        add_stored_sql=(
+            _add_column(dialect, versions, SQL_COLUMNS[0]),
+            _add_column(dialect, versions, SQL_COLUMNS[1]),
+        ),
+        select_stored=f"SELECT version, up_sql, down_sql FROM {versions} WHERE version IN "
+        + (
+            f"(SELECT value FROM json_each({p}))"
+            if dialect == "sqlite"
+            else f"(SELECT CAST(jsonb_array_elements_text(CAST({p} AS jsonb)) AS bigint))"
+        ),
+        update_stored=f"UPDATE {versions} SET up_sql = {p}, down_sql = {p} WHERE version = {p}",
     )
+
+
+def _add_column(dialect: Dialect, table: str, column: str) -> str:
+    # SQLite has no IF NOT EXISTS here: the store asks first (a restore's staging copy
+    # takes a duplicate column as already done).
+    exists = "IF NOT EXISTS " if dialect == "postgres" else ""
+    return f"ALTER TABLE {table} ADD COLUMN {exists}{column} TEXT"
 
 
 def _create_history(dialect: Dialect, history: str) -> str:
@@ -200,6 +223,10 @@ def _create_history(dialect: Dialect, history: str) -> str:
 def row_params(row: AppliedRow) -> tuple[object, ...]:
     # Not dataclasses.astuple: it deep-copies every field, a measurable cost per migration.
     return tuple(getattr(row, c) for c in ROW_COLUMNS)
+
+
+def insert_params(row: AppliedRow, stored: StoredSql) -> tuple[object, ...]:
+    return (*row_params(row), stored.up, stored.down)
 
 
 def update_params(row: AppliedRow) -> tuple[object, ...]:

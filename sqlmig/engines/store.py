@@ -19,16 +19,17 @@ from sqlmig._version import __version__
 from sqlmig.config import Settings
 from sqlmig.engines.base import Driver
 from sqlmig.engines.bookkeeping import (
+    SQL_COLUMNS,
     BookkeepingSql,
     RowChange,
     bookkeeping_sql,
     column_probe,
     history_params,
+    insert_params,
     meta_sql,
     qualify,
     quote_ident,
     restore_statements,
-    row_params,
     schema_probe,
     table_probe,
     update_params,
@@ -41,9 +42,10 @@ from sqlmig.models import (
     HistoryEvent,
     RowKind,
     RowStatus,
+    StoredSql,
 )
 
-FORMAT = 3  # the format this sqlmig writes; see _UPGRADES for what each one added
+FORMAT = 4  # the format this sqlmig writes; see _UPGRADES for what each one added
 
 
 class Store:
@@ -125,17 +127,33 @@ class Store:
             return []
         return [_row(r) for r in self.driver.query(self.sql.select_rows)]
 
-    def record(self, change: RowChange, row: AppliedRow, event: HistoryEvent) -> None:
-        """A version-row change and the history event that explains it, together."""
+    def record(
+        self, change: RowChange, row: AppliedRow, event: HistoryEvent, stored: StoredSql
+    ) -> None:
+        """A version-row change and the history event that explains it, together;
+        ``stored``: the SQL a new row keeps (an update or delete leaves it be)."""
         first = {
-            "insert": (self.sql.insert_row, row_params(row)),
+            "insert": (self.sql.insert_row, insert_params(row, stored)),
             "update": (self.sql.update_row, update_params(row)),
             "delete": (self.sql.delete_row, (row.version,)),
         }[change]
         self.driver.write_batch([first, (self.sql.insert_history, history_params(event))])
 
-    def insert_row(self, row: AppliedRow) -> None:
-        self.driver.query(self.sql.insert_row, row_params(row))
+    def insert_row(self, row: AppliedRow, stored: StoredSql) -> None:
+        self.driver.query(self.sql.insert_row, insert_params(row, stored))
+
+    def stored_sql(self, versions: list[int]) -> dict[int, StoredSql]:
+        """The SQL kept with these versions' rows (none in tables before format 4)."""
+        self._readable()
+        if not versions or not self._exists(0) or (self._format or FORMAT) < 4:
+            return {}
+        import json
+
+        rows = self.driver.query(self.sql.select_stored, (json.dumps(versions),))
+        return {int(v): StoredSql(up, down) for v, up, down in rows}
+
+    def update_stored(self, version: int, stored: StoredSql) -> None:
+        self.driver.query(self.sql.update_stored, (stored.up, stored.down, version))
 
     def update_row(self, row: AppliedRow) -> None:
         self.driver.query(self.sql.update_row, update_params(row))
@@ -168,6 +186,7 @@ class Store:
         upgrade: list[tuple[str, tuple[object, ...]]] = [
             (self.meta.create, ()),
             (self.sql.add_variables, ()),
+            *((add, ()) for add in self.sql.add_stored_sql),
             (self.meta.raise_format, (str(FORMAT),)),
         ]
         versions, history_table = self.qualified[0], self.qualified[1]
@@ -212,10 +231,11 @@ class Store:
             success=all(bool(ok) for _, _, ok in rows),
         )
 
-    def history_has(self, column: str) -> bool:
-        """Whether the history has ``column``: an upgrade from an older format may find
-        the history just created, by this sqlmig, with every column it knows."""
-        probe = column_probe(self.driver.dialect, self.driver.home, self.names[1], column)
+    def has_column(self, which: int, column: str) -> bool:
+        """Whether table ``which`` (0: versions, 1: history) has ``column``: an upgrade
+        from an older format may find it just created, by this sqlmig, with every column
+        it knows."""
+        probe = column_probe(self.driver.dialect, self.driver.home, self.names[which], column)
         return bool(self.driver.query(*probe))
 
 
@@ -223,7 +243,13 @@ class Store:
 _UPGRADES = {
     1: lambda store: [store.meta.create],  # 2: the meta table with the format number
     # 3: the variables a history event's file used
-    2: lambda store: [] if store.history_has("variables") else [store.sql.add_variables],
+    2: lambda store: [] if store.has_column(1, "variables") else [store.sql.add_variables],
+    # 4: the up and down SQL as applied, kept with the version row
+    3: lambda store: [
+        add
+        for add, column in zip(store.sql.add_stored_sql, SQL_COLUMNS, strict=True)
+        if not store.has_column(0, column)
+    ],
 }
 
 
