@@ -37,6 +37,7 @@ from sqlmig.models import (
 from sqlmig.planner import (
     ApplyPlan,
     RollbackPlan,
+    foreign_set,
     mismatch,
     plan_rollback,
     problems,
@@ -44,10 +45,11 @@ from sqlmig.planner import (
     statuses,
 )
 from sqlmig.records import RunContext, new_run_id
-from sqlmig.runner import OnStep, Runner, reporting
+from sqlmig.runner import Runner, reporting
 
 if TYPE_CHECKING:
     from sqlmig.models import BackupInfo, Metrics, RestoreResult, SeedResult
+    from sqlmig.progress import Activity, Progress
     from sqlmig.schemaops import Drift, DumpResult, RoundTripResult
     from sqlmig.variables import Bindings
 
@@ -135,6 +137,19 @@ class Migrator:
         assert self._store is not None
         return self._store
 
+    def target(self) -> str:
+        """The database this migrator changes, URL masked, with its version table: for
+        the first line of every command that writes. Connects, for writing."""
+        engine = self.engine(write=True)
+        home = f"{engine.home}." if engine.home else ""
+        return f"{self.settings.url.masked} (table {home}{self.settings.table})"
+
+    def activity(self) -> Activity | None:
+        """From another thread, while a run is under way: what its connection waits for,
+        or the server's progress with its statement (engine.activity); None if nothing."""
+        engine = self._engine
+        return engine.activity() if engine is not None else None
+
     @contextmanager
     def locked(
         self, first: Callable[[Engine, Store], None] | None = None
@@ -158,9 +173,9 @@ class Migrator:
             raise
         engine.unlock()
 
-    def runner(self, engine: Engine, store: Store, on_step: OnStep | None = None) -> Runner:
+    def runner(self, engine: Engine, store: Store, progress: Progress | None = None) -> Runner:
         ctx = RunContext(engine.db_user(), self.run_id or new_run_id(), variables=self.bindings())
-        return Runner(engine, store, ctx, on_step)
+        return Runner(engine, store, ctx, progress)
 
     def bindings(self) -> Bindings | None:
         """The values the files' variables take on this database; None if none is declared."""
@@ -175,6 +190,10 @@ class Migrator:
         from sqlmig import variables
 
         variables.check(files, self.settings.url.dialect, variables.declared(self.settings))
+
+    def _sides(self) -> dict[str, Any]:
+        """The folder and the (masked) database, for the planner's "wrong database?"."""
+        return {"folder": self.settings.dir, "database": self.settings.url.masked}
 
     def _check_set(self, migrations: list[Migration]) -> None:
         self.check_variables(f for m in migrations for f in (m.up, m.down))
@@ -211,7 +230,9 @@ class Migrator:
         ]
         names = variables.declared(self.settings)
         unknown = variables.problems(files, self.settings.url.dialect, names)
-        return problems(status.entries, allow_out_of_order=False, include_dirty=True) + unknown
+        foreign = foreign_set(status.entries, self.settings.dir, status.database)
+        found = problems(status.entries, allow_out_of_order=False, include_dirty=True)
+        return ([foreign] if foreign else []) + found + unknown
 
     def history(
         self, limit: int | None = None, *, since: datetime | None = None, failed: bool = False
@@ -238,7 +259,7 @@ class Migrator:
 
         migrations = self.migrations()
         self._check_set(migrations)
-        plan = ApplyPlan(migrations, target, allow_out_of_order)
+        plan = ApplyPlan(migrations, target, allow_out_of_order, **self._sides())
         steps = plan.steps(self.store().applied(), 0)
         refuse_unadopted_database(self.settings, plan, self.engine(), self.store())
         return steps
@@ -246,7 +267,9 @@ class Migrator:
     def plan_rollback(self, count: int = 1, *, to: int | None = None) -> list[Migration]:
         migrations = self.migrations()
         self._check_set(migrations)
-        return plan_rollback(migrations, self.store().applied(), count=count, to=to)
+        return plan_rollback(
+            migrations, self.store().applied(), count=count, to=to, **self._sides()
+        )
 
     # -- changing ------------------------------------------------------------------
 
@@ -255,7 +278,7 @@ class Migrator:
         target: int | None = None,
         *,
         allow_out_of_order: bool = False,
-        on_step: OnStep | None = None,
+        progress: Progress | None = None,
         backup: bool | None = None,
         seed: bool = False,
         verify: bool = False,
@@ -272,7 +295,8 @@ class Migrator:
         compares the schema with DIR/schema.sql (``result.drift``); ``lint`` refuses,
         before anything runs, when lint reports any pending statement;
         ``single_transaction`` runs them all in one transaction instead, all or nothing
-        (refused before anything runs if one is a no-transaction file). Whatever ends the
+        (refused before anything runs if one is a no-transaction file); ``progress`` is
+        told as each migration starts and ends. Whatever ends the
         run once it started carries ``.partial``, the backup included (an interrupt is
         an ``Interrupted``, a KeyboardInterrupt that has one).
         """
@@ -288,7 +312,7 @@ class Migrator:
         self._check_set(migrations)
         if backup is None:
             backup = self.settings.backup_by_default
-        plan = ApplyPlan(migrations, target, allow_out_of_order)
+        plan = ApplyPlan(migrations, target, allow_out_of_order, **self._sides())
         if seed:  # an unreadable seed file must stop the run before it migrates
             release.check_seeds(self.settings)
         result = RunResult()
@@ -303,7 +327,7 @@ class Migrator:
             with reporting(result):
                 if result.backup and on_backup:
                     on_backup(result.backup)
-                runner = self.runner(engine, store, on_step)
+                runner = self.runner(engine, store, progress)
                 (runner.run_whole if single_transaction else runner.run)(plan, result)
                 if seed:
                     release.run_seeds(self.settings, runner, store, result)
@@ -318,7 +342,7 @@ class Migrator:
         count: int = 1,
         *,
         to: int | None = None,
-        on_step: OnStep | None = None,
+        progress: Progress | None = None,
         single_transaction: bool = False,
     ) -> RunResult:
         """Run the down files of the last ``count`` applied migrations (or all above ``to``);
@@ -326,13 +350,13 @@ class Migrator:
         migrations = self.migrations()
         self._check_set(migrations)
         with self.locked() as (engine, store):
-            chosen = plan_rollback(migrations, store.applied(), count=count, to=to)
+            chosen = plan_rollback(migrations, store.applied(), count=count, to=to, **self._sides())
             if single_transaction:
                 refuse_outside_transaction(chosen, Direction.DOWN)
             plan = RollbackPlan(migrations, frozenset(m.version for m in chosen))
             result = RunResult()
             with reporting(result):
-                runner = self.runner(engine, store, on_step)
+                runner = self.runner(engine, store, progress)
                 (runner.run_whole if single_transaction else runner.run)(plan, result)
                 return self._with_status(result, migrations, store)
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from sqlmig.cli import _watch
 from sqlmig.cli._common import (
     BackupDir,
     Common,
@@ -148,18 +149,20 @@ def apply(
                 plan, Direction.UP, m.settings, m.bindings(), whole=single_transaction
             )
             return
-        result = m.apply(
-            to,
-            allow_out_of_order=allow_out_of_order,
-            on_step=None if json else render.step_line,
-            backup=backup,
-            seed=seed,
-            verify=verify,
-            scratch_url=scratch_url,
-            lint=lint,
-            single_transaction=single_transaction,
-            on_backup=render.backup_line(json),
-        )
+        _watch.header("apply", m, json=json)
+        with _watch.watching(m, json=json) as progress:
+            result = m.apply(
+                to,
+                allow_out_of_order=allow_out_of_order,
+                progress=progress,
+                backup=backup,
+                seed=seed,
+                verify=verify,
+                scratch_url=scratch_url,
+                lint=lint,
+                single_transaction=single_transaction,
+                on_backup=render.backup_line(json),
+            )
     render.run_report(result, Direction.UP, json=json)
     if result.drift:  # --verify found drift
         raise typer.Exit(EXIT_CHECK_FAILED)
@@ -214,12 +217,11 @@ def rollback(
                 plan, Direction.DOWN, m.settings, m.bindings(), whole=single_transaction
             )
             return
-        result = m.rollback(
-            count,
-            to=to,
-            on_step=None if json else render.step_line,
-            single_transaction=single_transaction,
-        )
+        _watch.header("rollback", m, json=json)
+        with _watch.watching(m, json=json) as progress:
+            result = m.rollback(
+                count, to=to, progress=progress, single_transaction=single_transaction
+            )
     render.run_report(result, Direction.DOWN, json=json)
 
 
@@ -270,6 +272,7 @@ def baseline(
     from sqlmig import render
 
     with common.migrator() as m:
+        _watch.header("baseline", m)
         chosen = m.baseline(version)
     if not chosen:
         render.out.print(
@@ -295,6 +298,7 @@ def accept(
     from sqlmig import render
 
     with common.migrator() as m:
+        _watch.header("accept", m)
         done = m.accept(versions or None)
     if done:
         render.out.print(
@@ -323,6 +327,7 @@ def resolve(
     if applied == rolled_back:
         raise ConfigError("say what you found: exactly one of --applied or --rolled-back")
     with common.migrator() as m:
+        _watch.header("resolve", m)
         m.resolve(version, applied=applied)
     render.out.print(
         f"version {version} marked {'applied' if applied else 'rolled back'}; "

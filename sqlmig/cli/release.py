@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from sqlmig.cli import _watch
 from sqlmig.cli._common import BackupDir, Common, Json, Keep, Targets, Vars, command, variables
 
 
@@ -53,6 +54,7 @@ def restore(
     from sqlmig import render
 
     with common.migrator() as m:
+        _watch.header("restore", m)
         target = m.settings.url.masked
         if not yes and not typer.confirm(
             f"Put {target} back as it was when {file} was taken? Changes made since are "
@@ -74,7 +76,9 @@ def seed(common: Common, var: Vars = None, json: Json = False) -> None:
     from sqlmig import documents, render
 
     with common.migrator(vars=variables(var)) as m:
-        done = m.seed()
+        _watch.header("seed", m, json=json)
+        with _watch.watching(m, json=json):
+            done = m.seed()
     if json:
         documents.emit([{"file": s.name, "duration_ms": s.duration_ms} for s in done])
     elif done:
