@@ -76,7 +76,8 @@ class Reporter:
             self._label = f"{verb} {m.label} ({n} of {total})"
             self._plain_label = f"{m.label} ({n} of {total})"
             self._event()
-            self._write(f"  {self._label} ..." + ("" if self.live else "\n"))
+            clear = _CLEAR if self._drawn else ""  # a live "waiting" line before the step
+            self._write(clear + f"  {self._label} ..." + ("" if self.live else "\n"))
             self._drawn = self.live
 
     def done(self, m: Migration, direction: Direction, result: StepResult) -> None:
@@ -97,6 +98,10 @@ class Reporter:
         self.stream.flush()
 
     def _watch(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the reader went away (`| head`)
+            self._watch_until_stopped()
+
+    def _watch_until_stopped(self) -> None:
         asked = 0.0
         while not self._stop.wait(TICK):
             now = time.monotonic()

@@ -274,8 +274,9 @@ def test_a_long_index_build_shows_the_servers_progress(
     assert len(shown) == len(set(shown)), "a line per phase, not one per look"
 
 
+@pytest.mark.parametrize("tty", [False, True], ids=["piped", "terminal"])
 def test_a_busy_sqlite_file_is_named_while_sqlmig_waits(
-    sqlite_url: str, write_migration: MigrationWriter, tmp_path: Path
+    sqlite_url: str, write_migration: MigrationWriter, tmp_path: Path, tty: bool
 ) -> None:
     write_migration(1, "a", "CREATE TABLE a (id int);", "DROP TABLE a;")
     assert _run("apply", "--no-backup", "-d", sqlite_url, cwd=tmp_path)[0] == 0
@@ -284,13 +285,19 @@ def test_a_busy_sqlite_file_is_named_while_sqlmig_waits(
     writer = sqlite3.connect(path, isolation_level=None)
     try:
         writer.execute("BEGIN IMMEDIATE")
-        run = Run("apply", "--no-backup", "--lock-timeout", "60", "-d", sqlite_url, cwd=tmp_path)
-        run.wait_for(
-            rf"  waiting for {re.escape(path)}: another connection is writing to it "
-            r"\(SQLite: database is busy\); waiting up to 60s \(--lock-timeout\)\n"
+        args = ("apply", "--no-backup", "--lock-timeout", "60", "-d", sqlite_url)
+        run = Run(*args, cwd=tmp_path, tty=tty)
+        run.wait_for(  # a line of its own, after the header or an erased live line
+            rf"(\n|\x1b\[2K)  waiting for {re.escape(path)}: another connection is writing "
+            r"to it \(SQLite: database is busy\); waiting up to 60s \(--lock-timeout\)\r?\n"
         )
+        if tty:  # and then the live counter of the wait
+            run.wait_for(r"\r\x1b\[2K  waiting \.\.\. \d+\.\ds")
         writer.execute("COMMIT")
     finally:
         writer.close()
     assert run.finish() == 0, run.text
     assert versions(sqlite_url) == [1, 2]
+    # The step that waited starts a line of its own, the live "waiting" line erased.
+    assert re.search(r"(\n|\x1b\[2K)  applying 0002_fill\.sql \(1 of 1\) \.\.\.", run.text)
+    assert not re.search(r"\ds  applying", run.text), run.text
