@@ -245,17 +245,19 @@ def test_waiting_for_a_table_lock_names_its_holder(
     assert re.search(r"  0002_fill\.sql \(1 of 1\) done in \d+\.\d s", run.text), run.text
 
 
+@pytest.mark.parametrize("tty", [False, True], ids=["piped", "terminal"])
 def test_a_long_index_build_shows_the_servers_progress(
-    pg_url: str, write_migration: MigrationWriter, tmp_path: Path
+    pg_url: str, write_migration: MigrationWriter, tmp_path: Path, tty: bool
 ) -> None:
     """Concurrently, too: the watching connection holds no snapshot such a build waits
-    for, or this run would never end."""
+    for, or this run would never end. Piped, a line per phase; on a terminal, on the
+    live line."""
     write_migration(
         1,
         "slow_key",
         """
         CREATE FUNCTION slow_key(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE
-        AS $$ BEGIN PERFORM pg_sleep(0.15); RETURN i; END $$;
+        AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN i; END $$;
         CREATE TABLE t (id int);
         INSERT INTO t SELECT generate_series(1, 10);
         """,
@@ -266,8 +268,12 @@ def test_a_long_index_build_shows_the_servers_progress(
         "-- sqlmig: no-transaction\nCREATE INDEX CONCURRENTLY t_slow ON t (slow_key(id));",
         "-- sqlmig: no-transaction\nDROP INDEX CONCURRENTLY t_slow;",
     )
-    code, out = _run("apply", "-d", pg_url, cwd=tmp_path)
+    code, out = _run("apply", "-d", pg_url, cwd=tmp_path, tty=tty)
     assert code == 0, out
+    if tty:
+        live = r"\r\x1b\[2K  applying 0002_index\.sql \(2 of 2\) \.\.\. \d+\.\ds · "
+        assert re.search(live + r"server: CREATE INDEX CONCURRENTLY on t: ", out), out
+        return
     shown = re.findall(r"^  server: CREATE INDEX CONCURRENTLY on t: (.*)$", out, re.M)
     assert shown, out
     assert any(s.startswith(("building index", "index validation")) for s in shown), shown

@@ -31,7 +31,7 @@ def header(command: str, m: Migrator, *, json: bool = False) -> None:
 @contextmanager
 def watching(m: Migrator, *, json: bool = False) -> Iterator[Progress]:
     """Progress for the run inside the block: live on a terminal, a line per event else."""
-    from sqlmig.progress import reporting
+    from sqlmig.render_progress import reporting
 
     with reporting(_stream(json), m.activity) as reporter:
         yield reporter
