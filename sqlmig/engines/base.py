@@ -88,8 +88,9 @@ class Driver(Protocol):
     def activity(self) -> Activity | None:
         """From another thread, while a call of this engine has been running a while:
         what it waits for (the run lock's holder, a table lock's, a busy file) or the
-        server's progress with its statement; None when there is nothing to say. Never
-        waits on, nor holds anything, this engine's own connection needs."""
+        server's progress with its statement; None when there is nothing to say. It
+        never uses this engine's connection, nor holds anything that connection (or a
+        statement it runs) could wait for."""
 
     def transaction(self) -> AbstractContextManager[None]:
         """BEGIN (excluding other writers: IMMEDIATE on SQLite) ... COMMIT, or ROLLBACK if
