@@ -38,6 +38,7 @@ from sqlmig.models import (
 from sqlmig.planner import (
     ApplyPlan,
     RollbackPlan,
+    foreign_set,
     mismatch,
     plan_rollback,
     problems,
@@ -46,10 +47,11 @@ from sqlmig.planner import (
     warnings,
 )
 from sqlmig.records import RunContext, new_run_id
-from sqlmig.runner import OnStep, Runner, reporting
+from sqlmig.runner import Runner, reporting
 
 if TYPE_CHECKING:
     from sqlmig.models import BackupInfo, Metrics, RestoreResult, SeedResult, SeedStatus
+    from sqlmig.progress import Activity, Progress
     from sqlmig.schemaops import Drift, DumpResult, RoundTripResult
     from sqlmig.variables import Bindings
 
@@ -140,6 +142,19 @@ class Migrator:
         assert self._store is not None
         return self._store
 
+    def target(self) -> str:
+        """The database this migrator changes, URL masked, with its version table: for
+        the first line of every command that writes. Connects, for writing."""
+        engine = self.engine(write=True)
+        home = f"{engine.home}." if engine.home else ""
+        return f"{self.settings.url.masked} (table {home}{self.settings.table})"
+
+    def activity(self) -> Activity | None:
+        """From another thread, while a run is under way: what its connection waits for,
+        or the server's progress with its statement (engine.activity); None if nothing."""
+        engine = self._engine
+        return engine.activity() if engine is not None else None
+
     @contextmanager
     def locked(
         self, first: Callable[[Engine, Store], None] | None = None
@@ -163,8 +178,8 @@ class Migrator:
             raise
         engine.unlock()
 
-    def runner(self, engine: Engine, store: Store, on_step: OnStep | None = None) -> Runner:
-        return Runner(engine, store, self.context(engine, self.bindings()), on_step)
+    def runner(self, engine: Engine, store: Store, progress: Progress | None = None) -> Runner:
+        return Runner(engine, store, self.context(engine, self.bindings()), progress)
 
     def context(self, engine: Engine, variables: Bindings | None = None) -> RunContext:
         """Who writes this call's history rows, under which run id: the one given (a
@@ -189,6 +204,10 @@ class Migrator:
         from sqlmig import variables
 
         variables.check(files, self.settings.url.dialect, variables.declared(self.settings))
+
+    def _sides(self) -> dict[str, Any]:
+        """The folder and the (masked) database, for the planner's "wrong database?"."""
+        return {"folder": self.settings.dir, "database": self.settings.url.masked}
 
     def _check_set(self, migrations: list[Migration]) -> None:
         self.check_variables(f for m in migrations for f in (m.up, m.down))
@@ -225,7 +244,9 @@ class Migrator:
         ]
         names = variables.declared(self.settings)
         unknown = variables.problems(files, self.settings.url.dialect, names)
-        return problems(status.entries, allow_out_of_order=False, include_dirty=True) + unknown
+        foreign = foreign_set(status.entries, self.settings.dir, status.database)
+        found = problems(status.entries, allow_out_of_order=False, include_dirty=True)
+        return ([foreign] if foreign else []) + found + unknown
 
     def warnings(self, status: Status | None = None) -> list[Problem]:
         """What validate reports without failing: down files edited since applied."""
@@ -271,7 +292,7 @@ class Migrator:
 
         migrations = self.migrations()
         self._check_set(migrations)
-        plan = ApplyPlan(migrations, target, allow_out_of_order)
+        plan = ApplyPlan(migrations, target, allow_out_of_order, **self._sides())
         steps = plan.steps(self.store().applied(), 0)
         refuse_unadopted_database(self.settings, plan, self.engine(), self.store())
         return steps
@@ -283,7 +304,9 @@ class Migrator:
         self._check_set(files)  # before connecting
         store = self.store()
         migrations, hint = self._rollback_set(store, files, from_database)
-        return plan_rollback(migrations, store.applied(), count=count, to=to, missing_hint=hint)
+        return plan_rollback(
+            migrations, store.applied(), count=count, to=to, missing_hint=hint, **self._sides()
+        )
 
     def _rollback_set(
         self, store: Store, files: list[Migration], from_database: bool
@@ -311,7 +334,7 @@ class Migrator:
         target: int | None = None,
         *,
         allow_out_of_order: bool = False,
-        on_step: OnStep | None = None,
+        progress: Progress | None = None,
         backup: bool | None = None,
         seed: bool = False,
         verify: bool = False,
@@ -328,7 +351,8 @@ class Migrator:
         compares the schema with DIR/schema.sql (``result.drift``); ``lint`` refuses,
         before anything runs, when lint reports any pending statement;
         ``single_transaction`` runs them all in one transaction instead, all or nothing
-        (refused before anything runs if one is a no-transaction file). Whatever ends the
+        (refused before anything runs if one is a no-transaction file); ``progress`` is
+        told as each migration starts and ends. Whatever ends the
         run once it started carries ``.partial``, the backup included (an interrupt is
         an ``Interrupted``, a KeyboardInterrupt that has one).
         """
@@ -344,7 +368,7 @@ class Migrator:
         self._check_set(migrations)
         if backup is None:
             backup = self.settings.backup_by_default
-        plan = ApplyPlan(migrations, target, allow_out_of_order)
+        plan = ApplyPlan(migrations, target, allow_out_of_order, **self._sides())
         if seed:  # an unreadable seed file must stop the run before it migrates
             release.check_seeds(self.settings)
         result = RunResult()
@@ -359,7 +383,7 @@ class Migrator:
             with reporting(result):
                 if result.backup and on_backup:
                     on_backup(result.backup)
-                runner = self.runner(engine, store, on_step)
+                runner = self.runner(engine, store, progress)
                 (runner.run_whole if single_transaction else runner.run)(plan, result)
                 if seed:
                     release.run_seeds(self.settings, runner, store, result)
@@ -374,7 +398,7 @@ class Migrator:
         count: int = 1,
         *,
         to: int | None = None,
-        on_step: OnStep | None = None,
+        progress: Progress | None = None,
         single_transaction: bool = False,
         backup: bool | None = None,
         on_backup: Callable[[BackupInfo], None] | None = None,
@@ -394,7 +418,9 @@ class Migrator:
         with self.locked() as (engine, store):
             migrations, hint = self._rollback_set(store, files, from_database)
             rows = store.applied()
-            chosen = plan_rollback(migrations, rows, count=count, to=to, missing_hint=hint)
+            chosen = plan_rollback(
+                migrations, rows, count=count, to=to, missing_hint=hint, **self._sides()
+            )
             _refuse_unexpected(chosen, expected)
             if single_transaction:
                 refuse_outside_transaction(chosen, Direction.DOWN)
@@ -407,7 +433,7 @@ class Migrator:
             with reporting(result):
                 if result.backup and on_backup:
                     on_backup(result.backup)
-                runner = self.runner(engine, store, on_step)
+                runner = self.runner(engine, store, progress)
                 (runner.run_whole if single_transaction else runner.run)(plan, result)
                 return self._with_status(result, files, store)  # the folder as it is
 
@@ -435,7 +461,7 @@ class Migrator:
     def redo(
         self,
         *,
-        on_step: OnStep | None = None,
+        progress: Progress | None = None,
         backup: bool | None = None,
         on_backup: Callable[[BackupInfo], None] | None = None,
     ) -> RunResult:
@@ -443,7 +469,7 @@ class Migrator:
         iterating on it: its edited up file is what runs); ``backup`` as for apply."""
         from sqlmig import moves
 
-        return moves.redo(self, on_step=on_step, backup=backup, on_backup=on_backup)
+        return moves.redo(self, progress=progress, backup=backup, on_backup=on_backup)
 
     def plan_redo(self) -> Migration:
         """The migration redo would roll back and apply again; raise as redo would."""
@@ -456,7 +482,7 @@ class Migrator:
         version: int,
         *,
         allow_out_of_order: bool = False,
-        on_step: OnStep | None = None,
+        progress: Progress | None = None,
         backup: bool | None = None,
         on_backup: Callable[[BackupInfo], None] | None = None,
         expected: Sequence[int] | None = None,
@@ -470,7 +496,7 @@ class Migrator:
             self,
             version,
             allow_out_of_order=allow_out_of_order,
-            on_step=on_step,
+            progress=progress,
             backup=backup,
             on_backup=on_backup,
             expected=expected,

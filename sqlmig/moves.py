@@ -17,7 +17,7 @@ from sqlmig.planner import ApplyPlan, RollbackPlan, statuses
 if TYPE_CHECKING:
     from sqlmig.migrator import Migrator
     from sqlmig.models import BackupInfo
-    from sqlmig.runner import OnStep
+    from sqlmig.progress import Progress
 
 
 def planned_redo(m: Migrator) -> Migration:
@@ -29,7 +29,7 @@ def planned_redo(m: Migrator) -> Migration:
 def redo(
     m: Migrator,
     *,
-    on_step: OnStep | None = None,
+    progress: Progress | None = None,
     backup: bool | None = None,
     on_backup: Callable[[BackupInfo], None] | None = None,
 ) -> RunResult:
@@ -51,7 +51,7 @@ def redo(
         with reporting(result):
             if result.backup and on_backup:
                 on_backup(result.backup)
-            runner = m.runner(engine, store, on_step)
+            runner = m.runner(engine, store, progress)
             runner.run(down, result)
             runner.run(ApplyPlan(migrations, target=v), result)
             return m._with_status(result, migrations, store)
@@ -72,7 +72,7 @@ def goto(
     version: int,
     *,
     allow_out_of_order: bool = False,
-    on_step: OnStep | None = None,
+    progress: Progress | None = None,
     backup: bool | None = None,
     on_backup: Callable[[BackupInfo], None] | None = None,
     expected: Sequence[int] | None = None,
@@ -84,12 +84,12 @@ def goto(
         ran = m.apply(
             version,
             allow_out_of_order=allow_out_of_order,
-            on_step=on_step,
+            progress=progress,
             backup=backup,
             on_backup=on_backup,
         )
         return direction, ran
     ran = m.rollback(
-        to=version, on_step=on_step, backup=backup, on_backup=on_backup, expected=expected
+        to=version, progress=progress, backup=backup, on_backup=on_backup, expected=expected
     )
     return direction, ran

@@ -146,11 +146,48 @@ HINT = (
 )
 
 
+FOREIGN_HINT = (
+    "Check which database DATABASE_URL, --database-url or sqlmig.toml names, and the "
+    "folder (--dir), before anything else: `sqlmig accept` here would record this "
+    "folder's checksums in another project's database."
+)
+
+
+def foreign_set(entries: Sequence[MigrationStatus], folder: Path, database: str) -> Problem | None:
+    """A checksum mismatch where most versions both sides have were applied under other
+    names than the files': the folder and the database are not each other's (a stale
+    DATABASE_URL), which "edited since applied" would misdescribe."""
+    both = [e for e in entries if e.migration is not None and e.row is not None]
+    renamed = [e for e in both if e.row and e.migration and e.row.name != e.migration.name]
+    if not any(e.state is State.CHANGED for e in both) or 2 * len(renamed) <= len(both):
+        return None
+    first = renamed[0]
+    assert first.row is not None and first.migration is not None
+    return Problem(
+        f"the migrations in {folder} and the database {database} do not seem to belong "
+        f"together (wrong database?): {len(renamed)} of the {len(both)} version(s) both "
+        f"have were applied under other names (version {first.version}: "
+        f"{first.row.name!r} in the database, {first.migration.label} in the folder), "
+        "and their checksums differ"
+    )
+
+
 def refuse_unsafe(
-    entries: list[MigrationStatus], *, allow_out_of_order: bool, missing_hint: str = ""
+    entries: list[MigrationStatus],
+    *,
+    allow_out_of_order: bool,
+    missing_hint: str = "",
+    folder: Path | None = None,
+    database: str = "",
 ) -> None:
     """Raise DirtyError or ValidationError if running anything now would be unsafe;
-    ``missing_hint``: what to do about versions whose files are missing."""
+    ``missing_hint``: what to do about versions whose files are missing; with ``folder``
+    and ``database``, first if they do not seem to belong together."""
+    foreign = foreign_set(entries, folder, database) if folder is not None else None
+    if foreign is not None:
+        raise ValidationError(
+            [foreign, *problems(entries, allow_out_of_order=allow_out_of_order)], FOREIGN_HINT
+        )
     for e in entries:
         if e.state is State.DIRTY:
             raise DirtyError(e.version, e.name)
@@ -167,7 +204,8 @@ def mismatch(entries: list[MigrationStatus], database: str, folder: Path) -> Ver
     wrong = [e for e in entries if e.state in (State.CHANGED, State.DIRTY)]
     if not (pending or unknown or wrong):
         return None
-    parts = []
+    foreign = foreign_set(entries, folder, database)
+    parts = [foreign.message] if foreign else []
     if pending:
         parts.append(f"behind the code: {len(pending)} pending migration(s) {_versions(pending)}")
     if unknown:
@@ -226,10 +264,13 @@ def plan_apply(
     *,
     target: int | None = None,
     allow_out_of_order: bool = False,
+    folder: Path | None = None,
+    database: str = "",
 ) -> list[Migration]:
-    """Pending migrations up to ``target`` in version order; raise if anything is unsafe."""
+    """Pending migrations up to ``target`` in version order; raise if anything is unsafe
+    (``folder`` and ``database`` name both sides, for refuse_unsafe)."""
     entries = statuses(migrations, rows)
-    refuse_unsafe(entries, allow_out_of_order=allow_out_of_order)
+    refuse_unsafe(entries, allow_out_of_order=allow_out_of_order, folder=folder, database=database)
     if target is not None and target not in {m.version for m in migrations}:
         raise ConfigError(f"--to {target}: there is no migration with version {target}")
     return [
@@ -246,15 +287,23 @@ def plan_rollback(
     count: int = 1,
     to: int | None = None,
     missing_hint: str = "",
+    folder: Path | None = None,
+    database: str = "",
 ) -> list[Migration]:
     """Applied migrations to undo, newest first: the last ``count``, or all above ``to``;
-    ``missing_hint`` as for refuse_unsafe."""
+    ``missing_hint`` as for refuse_unsafe, ``folder`` and ``database`` as for plan_apply."""
     if count < 0:
         raise ConfigError("the number of migrations to roll back must be 0 or more")
     if to is not None and to < 0:  # -1 would mean "everything", which --to 0 says plainly
         raise ConfigError(f"--to {to}: use 0 to roll back every migration")
     entries = statuses(migrations, rows)
-    refuse_unsafe(entries, allow_out_of_order=True, missing_hint=missing_hint)
+    refuse_unsafe(
+        entries,
+        allow_out_of_order=True,
+        missing_hint=missing_hint,
+        folder=folder,
+        database=database,
+    )
     applied = [e for e in reversed(entries) if e.row is not None]
     chosen = [e for e in applied if e.version > to] if to is not None else applied[:count]
     steps = [e.migration for e in chosen if e.migration]
@@ -281,12 +330,19 @@ class ApplyPlan:
     target: int | None = None
     allow_out_of_order: bool = False
     direction: Direction = Direction.UP
+    folder: Path | None = None  # with database: where the files and the rows come from
+    database: str = ""
 
     def steps(self, rows: list[AppliedRow], done: int) -> list[Migration]:
         """What is left to run, in order, given the version table as it is now and the
         ``done`` steps this run already took; raise if running anything is unsafe."""
         return plan_apply(
-            self.migrations, rows, target=self.target, allow_out_of_order=self.allow_out_of_order
+            self.migrations,
+            rows,
+            target=self.target,
+            allow_out_of_order=self.allow_out_of_order,
+            folder=self.folder,
+            database=self.database,
         )
 
 

@@ -27,7 +27,6 @@ from sqlmig.models import (
     SqlFile,
     State,
     Status,
-    StepResult,
 )
 from sqlmig.schema import Findings
 from sqlmig.schemaops import DumpResult
@@ -206,18 +205,6 @@ def _status_cells(e: MigrationStatus) -> tuple[str, str, str, str, str, str]:
     took = f"{row.execution_ms} ms" if row and row.execution_ms is not None else ""
     applied_at = row.applied_at[:19].replace("T", " ") if row else ""
     return (str(e.version), e.name, e.state.value.replace("_", " "), applied_at, took, e.detail)
-
-
-def step_line(m: Migration, direction: Direction, result: StepResult | None) -> None:
-    """Progress: one line when a migration starts and one when it is done."""
-    verb = "applying" if direction is Direction.UP else "rolling back"
-    if result is None:
-        _con("out").print(
-            f"  {verb} {escape(m.label)} ...", end="" if _con("out").is_terminal else "\n"
-        )
-        return
-    done = f" done in {result.duration_ms} ms ({result.statements} statement(s))"
-    _con("out").print(done if _con("out").is_terminal else f"  {escape(m.label)}{done}")
 
 
 def backup_line(json: bool, before: str = "migrating") -> Callable[[BackupInfo], None]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import NoReturn, Protocol
@@ -34,11 +34,10 @@ from sqlmig.models import (
     StoredSql,
 )
 from sqlmig.planner import invalid_left, rollback_note
+from sqlmig.progress import Progress
 from sqlmig.records import RunContext, ms_since, now_utc
 from sqlmig.scripts import Unlocated, locate, run_statements, statement_error
 from sqlmig.storedsql import is_stored
-
-OnStep = Callable[[Migration, Direction, StepResult | None], None]
 
 
 class Plan(Protocol):
@@ -55,9 +54,9 @@ class Runner:
     """Runs plans and seed files against one database, recording every outcome."""
 
     def __init__(
-        self, engine: Driver, store: Store, ctx: RunContext, on_step: OnStep | None = None
+        self, engine: Driver, store: Store, ctx: RunContext, progress: Progress | None = None
     ) -> None:
-        self.engine, self.store, self.ctx, self.on_step = engine, store, ctx, on_step
+        self.engine, self.store, self.ctx, self.progress = engine, store, ctx, progress
         self._whole = False  # inside run_whole's one transaction
         self._unwritten: list[HistoryEvent] = []  # failures to record once it rolled back
 
@@ -171,8 +170,8 @@ class Runner:
             if step.m is not None:
                 self._record_failure(step.m, step.file, step.direction, step.start, exc)
             _carry(exc, result, step.failed)
-        if done is not None and step.m is not None and self.on_step:
-            self.on_step(step.m, step.direction, done)
+        if done is not None and step.m is not None and self.progress:
+            self.progress.done(step.m, step.direction, done)
         return done
 
     def _claim_and_run(self, cursor: _Cursor, done: int, step: _InFlight) -> StepResult | None:
@@ -185,8 +184,8 @@ class Runner:
                 return None
             file = m.file(direction)
             note = _note(m, direction, cursor.rows.get(m.version))
-            if self.on_step:
-                self.on_step(m, direction, None)
+            if self.progress:  # the total as planned now: SQLite re-plans after another runner
+                self.progress.started(m, direction, done + 1, done + 1 + len(cursor.queue))
             step.start = time.perf_counter()
             if file.no_transaction:
                 self._mark_dirty(m, direction)  # committed: if we die, the mark survives

@@ -36,8 +36,10 @@ def test_the_backup_is_named_before_the_first_migration_runs(sqlite_url, write_m
     lines = done.stdout.splitlines()
     first = next(i for i, line in enumerate(lines) if "0001_accounts.sql" in line)
     announced = [i for i, line in enumerate(lines) if line.startswith("backup before migrating: ")]
-    assert announced == [0] and first > 0, done.stdout
-    assert Path(lines[0].split(": ", 1)[1].split(" (")[0]).is_file()
+    # Only the line naming the database comes before it.
+    assert lines[0].startswith("sqlmig apply: sqlite:///"), done.stdout
+    assert announced == [1] and first > 1, done.stdout
+    assert Path(lines[1].split(": ", 1)[1].split(" (")[0]).is_file()
     # With --json, stdout is the document alone, and the line goes to stderr, for the
     # person watching the job (and for a run killed before it can print the document).
     write_migration(3, "more", "CREATE TABLE more (a int);", "DROP TABLE more;")

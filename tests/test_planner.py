@@ -27,10 +27,12 @@ from sqlmig.models import (
 )
 from sqlmig.planmoves import plan_goto, plan_redo
 from sqlmig.planner import (
+    FOREIGN_HINT,
     HINT,
     ApplyPlan,
     RollbackPlan,
     empty_file_problem,
+    foreign_set,
     invalid_left,
     mismatch,
     plan_accept,
@@ -530,3 +532,56 @@ def test_a_rollback_plan_tolerates_only_redos_edited_version():
     with pytest.raises(ValidationError, match="version 1"):
         plan.steps(rows, 0)
     assert [m.version for m in plan.steps([row(1), rows[1]], 0)] == [2]
+
+
+def _other_project(versions: range, *, same_names: int = 0) -> list[AppliedRow]:
+    """Rows another project's migrations left: other names and other SQL, but for the
+    first ``same_names`` versions, which are this folder's under their own names."""
+    return [
+        row(v) if v <= same_names else row(v, name=f"other{v}", checksum=checksum(f"x{v}"))
+        for v in versions
+    ]
+
+
+def test_a_folder_run_against_another_projects_database_asks_wrong_database() -> None:
+    migrations = [mig(v) for v in (1, 2, 3)]
+    rows = _other_project(range(1, 5))  # and one version more than the folder has
+    found = foreign_set(statuses(migrations, rows), Path("sql"), "sqlite:///other.db")
+    assert found is not None
+    assert str(found) == (
+        "the migrations in sql and the database sqlite:///other.db do not seem to belong "
+        "together (wrong database?): 3 of the 3 version(s) both have were applied under "
+        "other names (version 1: 'other1' in the database, 0001_m1.sql in the folder), and "
+        "their checksums differ"
+    )
+    with pytest.raises(ValidationError) as refused:
+        plan_apply(migrations, rows, folder=Path("sql"), database="sqlite:///other.db")
+    assert refused.value.problems[0] == found and refused.value.hint == FOREIGN_HINT
+    assert "sqlmig accept` here would record" in str(refused.value)
+    with pytest.raises(ValidationError, match="wrong database"):
+        plan_rollback(migrations, rows, folder=Path("sql"), database="sqlite:///other.db")
+    mismatched = mismatch(statuses(migrations, rows), "sqlite:///other.db", Path("sql"))
+    assert mismatched is not None and "wrong database?" in str(mismatched)
+
+
+@pytest.mark.parametrize(
+    ("rows", "why"),
+    [
+        (_other_project(range(1, 4), same_names=2), "only 1 of 3 names differ"),
+        (_other_project(range(1, 5), same_names=2), "2 of 4 is not most"),
+        ([row(1), row(2), row(3, name="renamed")], "names differ but no checksum does"),
+        ([row(1, name="renamed"), row(2), row(3)], "renamed without an edit"),
+    ],
+)
+def test_an_edited_or_renamed_file_is_not_a_wrong_database(
+    rows: list[AppliedRow], why: str
+) -> None:
+    migrations = [mig(v) for v in (1, 2, 3, 4)]
+    assert foreign_set(statuses(migrations, rows), Path("sql"), "db") is None, why
+
+
+def test_an_edit_in_this_projects_database_keeps_the_accept_hint() -> None:
+    migrations = [mig(1), mig(2, edit="--x")]
+    with pytest.raises(ValidationError) as refused:
+        plan_apply(migrations, [row(1), row(2)], folder=Path("sql"), database="db")
+    assert refused.value.hint == HINT and "wrong database" not in str(refused.value)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from sqlmig.cli import _watch
 from sqlmig.cli._common import (
     BackupDir,
     BackupFlag,
@@ -158,18 +159,20 @@ def apply(
                 plan, Direction.UP, m.settings, m.bindings(), whole=single_transaction, seeds=seeds
             )
             return
-        result = m.apply(
-            to,
-            allow_out_of_order=allow_out_of_order,
-            on_step=None if json else render.step_line,
-            backup=backup,
-            seed=seed,
-            verify=verify,
-            scratch_url=scratch_url,
-            lint=lint,
-            single_transaction=single_transaction,
-            on_backup=render.backup_line(json),
-        )
+        _watch.header("apply", m, json=json)
+        with _watch.watching(m, json=json) as progress:
+            result = m.apply(
+                to,
+                allow_out_of_order=allow_out_of_order,
+                progress=progress,
+                backup=backup,
+                seed=seed,
+                verify=verify,
+                scratch_url=scratch_url,
+                lint=lint,
+                single_transaction=single_transaction,
+                on_backup=render.backup_line(json),
+            )
     render.run_report(result, Direction.UP, json=json)
     if result.drift:  # --verify found drift
         raise typer.Exit(EXIT_CHECK_FAILED)
@@ -264,16 +267,18 @@ def rollback(
             if len(chosen) > 1:
                 confirm_rollback(chosen, m.settings.url.masked)
                 expected = [c.version for c in chosen]
-        result = m.rollback(
-            count,
-            to=to,
-            on_step=None if json else render.step_line,
-            single_transaction=single_transaction,
-            backup=backup,
-            on_backup=render.backup_line(json, before="rolling back"),
-            expected=expected,
-            from_database=from_database,
-        )
+        _watch.header("rollback", m, json=json)
+        with _watch.watching(m, json=json) as progress:
+            result = m.rollback(
+                count,
+                to=to,
+                progress=progress,
+                single_transaction=single_transaction,
+                backup=backup,
+                on_backup=render.backup_line(json, before="rolling back"),
+                expected=expected,
+                from_database=from_database,
+            )
     render.run_report(result, Direction.DOWN, json=json)
     if not json:
         render_stored.step_notes(result)
@@ -333,6 +338,7 @@ def baseline(
     from sqlmig import render
 
     with common.migrator() as m:
+        _watch.header("baseline", m)
         chosen = m.baseline(version)
     if not chosen:
         render.out.print(
@@ -358,6 +364,7 @@ def accept(
     from sqlmig import render
 
     with common.migrator() as m:
+        _watch.header("accept", m)
         done = m.accept(versions or None)
     if done:
         render.out.print(
@@ -386,6 +393,7 @@ def resolve(
     if applied == rolled_back:
         raise ConfigError("say what you found: exactly one of --applied or --rolled-back")
     with common.migrator() as m:
+        _watch.header("resolve", m)
         m.resolve(version, applied=applied)
     render.out.print(
         f"version {version} marked {'applied' if applied else 'rolled back'}; "

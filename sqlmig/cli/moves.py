@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from sqlmig.cli import _watch
 from sqlmig.cli._common import (
     BackupDir,
     Common,
@@ -50,11 +51,9 @@ def redo(
             for direction in (Direction.DOWN, Direction.UP):
                 render.print_plan([chosen], direction, m.settings, m.bindings())
             return
-        result = m.redo(
-            on_step=None if json else render.step_line,
-            backup=backup,
-            on_backup=render.backup_line(json),
-        )
+        _watch.header("redo", m, json=json)
+        with _watch.watching(m, json=json) as progress:
+            result = m.redo(progress=progress, backup=backup, on_backup=render.backup_line(json))
     render_stored.redo_report(result, json=json)
 
 
@@ -96,16 +95,18 @@ def goto(
 
             confirm_rollback(chosen, m.settings.url.masked)
             expected = [c.version for c in chosen]
-        direction, result = m.goto(
-            version,
-            allow_out_of_order=allow_out_of_order,
-            on_step=None if json else render.step_line,
-            backup=backup,
-            on_backup=render.backup_line(
-                json, before="rolling back" if way is Direction.DOWN else "migrating"
-            ),
-            expected=expected,
-        )
+        _watch.header("goto", m, json=json)
+        with _watch.watching(m, json=json) as progress:
+            direction, result = m.goto(
+                version,
+                allow_out_of_order=allow_out_of_order,
+                progress=progress,
+                backup=backup,
+                on_backup=render.backup_line(
+                    json, before="rolling back" if way is Direction.DOWN else "migrating"
+                ),
+                expected=expected,
+            )
     render.run_report(result, direction, json=json)
     if not json:
         render_stored.step_notes(result)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from sqlmig.cli import _watch
 from sqlmig.cli._common import (
     BackupDir,
     Common,
@@ -66,6 +67,7 @@ def restore(
     from sqlmig.cli.confirm import confirm
 
     with common.migrator() as m:
+        _watch.header("restore", m)
         target = m.settings.url.masked
         confirm(
             f"Put {target} back as it was when {file} was taken? Changes made since are "
@@ -93,7 +95,9 @@ def seed(common: Common, dry_run: DryRun = False, var: Vars = None, json: Json =
                 render.seed_dry_run(found, m.settings.url.dialect, m.settings.table, m.bindings())
             )
             return
-        done = m.seed()
+        _watch.header("seed", m, json=json)
+        with _watch.watching(m, json=json):
+            done = m.seed()
     if json:
         documents.emit([{"file": s.name, "duration_ms": s.duration_ms} for s in done])
     elif done:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from sqlmig.config import DatabaseUrl, Dialect
 from sqlmig.models import BackupSource, Migration
+from sqlmig.progress import Activity
 from sqlmig.schema import Schema
 
 
@@ -83,6 +84,13 @@ class Driver(Protocol):
         SQLite has none that outlives a transaction: transaction() excludes instead."""
 
     def unlock(self) -> None: ...
+
+    def activity(self) -> Activity | None:
+        """From another thread, while a call of this engine has been running a while:
+        what it waits for (the run lock's holder, a table lock's, a busy file) or the
+        server's progress with its statement; None when there is nothing to say. It
+        never uses this engine's connection, nor holds anything that connection (or a
+        statement it runs) could wait for."""
 
     def transaction(self) -> AbstractContextManager[None]:
         """BEGIN (excluding other writers: IMMEDIATE on SQLite) ... COMMIT, or ROLLBACK if

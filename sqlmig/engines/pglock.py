@@ -65,6 +65,13 @@ def poll(
 
 def holder(conn: Conn, key: int) -> str:
     """Who holds the advisory lock ``key``, as a sentence ('' if nobody or unknown)."""
+    found = holding(conn, key)
+    return f" It is held by {found}." if found else ""
+
+
+def holding(conn: Conn, key: int) -> str:
+    """The session holding the advisory lock ``key``: pid, application, address and
+    since when ('' if nobody)."""
     key &= 0xFFFFFFFFFFFFFFFF
     rows = conn.execute(
         "SELECT l.pid, a.application_name, a.client_addr::text, a.backend_start "
@@ -76,8 +83,8 @@ def holder(conn: Conn, key: int) -> str:
         return ""
     pid, app, addr, since = rows[0]
     return (
-        f" It is held by pid {pid} ({app or 'no application_name'}, "
-        f"{addr or 'local'}, since {since:%Y-%m-%d %H:%M:%S %Z})."
+        f"pid {pid} ({app or 'no application_name'}, "
+        f"{addr or 'local'}, since {since:%Y-%m-%d %H:%M:%S %Z})"
     )
 
 

@@ -20,6 +20,7 @@ from psycopg import errors as pg_errors
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines import pglock
 from sqlmig.engines.base import DbFailure, FailureKind, Statement, transaction
+from sqlmig.engines.pgwatch import Watch
 from sqlmig.errors import (
     BackendError,
     ConfigError,
@@ -28,6 +29,7 @@ from sqlmig.errors import (
     LockTimeout,
 )
 from sqlmig.models import BackupSource, Migration
+from sqlmig.progress import Activity
 from sqlmig.schema import Schema
 from sqlmig.sqlkind import NO_TRANSACTION_FIX
 
@@ -57,6 +59,8 @@ class PostgresEngine:
         self._opened_on = 0  # the server session (backend pid) the connection opened on
         self._cancelled = False  # cancel() was called: run no more migration statements
         self._running = False  # a migration statement is on the server now
+        self._watch: Watch | None = None  # for the progress report, from another thread
+        self._locking: float | None = None  # polling for the run lock, for this long at most
 
     @property
     def conn(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -93,6 +97,7 @@ class PostgresEngine:
                 f"{self.url.masked} runs PostgreSQL {found}; sqlmig supports PostgreSQL "
                 f"{MIN_SERVER} and newer"
             )
+        self._watch = Watch(self.url.conninfo, self._opened_on)
         if not self.schema:
             if schema is None:
                 raise ConnectError(
@@ -108,9 +113,24 @@ class PostgresEngine:
         )
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def activity(self) -> Activity | None:
+        """From the progress thread: the migration lock's holder while the run waits for
+        it, else the server's progress with the running statement or its lock wait,
+        seen from a connection of its own (pgwatch.py)."""
+        watch, timeout = self._watch, self._locking
+        if watch is None:
+            return None
+        if timeout is not None:
+            where = f"{self.schema}.{self.settings.table}"
+            return watch.migration_lock(self.lock_key, where, timeout)
+        return watch.session(self.settings.lock_timeout)
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -195,7 +215,11 @@ class PostgresEngine:
             if not direct and pglock.shares_sessions(self.conn, self.url.conninfo, self._opened_on):
                 raise ConfigError(pglock.pooler_refusal(self.url.masked))
             self.conn.execute(f"SET lock_timeout = {int(timeout * 1000)}")
-            pid = pglock.poll(self.conn, self.lock_key, timeout, lambda: self._cancelled)
+            self._locking = timeout
+            try:
+                pid = pglock.poll(self.conn, self.lock_key, timeout, lambda: self._cancelled)
+            finally:
+                self._locking = None
         if pid is None:
             raise self._lock_error(timeout)
         if pid != self._opened_on:  # the lock went to another session than ours

@@ -24,6 +24,7 @@ from sqlmig.engines.base import DbFailure, Statement, transaction
 from sqlmig.engines.sqlite_fk import ForeignKeyScope
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.models import BackupSource, Migration
+from sqlmig.progress import Activity
 from sqlmig.schema import Schema
 
 # busy_timeout is an int of milliseconds inside SQLite; 0 on our side means "wait forever".
@@ -45,6 +46,7 @@ class SqliteEngine:
         self._in_memory_stand_in = False
         self.timeout = settings.lock_timeout or _FOREVER
         self._cancelled = False  # cancel() was called: run no more migration statements
+        self._beginning = False  # in BEGIN IMMEDIATE, which waits while another writes
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -192,8 +194,26 @@ class SqliteEngine:
         return transaction(self._begin, self._commit, self._rollback)
 
     def _begin(self) -> None:
-        self.query("BEGIN IMMEDIATE")
+        self._beginning = True
+        try:
+            self.query("BEGIN IMMEDIATE")
+        finally:
+            self._beginning = False
         self._fk.begin()
+
+    def activity(self) -> Activity | None:
+        """From the progress thread: a BEGIN IMMEDIATE still not through waits for the
+        write lock another connection holds on the file (SQLite cannot say whose)."""
+        if not self._beginning:
+            return None
+        t = self.settings.lock_timeout
+        upto = f"up to {t:g}s (--lock-timeout)" if t else "until it is free"
+        return Activity(
+            "busy",
+            f"waiting for {self.path}: another connection is writing to it (SQLite: "
+            f"database is busy); waiting {upto}",
+            waiting=True,
+        )
 
     def _commit(self) -> None:
         try:
