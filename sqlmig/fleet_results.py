@@ -14,6 +14,7 @@ from sqlmig.models import Direction, Migration, Target
 
 if TYPE_CHECKING:
     from sqlmig.lint import Finding
+    from sqlmig.schema import Item
     from sqlmig.variables import Bindings
 
 T = TypeVar("T")
@@ -87,7 +88,7 @@ class FleetInterrupted(KeyboardInterrupt):
 class Validation:
     """validate on one target: the problems (lint errors among them) and lint's findings."""
 
-    problems: list[str]
+    problems: list[Item]
     lint: list[Finding] = field(default_factory=list)
 
 

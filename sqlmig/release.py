@@ -130,7 +130,7 @@ def metrics(m: Migrator) -> Metrics:
         rolled_back=counts.get(EventKind.ROLLBACK, 0),
         failed=counts.get(EventKind.FAIL, 0),
         seeds_failed=counts.get("seed_fail", 0),
-        current_version=status.current_version or 0,
+        current_version=status.current_version,
         pending=status.count(State.PENDING),
         last_run_seconds=(duration_ms or 0) / 1000 if last_at else None,
         last_run_at=datetime.fromisoformat(last_at).timestamp() if last_at else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,8 +26,11 @@ from sqlmig.cli._common import (
     variables,
 )
 from sqlmig.errors import EXIT_CHECK_FAILED
-from sqlmig.models import Direction
+from sqlmig.models import Direction, Migration
 from sqlmig.planner import refuse_outside_transaction
+
+if TYPE_CHECKING:
+    from sqlmig.migrator import Migrator
 
 
 @command(writes=False, fleet=True)
@@ -54,7 +57,7 @@ def status(
     with common.migrator() as m:
         st = m.status()
     if json:
-        documents.emit(documents.status(st))
+        documents.emit("status", documents.status(st))
     else:
         render.status_table(st)
     if exit_code and not st.ok:
@@ -117,7 +120,7 @@ def apply(
                 lambda f: f.plan_apply(
                     to, allow_out_of_order=allow_out_of_order, whole=single_transaction
                 ),
-                json=False,
+                json=json,
                 settings=settings,
             )
             return
@@ -144,9 +147,7 @@ def apply(
             plan = m.plan_apply(to, allow_out_of_order=allow_out_of_order)
             if single_transaction:
                 refuse_outside_transaction(plan, Direction.UP)
-            render.print_plan(
-                plan, Direction.UP, m.settings, m.bindings(), whole=single_transaction
-            )
+            _show_plan("apply", m, plan, Direction.UP, whole=single_transaction, json=json)
             return
         result = m.apply(
             to,
@@ -160,7 +161,8 @@ def apply(
             single_transaction=single_transaction,
             on_backup=render.backup_line(json),
         )
-    render.run_report(result, Direction.UP, json=json)
+        database = m.settings.url.masked
+    render.run_report(result, Direction.UP, json=json, command="apply", database=database)
     if result.drift:  # --verify found drift
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -192,7 +194,7 @@ def rollback(
                 common,
                 targets,
                 lambda f: f.plan_rollback(count, to=to, whole=single_transaction),
-                json=False,
+                json=json,
                 settings=settings,
             )
             return
@@ -210,9 +212,7 @@ def rollback(
             plan = m.plan_rollback(count, to=to)
             if single_transaction:
                 refuse_outside_transaction(plan, Direction.DOWN)
-            render.print_plan(
-                plan, Direction.DOWN, m.settings, m.bindings(), whole=single_transaction
-            )
+            _show_plan("rollback", m, plan, Direction.DOWN, whole=single_transaction, json=json)
             return
         result = m.rollback(
             count,
@@ -220,14 +220,37 @@ def rollback(
             on_step=None if json else render.step_line,
             single_transaction=single_transaction,
         )
-    render.run_report(result, Direction.DOWN, json=json)
+        database = m.settings.url.masked
+    render.run_report(result, Direction.DOWN, json=json, command="rollback", database=database)
+
+
+def _show_plan(
+    command: str,
+    m: Migrator,
+    plan: list[Migration],
+    direction: Direction,
+    *,
+    whole: bool,
+    json: bool,
+) -> None:
+    """A dry run: the SQL itself, or with ``json`` the plan document."""
+    from sqlmig import documents, render
+
+    if not json:
+        render.print_plan(plan, direction, m.settings, m.bindings(), whole=whole)
+        return
+    dialect, database = m.settings.url.dialect, m.settings.url.masked
+    documents.emit(
+        command,
+        documents.plan(plan, direction, dialect, m.bindings(), whole=whole, database=database),
+    )
 
 
 @command(writes=False, fleet=True)
 def validate(common: Common, targets: Targets, var: Vars = None, json: Json = False) -> None:
     """Check the migration set and compare checksums with the database; exit 1 on any
     problem. Lint findings for what apply would run are shown as warnings."""
-    from sqlmig import render
+    from sqlmig import documents, render
     from sqlmig.lint import findings as lint_formats
     from sqlmig.lint import lint_pending
 
@@ -241,17 +264,16 @@ def validate(common: Common, targets: Targets, var: Vars = None, json: Json = Fa
     with common.migrator(vars=variables(var)) as m:
         found = m.validate()
         linted = [] if found else lint_pending(m)  # a set at odds with the database first
-    lint_doc = lint_formats.as_json(linted, len({f.path for f in linted}))["findings"]
+        database = m.settings.url.masked
     if linted and not json:
         render.out.print(lint_formats.text(linted, len({f.path for f in linted})).rstrip())
-    errors = [f"{f.path}:{f.line}: {f.rule}: {f.message}" for f in linted if f.severity == "error"]
+    errors = [lint_formats.problem(f) for f in linted if f.severity == "error"]
+    problems = [*(p.item() for p in found), *errors]
     report(
-        [str(p) for p in found] + errors,
-        json=json,
-        key="problems",
+        problems,
+        document=("validate", documents.validation(problems, linted, database)) if json else None,
         failed="{n} problem(s):",
         ok="[green]ok[/]: the set is well-formed and matches the database.",
-        extra={"lint": lint_doc},
     )
 
 
@@ -265,12 +287,19 @@ def baseline(
             "objects are another's)."
         ),
     ],
+    json: Json = False,
 ) -> None:
     """Mark an existing database as being at VERSION without running anything."""
-    from sqlmig import render
+    from sqlmig import documents, render
 
     with common.migrator() as m:
         chosen = m.baseline(version)
+        database = m.settings.url.masked
+    if json:
+        marked = [mig.version for mig in chosen]
+        body = {"ok": True, "database": database, "version": version, "marked": marked}
+        documents.emit("baseline", body)
+        return
     if not chosen:
         render.out.print(
             "baseline 0: recorded that none of the migrations is applied yet (nothing was "
@@ -290,13 +319,17 @@ def accept(
         list[int] | None,
         typer.Argument(help="Versions whose edited files are right (default: all edited)."),
     ] = None,
+    json: Json = False,
 ) -> None:
     """Record the new checksum of edited applied files, after a human decided the edit is right."""
-    from sqlmig import render
+    from sqlmig import documents, render
 
     with common.migrator() as m:
         done = m.accept(versions or None)
-    if done:
+        database = m.settings.url.masked
+    if json:
+        documents.emit("accept", {"ok": True, "database": database, "accepted": done})
+    elif done:
         render.out.print(
             f"accepted the edited files of version(s) {', '.join(map(str, done))}; "
             "logged in the history."
@@ -315,15 +348,22 @@ def resolve(
     rolled_back: Annotated[
         bool, typer.Option("--rolled-back", help="The change is undone: remove its row.")
     ] = False,
+    json: Json = False,
 ) -> None:
     """Clear a dirty version after a failed no-transaction migration was fixed by hand."""
-    from sqlmig import render
+    from sqlmig import documents, render
     from sqlmig.errors import ConfigError
 
     if applied == rolled_back:
         raise ConfigError("say what you found: exactly one of --applied or --rolled-back")
     with common.migrator() as m:
         m.resolve(version, applied=applied)
+        database = m.settings.url.masked
+    if json:
+        resolution = "applied" if applied else "rolled_back"
+        body = {"ok": True, "database": database, "version": version, "resolution": resolution}
+        documents.emit("resolve", body)
+        return
     render.out.print(
         f"version {version} marked {'applied' if applied else 'rolled back'}; "
         "logged in the history."
@@ -367,8 +407,9 @@ def history(
         return
     with common.migrator() as m:
         events = m.history(limit or None, since=start, failed=failed)
+        database = m.settings.url.masked
     if json:
-        documents.emit(documents.history(events))
+        documents.emit("history", documents.history(events, database))
     else:
         render.history_table(events)
 
@@ -409,11 +450,16 @@ def new(
         Path | None,
         typer.Option("--dir", help="Migration folder [default: sql].", show_default=False),
     ] = None,
+    json: Json = False,
 ) -> None:
     """Write the next numbered up/down pair, ready to edit."""
+    from sqlmig import documents
     from sqlmig.config import load_settings
     from sqlmig.discovery import new_migration
 
-    with handled():
+    with handled(json=json, command="new"):
         up, down = new_migration(load_settings({"dir": dir}).dir, " ".join(name))
-    typer.echo(f"created {up}\ncreated {down}")
+    if json:
+        documents.emit("new", {"ok": True, "up": str(up), "down": str(down)})
+    else:
+        typer.echo(f"created {up}\ncreated {down}")
