@@ -84,7 +84,7 @@ BACKUP = obj(
     taken_by=null(STR),
     source=null(
         obj(
-            dialect=enum("sqlite", "postgresql"),
+            dialect=enum("sqlite", "postgres"),
             database=STR,
             cluster=null(STR),
             schemas=STRS,
@@ -191,7 +191,6 @@ BODIES: dict[str, Schema] = {
     "status": obj(**STATUS),
     "apply": {"any_of": [obj(**RUN), obj(**PLAN)]},
     "rollback": {"any_of": [obj(**RUN), obj(**PLAN)]},
-    "plan": obj(**PLAN),  # a fleet's dry run
     "validate": obj(ok=BOOL, database=STR, problems=FINDINGS, lint=array(LINT_FINDING)),
     "baseline": obj(ok=BOOL, database=STR, version=INT, marked=INTS),
     "accept": obj(ok=BOOL, database=STR, accepted=INTS),

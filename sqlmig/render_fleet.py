@@ -97,10 +97,13 @@ def _order(r: TargetResult[Any]) -> int:
     return 3 if r.failed else 2 if not r.started else 1 if r.check_failed else 0
 
 
-def report(result: FleetResult[Any], *, json: bool, checks: bool) -> None:
+def report(
+    result: FleetResult[Any], *, json: bool, checks: bool, command: str | None = None
+) -> None:
     if json:
         doc = document(result, checks=checks)
-        documents.emit(doc.pop("command"), doc)
+        doc.pop("command")
+        documents.emit(command or result.command, doc)
         return
     if result.command == "metrics":
         labelled = [

@@ -122,6 +122,7 @@ def apply(
                 ),
                 json=json,
                 settings=settings,
+                command="apply",
             )
             return
         fleets.run(
@@ -196,6 +197,7 @@ def rollback(
                 lambda f: f.plan_rollback(count, to=to, whole=single_transaction),
                 json=json,
                 settings=settings,
+                command="rollback",
             )
             return
         fleets.run(
