@@ -176,8 +176,9 @@ def run(result: RunResult, direction: Direction, database: str) -> Doc:
 
 
 def event(e: HistoryEvent) -> Doc:
-    doc = asdict(e)
-    doc["occurred_at"] = utc(doc.pop("at"))
+    renamed = {"at": "occurred_at"}  # every time's key ends in _at
+    doc = {renamed.get(key, key): value for key, value in asdict(e).items()}
+    doc["occurred_at"] = utc(e.at)
     doc["variables"] = json.loads(e.variables) if e.variables else None
     doc["event"], doc["direction"] = e.event.value, e.direction.value if e.direction else None
     return doc

@@ -58,7 +58,9 @@ def lint(
 
         # Only --pending reads the database; the files alone are no database's.
         database = load_settings(asdict(common)).url.masked if pending else None
-        documents.emit("lint", {**formats.as_json(found, checked), "database": database})
+        documents.emit(
+            "lint", {"ok": not found, "database": database, **formats.as_json(found, checked)}
+        )
     else:
         render = {"text": formats.text, "github": formats.github}[chosen]
         typer.echo(render(found, checked), nl=False)
