@@ -227,6 +227,19 @@ def test_fleet_runs_print_one_valid_document(tmp_path):
     assert refused["database"] is None  # a run on targets has no one database
 
 
+def test_an_option_typer_refuses_still_gets_its_document(tmp_path):
+    from tests.test_cli import sqlmig
+
+    refused = sqlmig("apply", "--to", "abc", "--json", cwd=tmp_path)
+    doc = json.loads(refused.stdout)
+    assert refused.returncode == doc["exit_code"] == 2 and docschema.check(doc) == []
+    assert doc["command"] == "apply" and doc["error"]["kind"] == "UsageError"
+    assert "'abc' is not a valid int" in doc["error"]["message"]
+    assert "sqlmig apply -h' for help." in refused.stderr  # as without --json
+    unknown = sqlmig("nosuch", "--json", cwd=tmp_path)
+    assert unknown.returncode == 2 and json.loads(unknown.stdout)["command"] == "sqlmig"
+
+
 def test_times_are_utc_whatever_zone_the_database_gave():
     from sqlmig.documents import utc
 
