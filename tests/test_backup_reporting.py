@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sqlmig import Migrator, SqlmigError
+from sqlmig import Migrator, SqlmigError, docschema
 from tests.helpers import query, tables, two_migrations, versions
 
 
@@ -180,6 +180,7 @@ def test_an_interrupted_run_names_its_backup(db_url, write_migration, tmp_path, 
     assert versions(db_url) == [1, 2]
     if as_json:
         doc = json.loads(out)
+        assert docschema.check(doc) == []
         assert doc["ok"] is False and doc["error"]["kind"] == "Interrupted"
         assert doc["error"]["exit_code"] == 130 and doc["backup"]["path"] == str(backup)
         assert [s["version"] for s in doc["applied"]] == [1, 2]

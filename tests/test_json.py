@@ -108,6 +108,11 @@ def test_every_command_prints_one_valid_document_on_success_and_on_failure(sessi
     assert linted["database"] == mask_url(s.url)
     s.fails(["lint", "--dir", str(sql), "nosuch.sql"], 2, "ConfigError")
 
+    if s.url.startswith("postgresql"):  # the demo set's index build: lint stops the run
+        stopped = s.fails(s.db("apply", "--lint"), 1, "LintError")
+        assert stopped["error"]["lint"][0]["file"].endswith(
+            "0004_index_accounts_email_normalized.sql"
+        )
     plan = s.run(s.db("apply", "--dry-run"))
     assert [m["version"] for m in plan["migrations"]] == [1, 2, 3, 4, 5]
     assert plan["migrations"][0]["statements"][0]["line"] >= 1
