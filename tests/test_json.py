@@ -245,6 +245,16 @@ def test_an_option_typer_refuses_still_gets_its_document(tmp_path):
     assert unknown.returncode == 2 and json.loads(unknown.stdout)["command"] == "sqlmig"
 
 
+def test_nothing_applied_is_null_in_json_and_zero_on_the_gauge(sqlite_url, tmp_path):
+    shutil.copytree(REPO / "sql", tmp_path / "sql")
+    gauge = CliRunner().invoke(app(), ["metrics", "-d", sqlite_url])
+    assert gauge.exit_code == 0 and re.search(
+        r"^sqlmig_current_version\{.*\} 0$", gauge.stdout, re.M
+    )
+    doc = Session(sqlite_url, tmp_path / "sql").run(["metrics", "-d", sqlite_url])
+    assert doc["current_version"] is None and doc["pending"] == 5
+
+
 def test_times_are_utc_whatever_zone_the_database_gave():
     from sqlmig.documents import utc
 
