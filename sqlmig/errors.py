@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlmig.models import PartialRun
+    from sqlmig.schema import Item
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -73,14 +74,25 @@ class LockTimeout(SqlmigError):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with the migration set or its agreement with the database."""
+    """One thing wrong with the migration set or its agreement with the database.
+    ``kind``: a file or the set is malformed ("invalid"), or the state of a version
+    ("changed", "missing", "dirty", "out_of_order")."""
 
     message: str
     path: Path | None = None
     version: int | None = None
+    kind: str = "invalid"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
+
+    def item(self) -> Item:
+        """This problem as a check's finding, with the object it is about."""
+        from sqlmig.schema import Item
+
+        where = str(self.path) if self.path else None
+        where = where or (None if self.version is None else f"version {self.version}")
+        return Item(str(self), self.kind, where, self.message)
 
 
 class ValidationError(SqlmigError):

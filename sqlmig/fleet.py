@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmig.config import Settings, load_settings, mask_url, parse_url
 from sqlmig.errors import ConfigError, ConnectError, SqlmigError
@@ -30,6 +30,9 @@ from sqlmig.migrator import Migrator
 from sqlmig.models import Direction, HistoryEvent, Metrics, RunResult, Status, Target
 from sqlmig.planner import refuse_outside_transaction
 from sqlmig.records import ms_since, new_run_id
+
+if TYPE_CHECKING:
+    from sqlmig.schemaops import Drift
 
 OnDone = Callable[[TargetResult[Any], int, int], None]  # (result, finished so far, total)
 Work = Callable[[Migrator, TargetResult[Any]], Any]
@@ -223,18 +226,19 @@ class Fleet:
     def validate(self) -> FleetResult[Validation]:
         """Migrator.validate on each target, then (where that finds nothing) what lint
         finds in the migrations that target would apply."""
+        from sqlmig.lint import findings as lint_formats
         from sqlmig.lint import lint_pending
 
         self._preflight(variables=False)
 
         def work(m: Migrator, r: TargetResult[Any]) -> Validation:
             r.before = _version(m)
-            found = [str(p) for p in m.validate()]
+            st = m.status()
+            found = [p.item() for p in m.validate(st)]
             linted = [] if found else lint_pending(m)
-            errors = [
-                f"{f.path}:{f.line}: {f.rule}: {f.message}" for f in linted if f.severity == "error"
-            ]
-            done = Validation(found + errors, linted)
+            errors = [lint_formats.problem(f) for f in linted if f.severity == "error"]
+            warned = [p.item() for p in m.warnings(st)]
+            done = Validation([*found, *errors], linted, warned, m.changes(st))
             r.check_failed = bool(done.problems)
             return done
 
@@ -242,12 +246,12 @@ class Fleet:
 
     def diff(
         self, baseline: Path | None = None, *, scratch_url: str | None = None
-    ) -> FleetResult[list[str]]:
+    ) -> FleetResult[Drift]:
         """Each target's drift from schema.sql; a tenant's schema is compared as if its
         objects were in schema.sql's default schema."""
         self._preflight(variables=False)
 
-        def work(m: Migrator, r: TargetResult[Any]) -> list[str]:
+        def work(m: Migrator, r: TargetResult[Any]) -> Drift:
             r.before = _version(m)
             drift = m.diff(baseline, scratch_url=scratch_url)
             r.check_failed = bool(drift)

@@ -14,6 +14,7 @@ from sqlmig.models import Direction, Migration, SeedStatus, Target
 
 if TYPE_CHECKING:
     from sqlmig.lint import Finding
+    from sqlmig.schema import Item
     from sqlmig.variables import Bindings
 
 T = TypeVar("T")
@@ -85,10 +86,13 @@ class FleetInterrupted(KeyboardInterrupt):
 
 @dataclass(frozen=True, slots=True)
 class Validation:
-    """validate on one target: the problems (lint errors among them) and lint's findings."""
+    """validate on one target: the problems (lint errors among them), lint's findings,
+    the warnings and the diffs of edited files."""
 
-    problems: list[str]
+    problems: list[Item]
     lint: list[Finding] = field(default_factory=list)
+    warnings: list[Item] = field(default_factory=list)  # down files edited since applied
+    diffs: dict[int, list[str]] = field(default_factory=dict)  # of edited files
 
 
 @dataclass(frozen=True, slots=True)

@@ -313,7 +313,7 @@ class Metrics:
     rolled_back: int
     failed: int
     seeds_failed: int
-    current_version: int
+    current_version: int | None  # None: nothing applied (the gauge shows 0)
     pending: int
     last_run_seconds: float | None  # the newest run that ran files, first to last
     last_run_at: float | None  # Unix time of the last event of the newest run

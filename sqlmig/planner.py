@@ -116,18 +116,25 @@ def problems(
     highest = max((e.version for e in entries if e.row is not None), default=0)
     for e in entries:
         if e.state is State.CHANGED:
-            found.append(Problem(f"version {e.version}: {e.detail}", version=e.version))
+            found.append(
+                Problem(f"version {e.version}: {e.detail}", version=e.version, kind="changed")
+            )
         elif e.state is State.MISSING:
             found.append(
                 Problem(
                     f"version {e.version} ({e.name}) is applied but its files are missing: "
                     "the database is ahead of this code",
                     version=e.version,
+                    kind="missing",
                 )
             )
         elif e.state is State.DIRTY and include_dirty:
             found.append(
-                Problem(f"version {e.version} ({e.name}) is dirty: {e.detail}", version=e.version)
+                Problem(
+                    f"version {e.version} ({e.name}) is dirty: {e.detail}",
+                    version=e.version,
+                    kind="dirty",
+                )
             )
         elif e.state is State.PENDING and e.version < highest and not allow_out_of_order:
             found.append(
@@ -135,6 +142,7 @@ def problems(
                     f"version {e.version} ({e.name}) is pending but version {highest} is already "
                     "applied (out of order; pass --allow-out-of-order if that is intended)",
                     version=e.version,
+                    kind="out_of_order",
                 )
             )
     return found
@@ -242,7 +250,11 @@ def diff_target(entries: list[MigrationStatus]) -> DiffTarget | None:
     if missing:
         raise ValidationError(
             [
-                Problem(f"version {e.version} ({e.name}) is applied but its files are missing")
+                Problem(
+                    f"version {e.version} ({e.name}) is applied but its files are missing",
+                    version=e.version,
+                    kind="missing",
+                )
                 for e in missing
             ],
             "With migrations pending, diff builds the schema of the database's version from "

@@ -144,7 +144,7 @@ def metrics(m: Migrator) -> Metrics:
         rolled_back=counts.get(EventKind.ROLLBACK, 0),
         failed=counts.get(EventKind.FAIL, 0),
         seeds_failed=counts.get("seed_fail", 0),
-        current_version=status.current_version or 0,
+        current_version=status.current_version,
         pending=status.count(State.PENDING),
         last_run_seconds=run.seconds if run else None,
         last_run_at=run.ended_at if run else None,

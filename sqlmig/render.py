@@ -80,16 +80,22 @@ STYLE = {
 
 
 def failure(
-    exc: SqlmigError | Interrupted, *, mask_with: str | None, json: bool, label: str = "error"
+    exc: SqlmigError | Interrupted,
+    *,
+    mask_with: str | None,
+    json: bool,
+    label: str = "error",
+    command: str = "sqlmig",
+    database: str | None = None,
 ) -> None:
-    """The error on stderr, with what its run had already done; with ``json`` also as one
-    document on stdout."""
+    """The error on stderr, with what its run had already done; with ``json`` also as
+    ``command``'s one document on stdout, naming ``database`` (masked)."""
     message = _masked(str(exc), mask_with)
     _con("err").print(f"[bold red]{label}[/]: {escape(message)}")
     for line in _partial_lines(exc.partial):
         _con("err").print(f"  {escape(line)}")
     if json:
-        documents.emit(documents.failure(exc, message))
+        documents.emit(command, documents.failure(exc, message, database))
 
 
 def _masked(message: str, url: str | None) -> str:
@@ -244,9 +250,11 @@ def run_summary(result: RunResult, direction: Direction) -> None:
         _con("out").print(escape(summary(status)))
 
 
-def run_report(result: RunResult, direction: Direction, *, json: bool) -> None:
+def run_report(
+    result: RunResult, direction: Direction, *, json: bool, command: str, database: str
+) -> None:
     if json:
-        documents.emit(documents.run(result, direction))
+        documents.emit(command, documents.run(result, direction, database))
         return
     run_summary(result, direction)
     if result.drift is not None:
@@ -266,7 +274,7 @@ _STYLE_TAG = re.compile(r"\[/?[a-z ]*\]")  # [green] and [/] in a verdict sqlmig
 
 
 def findings(
-    lines: list[str],
+    lines: Sequence[str],
     *,
     failed: str,
     ok: str,
@@ -497,7 +505,7 @@ _SERIES: list[tuple[str, str, str, Callable[[Metrics], float | None]]] = [
         "sqlmig_current_version",
         "gauge",
         "Newest applied version (0 when none).",
-        lambda m: m.current_version,
+        lambda m: m.current_version or 0,
     ),
     (
         "sqlmig_pending_migrations",

@@ -27,6 +27,7 @@ from sqlmig.render import (
     prometheus_text,
 )
 from sqlmig.schema import Findings
+from sqlmig.schemaops import Drift
 
 _MEANING = {
     130: "interrupted",
@@ -96,9 +97,13 @@ def _order(r: TargetResult[Any]) -> int:
     return 3 if r.failed else 2 if not r.started else 1 if r.check_failed else 0
 
 
-def report(result: FleetResult[Any], *, json: bool, checks: bool) -> None:
+def report(
+    result: FleetResult[Any], *, json: bool, checks: bool, command: str | None = None
+) -> None:
     if json:
-        documents.emit(document(result, checks=checks))
+        doc = document(result, checks=checks)
+        doc.pop("command")
+        documents.emit(command or result.command, doc)
         return
     if result.command == "metrics":
         labelled = [
@@ -229,7 +234,7 @@ def _target(r: TargetResult[Any], command: str, *, checks: bool) -> dict[str, An
             if r.interrupted
             else "failed"
             if r.error
-            else "not started"
+            else "not_started"
             if not r.started
             else "ok"
         ),
@@ -237,27 +242,37 @@ def _target(r: TargetResult[Any], command: str, *, checks: bool) -> dict[str, An
         "version_before": r.before,
         "version_after": r.after,
         "duration_ms": r.duration_ms,
-        "result": _value_doc(r.value, command),
-        "error": documents.failure(r.error, message(r)) if r.error else None,
+        "result": None if r.value is None else _value_doc(r, command),
+        "error": documents.failure(r.error, message(r), r.database) if r.error else None,
     }
 
 
-def _value_doc(value: object, command: str) -> Any:
-    from dataclasses import asdict
-
+def _value_doc(r: TargetResult[Any], command: str) -> dict[str, Any]:
+    """A target's result: the body its command's own document has on one database."""
+    value, database = r.value, r.database
     if isinstance(value, RunResult):
-        return documents.run(value, Direction.DOWN if command == "rollback" else Direction.UP)
+        direction = Direction.DOWN if command == "rollback" else Direction.UP
+        return documents.run(value, direction, database)
     if isinstance(value, Status):
         return documents.status(value)
     if isinstance(value, Validation):
-        from sqlmig.lint import findings as lint_formats
-
-        lint = lint_formats.as_json(value.lint, len({f.path for f in value.lint}))["findings"]
-        return {"problems": value.problems, "lint": lint}
+        return documents.validation(
+            value.problems, value.lint, database, value.warnings, value.diffs
+        )
     if isinstance(value, Metrics):
-        return asdict(value)
-    if isinstance(value, Findings):  # diff
-        return {"differences": list(value), "notes": value.notes}
+        return documents.metrics(value)
+    if isinstance(value, Drift):
+        return documents.drift(value, database)
+    if isinstance(value, Plan):
+        dialect = parse_url(r.target.url).dialect
+        return documents.plan(
+            value.migrations,
+            value.direction,
+            dialect,
+            value.variables,
+            whole=value.whole,
+            database=database,
+        )
     if isinstance(value, list):
-        return documents.history(value)
-    return value
+        return documents.history(value, database)
+    raise TypeError(f"no document for a {type(value).__name__}")

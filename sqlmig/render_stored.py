@@ -34,11 +34,13 @@ def step_notes(result: RunResult) -> None:
             )
 
 
-def redo_report(result: RunResult, *, json: bool) -> None:
+def redo_report(result: RunResult, *, json: bool, database: str) -> None:
     from sqlmig import documents, render
 
     if json:
-        documents.emit(documents.run(result, Direction.UP) | {"direction": "redo"})
+        documents.emit(
+            "redo", documents.run(result, Direction.UP, database) | {"direction": "redo"}
+        )
         return
     step = result.steps[-1] if result.steps else None
     if step is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sqlmig import Migrator, SqlmigError
+from sqlmig import Migrator, SqlmigError, docschema
 from tests.helpers import query, tables, two_migrations, versions
 
 
@@ -45,7 +45,7 @@ def test_the_backup_is_named_before_the_first_migration_runs(sqlite_url, write_m
     write_migration(3, "more", "CREATE TABLE more (a int);", "DROP TABLE more;")
     done = sqlmig("apply", "--json", "-d", sqlite_url, "--dir", str(folder), cwd=tmp_path)
     doc = json.loads(done.stdout)
-    assert f"backup before migrating: {doc['backup']}" in done.stderr
+    assert f"backup before migrating: {doc['backup']['path']}" in done.stderr
 
 
 def fails_at(db_url: str, kind: str) -> tuple[str, str]:
@@ -182,8 +182,9 @@ def test_an_interrupted_run_names_its_backup(db_url, write_migration, tmp_path, 
     assert versions(db_url) == [1, 2]
     if as_json:
         doc = json.loads(out)
+        assert docschema.check(doc) == []
         assert doc["ok"] is False and doc["error"]["kind"] == "Interrupted"
-        assert doc["error"]["exit_code"] == 130 and doc["backup"] == str(backup)
+        assert doc["error"]["exit_code"] == 130 and doc["backup"]["path"] == str(backup)
         assert [s["version"] for s in doc["applied"]] == [1, 2]
         assert doc["failed"]["version"] == 3
     else:

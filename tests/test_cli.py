@@ -82,7 +82,7 @@ def test_rollback_and_history(project):
     sqlmig("apply", cwd=project)
     out = sqlmig("rollback", cwd=project)
     assert out.returncode == 0 and "rolled back 1 migration(s)" in out.stdout
-    hist = json.loads(sqlmig("history", "--json", cwd=project).stdout)
+    hist = json.loads(sqlmig("history", "--json", cwd=project).stdout)["events"]
     assert [h["event"] for h in hist[:2]] == ["rollback", "apply"]
     assert hist[0]["version"] == 5
 
@@ -176,7 +176,7 @@ def test_history_since_today_and_yesterday_are_utc_calendar_days(project):
     def since(word: str) -> list[int]:
         out = sqlmig("history", "--since", word, "--json", cwd=project)
         assert out.returncode == 0, out.stderr
-        return [e["id"] for e in json.loads(out.stdout)]
+        return [e["id"] for e in json.loads(out.stdout)["events"]]
 
     assert since("yesterday") == [1]
     assert since("Today") == []
@@ -221,7 +221,7 @@ def test_release_commands(project):
     assert out.returncode == 0 and "backup written:" in out.stdout and "version 2" in out.stdout
     done = sqlmig("apply", "--seed", cwd=project)
     assert "backup before migrating:" in done.stdout and "seeded plans.sql" in done.stdout
-    listed = json.loads(sqlmig("backups", "--json", cwd=project).stdout)
+    listed = json.loads(sqlmig("backups", "--json", cwd=project).stdout)["backups"]
     assert [b["version"] for b in listed] == [2, 2]
     assert sqlmig("status", "--exit-code", cwd=project).returncode == 0
     oldest = listed[-1]["path"]
@@ -274,7 +274,9 @@ def test_apply_verify_reports_drift_in_text_and_in_one_json_document(project, db
     assert as_json.returncode == 1
     document = json.loads(as_json.stdout)  # the whole output parses: nothing printed after it
     assert document["direction"] == "up" and document["steps"] == []
-    assert "table audit missing in database" in document["differences"]
+    missing = {d["object"]: d for d in document["differences"]}["table audit"]
+    assert missing["text"] == "table audit missing in database"
+    assert missing["kind"] == "missing" and missing["detail"] == "missing in database"
     assert document["notes"] == []  # how the check was made: nothing to say here
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from sqlmig import docschema
 from sqlmig.models import Direction, Migration, SqlFile
 from sqlmig.runner import At, lost_outcome
 from tests.helpers import query, versions
@@ -102,6 +103,7 @@ def test_a_transactional_migration_is_gone_whole_and_the_next_run_applies_it(
     assert "Version 2 (b) ran in one transaction, which the server rolled back" in err
     assert "nothing of it stays" in err and "Run `sqlmig apply` again" in err
     doc = json.loads(out)
+    assert docschema.check(doc) == []
     assert doc["error"]["kind"] == "ConnectionLost" and doc["error"]["exit_code"] == 3
     assert [s["version"] for s in doc["applied"]] == [1]
     assert versions(db) == [1]

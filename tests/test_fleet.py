@@ -232,11 +232,11 @@ def test_metrics_and_history_name_every_target(tmp_path):
     assert metrics.stdout.count("# TYPE sqlmig_current_version gauge") == 1
     history = sqlmig("history", "--target", "files/f0[23]", "-n", "1", "--json", cwd=tmp_path)
     doc = json.loads(history.stdout)
-    assert [(t["target"], len(t["result"])) for t in doc["targets"]] == [
+    assert [(t["target"], len(t["result"]["events"])) for t in doc["targets"]] == [
         ("files/f02", 1),
         ("files/f03", 1),
     ]
-    assert json.loads(doc["targets"][0]["result"][0]["variables"]) == {"tenant": "f02"}
+    assert doc["targets"][0]["result"]["events"][0]["variables"] == {"tenant": "f02"}
 
 
 def test_the_library_returns_results_and_never_prints(tmp_path, capsys):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -186,7 +185,7 @@ def test_text_format(tmp_path, monkeypatch):
 
 def test_json_format(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    data = json.loads(formats.dumps(_one_finding(tmp_path), 4))
+    data = formats.as_json(_one_finding(tmp_path), 4)
     assert data["ok"] is False and data["files"] == 4
     (f,) = data["findings"]
     assert f["file"] == "sql/up/0002_m2.sql" and (f["line"], f["column"]) == (2, 3)

@@ -133,7 +133,7 @@ def test_rollback_takes_a_backup_on_sqlite_and_says_where(sqlite_url, write_migr
     assert manifest["taken_by"] == "rollback"
     as_json = piped("rollback", "--json", "-d", sqlite_url, cwd=cwd)
     assert as_json.returncode == 0 and "backup before rolling back:" in as_json.stderr
-    assert json.loads(as_json.stdout)["backup"].endswith(".sqlite")
+    assert json.loads(as_json.stdout)["backup"]["path"].endswith(".sqlite")
     assert piped("rollback", "--no-backup", "-d", sqlite_url, cwd=cwd).returncode == 0
     assert len(list(taken[0].parent.glob("*.sqlite"))) == 2 and versions(sqlite_url) == []
 

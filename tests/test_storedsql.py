@@ -80,7 +80,7 @@ def test_status_exit_code_and_validate_pass_with_a_changed_down_file(sqlite_url,
     assert "down changed" in st.stdout and "+DROP TABLE IF EXISTS a;" in st.stdout
     checked = sqlmig("validate", "--json", *args, cwd=folder.parent)
     doc = json.loads(checked.stdout)
-    assert checked.returncode == 0 and doc["ok"] and "sqlmig accept 1" in doc["warnings"][0]
+    assert checked.returncode == 0 and doc["ok"] and "sqlmig accept 1" in doc["warnings"][0]["text"]
     assert "-DROP TABLE a;" in doc["diffs"]["1"]
     doc = json.loads(sqlmig("status", "--json", "--diff", *args, cwd=folder.parent).stdout)
     assert doc["counts"]["down_changed"] == 1 and "+DROP TABLE IF EXISTS a;" in doc["diffs"]["1"]

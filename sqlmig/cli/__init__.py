@@ -7,6 +7,7 @@ documented exit code. Commands live in migrate.py, moves.py, schema.py, release.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -40,4 +41,30 @@ def main() -> None:
     from sqlmig import interrupts
 
     interrupts.install()
-    app()
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    sys.exit(_with_json_usage_errors())
+
+
+def _with_json_usage_errors() -> int:
+    """Run the command line, where an option or argument typer refuses (exit 2) also gets
+    its failure document: with --json, stdout always has exactly one."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        show, text = getattr(exc, "show", None), getattr(exc, "format_message", None)
+        if show is None or text is None:
+            raise  # not a usage error: a bug, shown as one
+        from sqlmig import documents
+        from sqlmig.errors import ConfigError
+
+        show()  # the usage line and the message, on stderr, as without --json
+        message = str(text())
+        known = {c.name for c in app.registered_commands}
+        named = next((a for a in sys.argv[1:] if a in known), "sqlmig")
+        doc = documents.failure(ConfigError(message), message, None)
+        doc["error"]["kind"] = "UsageError"
+        documents.emit(named, doc)
+        return int(getattr(exc, "exit_code", 2))
+    return code if isinstance(code, int) else 0

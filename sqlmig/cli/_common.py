@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -209,40 +209,71 @@ def command(
             for name, ann in added.items()
         ]
 
+        name = fn.__name__.rstrip("_").replace("_", "-")
+
         @functools.wraps(fn)
         def wrapper(**kwargs: Any) -> None:
-            common = Common(**{name: kwargs.pop(name) for name in _OPTIONS})
-            with handled(common.database_url, writes=writes, json=kwargs.get("json", False)):
+            common = Common(**{key: kwargs.pop(key) for key in _OPTIONS})
+            chosen = Targets(**{key: kwargs.pop(key) for key in _TARGET_OPTIONS if fleet})
+            one = None if chosen.target or chosen.all_targets else common
+            json = kwargs.get("json", False)
+            with handled(common.database_url, writes=writes, json=json, command=name, common=one):
                 if fleet:
-                    targets = Targets(**{name: kwargs.pop(name) for name in _TARGET_OPTIONS})
-                    fn(common, targets, **kwargs)
+                    fn(common, chosen, **kwargs)
                 else:
                     fn(common, **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *extra]}
-        app.command(fn.__name__.rstrip("_").replace("_", "-"))(wrapper)
+        app.command(name)(wrapper)
         return wrapper
 
     return register
 
 
 @contextmanager
-def handled(url: str | None = None, *, writes: bool = False, json: bool = False) -> Iterator[None]:
-    """Map what a command raises to a message on stderr (and with ``json`` a document on
-    stdout) and an exit code."""
+def handled(
+    url: str | None = None,
+    *,
+    writes: bool = False,
+    json: bool = False,
+    command: str = "sqlmig",
+    common: Common | None = None,
+) -> Iterator[None]:
+    """Map what a command raises to a message on stderr (and with ``json`` its failure
+    document on stdout, naming ``common``'s database) and an exit code."""
     try:
         yield
     except SqlmigError as exc:
-        fail(exc, url, json=json)
+        fail(exc, url, json=json, command=command, database=_database(common) if json else None)
     except KeyboardInterrupt as exc:
         from sqlmig import render
         from sqlmig.errors import Interrupted
 
         partial = exc.partial if isinstance(exc, Interrupted) else None
         stopped = Interrupted(partial, _interrupted(writes))
-        render.failure(stopped, mask_with=url, json=json, label="interrupted")
+        render.failure(
+            stopped,
+            mask_with=url,
+            json=json,
+            label="interrupted",
+            command=command,
+            database=_database(common) if json else None,
+        )
         raise typer.Exit(stopped.exit_code) from None
+
+
+def _database(common: Common | None) -> str | None:
+    """The masked URL of the database a failed command was for; None for a run on targets
+    (each target's document names its own) or when the settings themselves are wrong."""
+    if common is None:
+        return None
+    from sqlmig.config import load_settings
+
+    try:
+        return load_settings(asdict(common)).url.masked
+    except SqlmigError:
+        return None
 
 
 def _interrupted(writes: bool) -> str:
@@ -254,11 +285,18 @@ def _interrupted(writes: bool) -> str:
     )
 
 
-def fail(exc: SqlmigError, url: str | None = None, *, json: bool = False) -> None:
+def fail(
+    exc: SqlmigError,
+    url: str | None = None,
+    *,
+    json: bool = False,
+    command: str = "sqlmig",
+    database: str | None = None,
+) -> None:
     """Print ``exc`` (and what its run had already done) and exit with its code."""
     from sqlmig import render
 
-    render.failure(exc, mask_with=url, json=json)
+    render.failure(exc, mask_with=url, json=json, command=command, database=database)
     raise typer.Exit(exc.exit_code)
 
 
@@ -328,25 +366,22 @@ DryRun = Annotated[
 
 
 def report(
-    findings: list[str],
+    findings: Sequence[str],
     *,
-    json: bool,
-    key: str,
+    document: tuple[str, dict[str, Any]] | None,
     failed: str,
     ok: str,
-    extra: dict[str, object] | None = None,
     notes: list[str] | None = None,
     warnings: list[str] | None = None,
 ) -> None:
-    """A check's verdict: each finding on its line (``failed`` above them, with {n} for
-    their count), or ``ok``, then any warnings (which do not fail it) and notes on how it
-    was made (never findings); exits with the check-failed code when there is any finding."""
+    """A check's verdict: with ``document`` (its command and body, for --json) that alone;
+    else each finding on its line (``failed`` above them, with {n} for their count), or
+    ``ok``, then any warnings (which do not fail it) and notes on how it was made (never
+    findings). Exits with the check-failed code when there is any finding."""
     from sqlmig import documents, render
 
-    if json:
-        noted = {} if notes is None else {"notes": notes}
-        warned = {} if warnings is None else {"warnings": warnings}
-        documents.emit({"ok": not findings, **(extra or {}), key: findings, **warned, **noted})
+    if document is not None:
+        documents.emit(*document)
     else:
         render.findings(findings, failed=failed, ok=ok, notes=notes or (), warnings=warnings or ())
     if findings:

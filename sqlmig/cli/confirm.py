@@ -8,14 +8,14 @@ import sys
 
 import typer
 
-from sqlmig.errors import ConfigError
+from sqlmig.errors import ConfigError, StateError
 from sqlmig.models import Migration
 
 
 def confirm(question: str, *, yes: bool, what: str, nothing_done: str) -> None:
-    """Return if ``yes`` or the person at the terminal agrees to ``question``; exit 1 on
-    no, saying ``nothing_done``. Without a terminal, refuse (exit 2) naming --yes, with
-    ``what`` (the action, "restore sqlite:///app.db") in the message."""
+    """Return if ``yes`` or the person at the terminal agrees to ``question``; on no,
+    raise StateError saying ``nothing_done`` (exit 1). Without a terminal, refuse (exit
+    2) naming --yes, with ``what`` (the action, "restore sqlite:///app.db") in it."""
     if yes:
         return
     if not sys.stdin.isatty():
@@ -25,10 +25,9 @@ def confirm(question: str, *, yes: bool, what: str, nothing_done: str) -> None:
         )
     # The question on stderr: stdout may be a --json document.
     if not typer.confirm(question, default=False, err=True):
-        from sqlmig import render
-
-        render.err.print(nothing_done)
-        raise typer.Exit(1)
+        # An error, not a quiet exit: --json then prints its document, and exit 1 says
+        # that what was asked for did not happen.
+        raise StateError(nothing_done)
 
 
 def confirm_rollback(chosen: list[Migration], target: str) -> None:

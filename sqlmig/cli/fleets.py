@@ -23,11 +23,13 @@ def run(
     checks: bool = True,
     progress: bool = False,
     settings: dict[str, Any] | None = None,
+    command: str | None = None,
 ) -> None:
     """Run ``call(fleet)`` on the selected targets and show its FleetResult. ``checks``:
     whether a target's failed check (not ok, drift, problems) counts in the exit code;
     ``progress``: a line as each target finishes (not with --json); ``settings``: more
-    settings than ``common``'s (None meaning unset)."""
+    settings than ``common``'s (None meaning unset); ``command``: the name its document
+    has, when not the fleet's own (a dry run is the fleet's "plan", the user's apply)."""
     from sqlmig import render_fleet
     from sqlmig.fleet_results import FleetInterrupted
 
@@ -37,7 +39,7 @@ def run(
         result = call(fleet)
     except FleetInterrupted as exc:
         result = exc.result
-    render_fleet.report(result, json=json, checks=checks)
+    render_fleet.report(result, json=json, checks=checks, command=command)
     code = result.exit_code(checks=checks)
     if code:
         raise typer.Exit(code)

@@ -52,7 +52,17 @@ def lint(
     if chosen not in FORMATS:
         raise ConfigError(f"--format {output!r}: use one of {', '.join(FORMATS)}")
     found, checked = run(asdict(common), files or (), pending=pending, since=since)
-    render = {"text": formats.text, "json": formats.dumps, "github": formats.github}[chosen]
-    typer.echo(render(found, checked), nl=False)
+    if chosen == "json":
+        from sqlmig import documents
+        from sqlmig.config import load_settings
+
+        # Only --pending reads the database; the files alone are no database's.
+        database = load_settings(asdict(common)).url.masked if pending else None
+        documents.emit(
+            "lint", {"ok": not found, "database": database, **formats.as_json(found, checked)}
+        )
+    else:
+        render = {"text": formats.text, "github": formats.github}[chosen]
+        typer.echo(render(found, checked), nl=False)
     if found:
         raise typer.Exit(EXIT_CHECK_FAILED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,8 +29,12 @@ from sqlmig.cli._common import (
     variables,
 )
 from sqlmig.errors import EXIT_CHECK_FAILED
-from sqlmig.models import Direction
+from sqlmig.models import Direction, Migration
 from sqlmig.planner import refuse_outside_transaction
+
+if TYPE_CHECKING:
+    from sqlmig.migrator import Migrator
+    from sqlmig.models import SeedStatus
 
 
 @command(writes=False, fleet=True)
@@ -71,7 +75,7 @@ def status(
         doc = documents.status(st)
         if diff:
             doc["diffs"] = {str(v): "\n".join(lines) for v, lines in changes.items()}
-        documents.emit(doc)
+        documents.emit("status", doc)
     else:
         render.status_table(st)
         render_stored.diffs(changes)
@@ -127,8 +131,9 @@ def apply(
                 lambda f: f.plan_apply(
                     to, allow_out_of_order=allow_out_of_order, whole=single_transaction, seed=seed
                 ),
-                json=False,
+                json=json,
                 settings=settings,
+                command="apply",
             )
             return
         fleets.run(
@@ -155,8 +160,8 @@ def apply(
             if single_transaction:
                 refuse_outside_transaction(plan, Direction.UP)
             seeds = m.plan_seeds() if seed else None
-            render.print_plan(
-                plan, Direction.UP, m.settings, m.bindings(), whole=single_transaction, seeds=seeds
+            _show_plan(
+                "apply", m, plan, Direction.UP, whole=single_transaction, json=json, seeds=seeds
             )
             return
         _watch.header("apply", m, json=json)
@@ -173,7 +178,8 @@ def apply(
                 single_transaction=single_transaction,
                 on_backup=render.backup_line(json),
             )
-    render.run_report(result, Direction.UP, json=json)
+        database = m.settings.url.masked
+    render.run_report(result, Direction.UP, json=json, command="apply", database=database)
     if result.drift:  # --verify found drift
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -221,8 +227,9 @@ def rollback(
                 lambda f: f.plan_rollback(
                     count, to=to, whole=single_transaction, from_database=from_database
                 ),
-                json=False,
+                json=json,
                 settings=settings,
+                command="rollback",
             )
             return
         if count > 1 or to is not None:  # each target's plan is its own: ask about the rule
@@ -255,9 +262,7 @@ def rollback(
             plan = m.plan_rollback(count, to=to, from_database=from_database)
             if single_transaction:
                 refuse_outside_transaction(plan, Direction.DOWN)
-            render.print_plan(
-                plan, Direction.DOWN, m.settings, m.bindings(), whole=single_transaction
-            )
+            _show_plan("rollback", m, plan, Direction.DOWN, whole=single_transaction, json=json)
             return
         expected = None
         if (count > 1 or to is not None) and not yes:
@@ -279,16 +284,41 @@ def rollback(
                 expected=expected,
                 from_database=from_database,
             )
-    render.run_report(result, Direction.DOWN, json=json)
+        database = m.settings.url.masked
+    render.run_report(result, Direction.DOWN, json=json, command="rollback", database=database)
     if not json:
         render_stored.step_notes(result)
+
+
+def _show_plan(
+    command: str,
+    m: Migrator,
+    plan: list[Migration],
+    direction: Direction,
+    *,
+    whole: bool,
+    json: bool,
+    seeds: list[SeedStatus] | None = None,
+) -> None:
+    """A dry run: the SQL itself, or with ``json`` the plan document (``seeds``: those
+    ``apply --seed`` would run after the migrations)."""
+    from sqlmig import documents, render
+
+    if not json:
+        render.print_plan(plan, direction, m.settings, m.bindings(), whole=whole, seeds=seeds)
+        return
+    dialect, database = m.settings.url.dialect, m.settings.url.masked
+    doc = documents.plan(plan, direction, dialect, m.bindings(), whole=whole, database=database)
+    if seeds is not None:
+        doc["seeds"] = documents.planned_seeds(seeds, dialect, m.bindings())
+    documents.emit(command, doc)
 
 
 @command(writes=False, fleet=True)
 def validate(common: Common, targets: Targets, var: Vars = None, json: Json = False) -> None:
     """Check the migration set and compare checksums with the database; exit 1 on any
     problem. Lint findings for what apply would run are shown as warnings."""
-    from sqlmig import render, render_stored
+    from sqlmig import documents, render, render_stored
     from sqlmig.lint import findings as lint_formats
     from sqlmig.lint import lint_pending
 
@@ -303,22 +333,23 @@ def validate(common: Common, targets: Targets, var: Vars = None, json: Json = Fa
         st = m.status()
         found, warned, changes = m.validate(st), m.warnings(st), m.changes(st)
         linted = [] if found else lint_pending(m)  # a set at odds with the database first
-    lint_doc = lint_formats.as_json(linted, len({f.path for f in linted}))["findings"]
+        database = m.settings.url.masked
     if linted and not json:
         render.out.print(lint_formats.text(linted, len({f.path for f in linted})).rstrip())
-    errors = [f"{f.path}:{f.line}: {f.rule}: {f.message}" for f in linted if f.severity == "error"]
+    errors = [lint_formats.problem(f) for f in linted if f.severity == "error"]
+    problems = [*(p.item() for p in found), *errors]
     if not json:
         render_stored.diffs(changes)
+    document = None
+    if json:
+        warned_items = [p.item() for p in warned]
+        body = documents.validation(problems, linted, database, warned_items, changes)
+        document = ("validate", body)
     report(
-        [str(p) for p in found] + errors,
-        json=json,
-        key="problems",
+        problems,
+        document=document,
         failed="{n} problem(s):",
         ok="[green]ok[/]: the set is well-formed and matches the database.",
-        extra={
-            "lint": lint_doc,
-            "diffs": {str(v): "\n".join(lines) for v, lines in changes.items()},
-        },
         warnings=[str(p) for p in warned],
     )
 
@@ -333,13 +364,20 @@ def baseline(
             "objects are another's)."
         ),
     ],
+    json: Json = False,
 ) -> None:
     """Mark an existing database as being at VERSION without running anything."""
-    from sqlmig import render
+    from sqlmig import documents, render
 
     with common.migrator() as m:
-        _watch.header("baseline", m)
+        _watch.header("baseline", m, json=json)
         chosen = m.baseline(version)
+        database = m.settings.url.masked
+    if json:
+        marked = [mig.version for mig in chosen]
+        body = {"ok": True, "database": database, "version": version, "marked": marked}
+        documents.emit("baseline", body)
+        return
     if not chosen:
         render.out.print(
             "baseline 0: recorded that none of the migrations is applied yet (nothing was "
@@ -359,14 +397,18 @@ def accept(
         list[int] | None,
         typer.Argument(help="Versions whose edited files are right (default: all edited)."),
     ] = None,
+    json: Json = False,
 ) -> None:
     """Record the new checksum of edited applied files, after a human decided the edit is right."""
-    from sqlmig import render
+    from sqlmig import documents, render
 
     with common.migrator() as m:
-        _watch.header("accept", m)
+        _watch.header("accept", m, json=json)
         done = m.accept(versions or None)
-    if done:
+        database = m.settings.url.masked
+    if json:
+        documents.emit("accept", {"ok": True, "database": database, "accepted": done})
+    elif done:
         render.out.print(
             f"accepted the edited files of version(s) {', '.join(map(str, done))}; "
             "logged in the history."
@@ -385,16 +427,23 @@ def resolve(
     rolled_back: Annotated[
         bool, typer.Option("--rolled-back", help="The change is undone: remove its row.")
     ] = False,
+    json: Json = False,
 ) -> None:
     """Clear a dirty version after a failed no-transaction migration was fixed by hand."""
-    from sqlmig import render
+    from sqlmig import documents, render
     from sqlmig.errors import ConfigError
 
     if applied == rolled_back:
         raise ConfigError("say what you found: exactly one of --applied or --rolled-back")
     with common.migrator() as m:
-        _watch.header("resolve", m)
+        _watch.header("resolve", m, json=json)
         m.resolve(version, applied=applied)
+        database = m.settings.url.masked
+    if json:
+        resolution = "applied" if applied else "rolled_back"
+        body = {"ok": True, "database": database, "version": version, "resolution": resolution}
+        documents.emit("resolve", body)
+        return
     render.out.print(
         f"version {version} marked {'applied' if applied else 'rolled back'}; "
         "logged in the history."
@@ -438,8 +487,9 @@ def history(
         return
     with common.migrator() as m:
         events = m.history(limit or None, since=start, failed=failed)
+        database = m.settings.url.masked
     if json:
-        documents.emit(documents.history(events))
+        documents.emit("history", documents.history(events, database))
     else:
         render.history_table(events)
 
@@ -480,11 +530,16 @@ def new(
         Path | None,
         typer.Option("--dir", help="Migration folder [default: sql].", show_default=False),
     ] = None,
+    json: Json = False,
 ) -> None:
     """Write the next numbered up/down pair, ready to edit."""
+    from sqlmig import documents
     from sqlmig.config import load_settings
     from sqlmig.discovery import new_migration
 
-    with handled():
+    with handled(json=json, command="new"):
         up, down = new_migration(load_settings({"dir": dir}).dir, " ".join(name))
-    typer.echo(f"created {up}\ncreated {down}")
+    if json:
+        documents.emit("new", {"ok": True, "up": str(up), "down": str(down)})
+    else:
+        typer.echo(f"created {up}\ncreated {down}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,7 +18,10 @@ from sqlmig.cli._common import (
     command,
     variables,
 )
-from sqlmig.models import Direction
+from sqlmig.models import Direction, Migration
+
+if TYPE_CHECKING:
+    from sqlmig.migrator import Migrator
 
 Backup = Annotated[
     bool | None,
@@ -48,13 +51,17 @@ def redo(
     with common.migrator(**settings) as m:
         if dry_run:
             chosen = m.plan_redo()
+            if json:
+                _emit_plan("redo", m, [([chosen], Direction.DOWN), ([chosen], Direction.UP)])
+                return
             for direction in (Direction.DOWN, Direction.UP):
                 render.print_plan([chosen], direction, m.settings, m.bindings())
             return
         _watch.header("redo", m, json=json)
         with _watch.watching(m, json=json) as progress:
             result = m.redo(progress=progress, backup=backup, on_backup=render.backup_line(json))
-    render_stored.redo_report(result, json=json)
+        database = m.settings.url.masked
+    render_stored.redo_report(result, json=json, database=database)
 
 
 @command(writes=True)
@@ -86,6 +93,9 @@ def goto(
     with common.migrator(**settings) as m:
         if dry_run:
             direction, plan = m.plan_goto(version, allow_out_of_order=allow_out_of_order)
+            if json:
+                _emit_plan("goto", m, [(plan, direction)])
+                return
             render.print_plan(plan, direction, m.settings, m.bindings())
             return
         way, chosen = m.plan_goto(version, allow_out_of_order=allow_out_of_order)
@@ -107,6 +117,23 @@ def goto(
                 ),
                 expected=expected,
             )
-    render.run_report(result, direction, json=json)
+        database = m.settings.url.masked
+    render.run_report(result, direction, json=json, command="goto", database=database)
     if not json:
         render_stored.step_notes(result)
+
+
+def _emit_plan(command: str, m: Migrator, parts: list[tuple[list[Migration], Direction]]) -> None:
+    """A dry run's document: the files of each part in order, each with its direction
+    (redo's is its rollback, then its apply)."""
+    from sqlmig import documents
+
+    dialect, database = m.settings.url.dialect, m.settings.url.masked
+    docs = [
+        documents.plan(plan, way, dialect, m.bindings(), whole=False, database=database)
+        for plan, way in parts
+    ]
+    doc = docs[0] | {"migrations": [e for d in docs for e in d["migrations"]]}
+    if len(parts) > 1:
+        doc["direction"] = command
+    documents.emit(command, doc)

@@ -62,6 +62,8 @@ def diff(
 ) -> None:
     """Drift check: list every difference between the database and schema.sql (with
     migrations pending, what the applied ones build); exit 1 on any."""
+    from sqlmig import documents
+
     cache = _cache(cache_dir, no_cache)
     if targets.chosen:
         from sqlmig.cli import fleets
@@ -78,15 +80,14 @@ def diff(
         m.engine()  # connected first: the driver's import is start-up too
         with _start_up_set_aside():
             drift = m.diff(baseline, scratch_url=scratch_url)
+        database = m.settings.url.masked
     source = drift.compared_with
     report(
         drift,
-        json=json,
-        key="differences",
+        document=("diff", documents.drift(drift, database)) if json else None,
         failed="schema drift: {n} difference(s)"
         + ("" if drift.version is None else f" from {source}"),
         ok=f"[green]schema matches {source}[/]",
-        extra={"compared_with": source, "version": drift.version, "pending": drift.pending},
         notes=drift.notes,
     )
 
@@ -112,13 +113,19 @@ def dump(
         ),
     ] = False,
     scratch_url: ScratchUrl = None,
+    json: Json = False,
 ) -> None:
     """Write the database's schema as deterministic SQL (the baseline `diff` compares with)."""
-    from sqlmig import render
+    from sqlmig import documents, render
 
     with common.migrator() as m:
         where = None if output == "-" else Path(output) if output else m.settings.dir / "schema.sql"
         done = m.dump(where, from_migrations=from_migrations, scratch_url=scratch_url)
+        database = m.settings.url.masked
+    if json:  # with -o -, the SQL is in the document, which is stdout's one content
+        body = documents.dump(done, database, from_migrations=from_migrations, inline=where is None)
+        documents.emit("dump", body)
+        return
     if where is None:
         typer.echo(done.text, nl=False)
         return
@@ -134,8 +141,11 @@ def test(
     no_cache: NoCache = False,
 ) -> None:
     """Round trip in a scratch database: up, down, up for every migration, then schema.sql."""
+    from sqlmig import documents
+
     with _start_up_set_aside(), common.migrator(**_cache(cache_dir, no_cache)) as m:
         trip = m.test_roundtrip(scratch_url=scratch_url)
+        database = m.settings.url.masked
     done = f"{trip.migrations - len(trip.irreversible)} migration(s) up, down and up again"
     if trip.irreversible:
         done += f", {len(trip.irreversible)} irreversible one(s) up only"
@@ -146,15 +156,9 @@ def test(
     )
     report(
         trip.problems,
-        json=json,
-        key="problems",
+        document=("test", documents.roundtrip(trip, database)) if json else None,
         failed="round trip failed: {n} problem(s)",
         ok=f"[green]round trip ok[/]: {done}",
-        extra={
-            "migrations": trip.migrations,
-            "irreversible": trip.irreversible,
-            "compared_with_schema_sql": trip.compared_with_schema_sql,
-        },
         notes=trip.notes,
         warnings=trip.warnings,
     )

@@ -6,7 +6,7 @@ The library entry points (none of them imports pglast until a PostgreSQL file is
   batch=())``: findings for a migration set, without a database (``ci-check``).
 - ``lint_pending(migrator)``: findings for what ``apply`` would run now, with the
   connected server's version (``validate``, ``apply --lint``).
-- ``Finding`` and ``RULES``; ``findings.text/dumps/github`` print them.
+- ``Finding`` and ``RULES``; ``findings.text/as_json/github`` print them.
 """
 
 from sqlmig.lint.engine import in_scope, lint_pending, lint_set

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmig.lint.rules import RULES, Severity
+
+if TYPE_CHECKING:
+    from sqlmig.schema import Item
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,14 @@ class Finding:
         }
         values.update(kw)
         return cls(path, line, col, rule_id, message=message, **values)
+
+
+def problem(f: Finding) -> Item:
+    """A lint error as one of validate's problems."""
+    from sqlmig.schema import Item
+
+    where = f"{f.path}:{f.line}"
+    return Item(f"{where}: {f.rule}: {f.message}", "lint", where, f"{f.rule}: {f.message}")
 
 
 def shown(path: Path) -> str:
@@ -125,7 +135,3 @@ def _escape_data(value: str) -> str:
 
 def _escape_property(value: str) -> str:
     return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
-
-
-def dumps(findings: list[Finding], files: int) -> str:
-    return json.dumps(as_json(findings, files), indent=2) + "\n"

@@ -7,15 +7,36 @@ formats them, so that formatting alone is never drift.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 Schema = dict[str, dict[str, str]]
+
+
+class Item(str):
+    """One finding of a check: the line people read, and what JSON shows of it besides,
+    its ``kind``, the ``object`` it is about (None: the check as a whole) and ``detail``,
+    what about that object. A str, so every reader of the lines reads it unchanged."""
+
+    kind: str
+    object: str | None
+    detail: str
+
+    def __new__(cls, text: str, kind: str, object: str | None = None, detail: str = "") -> Item:
+        item = super().__new__(cls, text)
+        item.kind, item.object, item.detail = kind, object, detail or text
+        return item
+
+    def said(self, text: str, kind: str | None = None, detail: str | None = None) -> Item:
+        """This finding told in other words (what it means for a round trip, say)."""
+        return Item(text, kind or self.kind, self.object, self.detail if detail is None else detail)
 
 
 class Findings(list[str]):
     """The differences or problems a check found, and notes on how it found them (a role
     it had to make, grants it compared as text) that are neither."""
 
-    def __init__(self, found: list[str] | None = None, notes: list[str] | None = None) -> None:
-        super().__init__(found or [])
+    def __init__(self, found: Iterable[str] = (), notes: list[str] | None = None) -> None:
+        super().__init__(found)
         self.notes = notes if notes is not None else []
 
 
@@ -52,7 +73,7 @@ _SHOWN = 60  # longer values (function bodies, view queries) are shown around th
 
 def compare(
     live: Schema, base: Schema, live_name: str = "database", base_name: str = "schema.sql"
-) -> list[str]:
+) -> list[Item]:
     """One readable line per difference, in a stable order; [] when they match.
 
     A SQLite table's definition repeats its columns, so a changed column also shows as
@@ -62,17 +83,18 @@ def compare(
     lines = []
     for key in sorted(live.keys() ^ base.keys()):
         if key in live:
-            lines.append(f"{key}: in {live_name}, not in {base_name}")
+            detail = f"in {live_name}, not in {base_name}"
+            lines.append(Item(f"{key}: {detail}", "unexpected", key, detail))
         else:
-            lines.append(f"{key} missing in {live_name}")
+            detail = f"missing in {live_name}"
+            lines.append(Item(f"{key} {detail}", "missing", key, detail))
     # Nearly everything is equal: one dict comparison each finds the few that are not.
     for key in sorted(k for k in live.keys() & base.keys() if live[k] != base[k]):
         for attr in sorted(live[key].keys() | base[key].keys()):
             a, b = live[key].get(attr), base[key].get(attr)
             if a != b:
-                lines.append(
-                    f"{key}: {attr} {_show(a, b)} in {live_name}, {_show(b, a)} in {base_name}"
-                )
+                detail = f"{attr} {_show(a, b)} in {live_name}, {_show(b, a)} in {base_name}"
+                lines.append(Item(f"{key}: {detail}", "changed", key, detail))
     return sorted(lines)
 
 

@@ -18,7 +18,7 @@ from sqlmig.config import Settings
 from sqlmig.engines.base import Engine
 from sqlmig.errors import StatementError
 from sqlmig.models import Migration
-from sqlmig.schema import Baseline, Findings, Schema, compare
+from sqlmig.schema import Baseline, Findings, Item, Schema, compare
 from sqlmig.schema.scratch import ScratchDb, in_scratch, scratch
 from sqlmig.scripts import execute_file
 
@@ -49,11 +49,22 @@ def _down_and_up(
     if execute_file(engine, m.down) == 0 and m.down.empty is None:
         trip.empty_downs.append(m.label)
     undone = compare(engine.introspect(), before, "after down", "before up")
-    trip.problems += [f"{m.label}: the down file does not undo the up file: {d}" for d in undone]
+    trip.problems += [
+        d.said(
+            f"{m.label}: the down file does not undo the up file: {d}",
+            "not_undone",
+            f"{m.label}: {d.detail}",
+        )
+        for d in undone
+    ]
     execute_file(engine, m.up)
     again = engine.introspect()
     trip.problems += [
-        f"{m.label}: up again differs from the first up: {d}"
+        d.said(
+            f"{m.label}: up again differs from the first up: {d}",
+            "up_again_differs",
+            f"{m.label}: {d.detail}",
+        )
         for d in compare(again, after_up, "second up", "first up")
     ]
     return again
@@ -97,7 +108,10 @@ def roundtrip(
             except StatementError as exc:
                 # A file that fails, or a down that leaves the up unable to run again, ends
                 # the trip: later migrations would start from a schema nobody wrote.
-                trip.problems.append(f"{m.label}: {in_scratch(db, exc, missing)}")
+                failure = in_scratch(db, exc, missing)
+                text = f"{m.label}: {failure}"
+                where = f"{failure.path}:{failure.line}"
+                trip.problems.append(Item(text, "failed", where, failure.db_message))
                 failed = True
                 break
             if base and before == base.schema:
@@ -110,7 +124,7 @@ def roundtrip(
 
 def baseline_problems(
     built: Schema, base: Baseline, name: str, matched: int | None, migrations: list[Migration]
-) -> list[str]:
+) -> list[Item]:
     """Where the schema the migrations build differs from the baseline's, led by what that
     means: a baseline left at an older version (a pull request that adds a migration
     without regenerating schema.sql), or one that no version of the migrations builds."""
@@ -130,7 +144,11 @@ def baseline_problems(
             f"below): if the migrations are right, {REGENERATE}; if {name} is, fix the "
             "migrations"
         )
-    return [verdict, *(f"after all migrations: {d}" for d in differences)]
+    kind = "baseline_out_of_date" if matched is not None else "baseline_differs"
+    return [
+        Item(verdict, kind, name),
+        *(d.said(f"after all migrations: {d}", "baseline_difference") for d in differences),
+    ]
 
 
 @contextmanager
