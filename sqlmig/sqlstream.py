@@ -66,8 +66,9 @@ def split_stream(chunks: Iterable[str], dialect: Dialect) -> Iterator[Statement]
     offsets, holding only the statement being read (and a piece of what follows).
 
     A statement is scanned only once the buffer holds it whole: when the scan runs off
-    the end of what has been read (an unfinished quote, comment or body), more is read,
-    doubling the buffer, and the statement is scanned again from its start.
+    the end of what has been read (an unfinished quote, comment or body), what is done
+    is dropped, more is read, doubling what is left, and the statement is scanned again
+    from its start.
     """
     pg = dialect == "postgres"
     reader = _Buffer(iter(chunks))
@@ -82,7 +83,11 @@ def split_stream(chunks: Iterable[str], dialect: Dialect) -> Iterator[Statement]
             return
         end = _statement_end(reader.buf, start, pg)
         if end >= len(reader.buf) and not reader.eof:
-            reader.read(2 * len(reader.buf))
+            # What is read is dropped first: doubling what is still unread keeps a long
+            # statement's rescans linear, while doubling the whole buffer grew it with
+            # the file (100 MB of short statements peaked at 100 MB).
+            pos = reader.drop(pos)
+            reader.read(max(2 * len(reader.buf), CHUNK))
             continue
         yield Statement(reader.buf[start:end].rstrip(), reader.line_of(start), reader.base + start)
         pos = end + 1
