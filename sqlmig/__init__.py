@@ -24,7 +24,6 @@ from sqlmig.errors import (
     ValidationError,
     VersionMismatch,
 )
-from sqlmig.fleet_results import FleetInterrupted, FleetResult, TargetResult
 from sqlmig.migrator import Migrator
 from sqlmig.models import (
     Direction,
@@ -40,14 +39,23 @@ from sqlmig.models import (
 
 if TYPE_CHECKING:
     from sqlmig.fleet import Fleet
+    from sqlmig.fleet_results import FleetInterrupted, FleetResult, TargetResult
+
+# Imported on first use: a command on one database needs none of them, and the fleet
+# modules (concurrent.futures, logging) would cost every command ~10 ms or more.
+_LAZY = {
+    "Fleet": "sqlmig.fleet",
+    "FleetInterrupted": "sqlmig.fleet_results",
+    "FleetResult": "sqlmig.fleet_results",
+    "TargetResult": "sqlmig.fleet_results",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use: concurrent.futures (logging) would cost every command ~10 ms.
-    if name == "Fleet":
-        from sqlmig.fleet import Fleet
+    if name in _LAZY:
+        import importlib
 
-        return Fleet
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'sqlmig' has no attribute {name!r}")
 
 

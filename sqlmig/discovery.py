@@ -83,9 +83,12 @@ def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directi
 def read_sql_file(path: Path, problems: list[Problem]) -> SqlFile | None:
     from sqlmig import sqlstream
 
-    if path.stat().st_size > sqlstream.INLINE_LIMIT:
-        return _read_large(path, problems)
-    raw = path.read_bytes()
+    # One open, its size from the open file: pathlib's stat and read_bytes cost a tenth
+    # of `sqlmig status` on a thousand files.
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size > sqlstream.INLINE_LIMIT:
+            return _read_large(path, problems)
+        raw = f.read()
     try:
         text = normalise(raw)
     except UnicodeDecodeError as exc:
@@ -117,10 +120,11 @@ def _not_utf8(path: Path, exc: UnicodeDecodeError, line: int, problems: list[Pro
 
 # A file without any of these words has no statement the transaction check refuses: most
 # files are skipped without being split.
+# Searched in the upper-cased text: re.IGNORECASE makes this search four times slower,
+# and it runs on every file of every command.
 _MAYBE_OUTSIDE = re.compile(
     r"\b(?:BEGIN|START|COMMIT|END|ABORT|ROLLBACK|PREPARE|CONCURRENTLY|VACUUM|DATABASE"
-    r"|TABLESPACE|SYSTEM|DISCARD|REINDEX|CLUSTER|DETACH|SUBSCRIPTION|PRAGMA|VALUE)\b",
-    re.IGNORECASE,
+    r"|TABLESPACE|SYSTEM|DISCARD|REINDEX|CLUSTER|DETACH|SUBSCRIPTION|PRAGMA|VALUE)\b"
 )
 
 
@@ -171,7 +175,7 @@ _FIRST_WORD = re.compile(
 def _may_hold_outside(file: SqlFile) -> bool:
     # A streamed file is checked statement by statement instead: searching a regex over
     # every megabyte costs more than splitting it.
-    return file.streamed or _MAYBE_OUTSIDE.search(file.text) is not None
+    return file.streamed or _MAYBE_OUTSIDE.search(file.text.upper()) is not None
 
 
 def has_statements(file: SqlFile, dialect: Dialect) -> bool:

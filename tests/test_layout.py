@@ -77,7 +77,8 @@ def test_status_into_a_file_loads_neither_rich_nor_the_other_driver(tmp_path):
     probe = (
         "import atexit, sys\n"
         "atexit.register(lambda: sys.stderr.write(repr(sorted(\n"
-        "    m for m in ('rich', 'psycopg', 'pglast') if m in sys.modules))))\n"
+        "    m for m in ('rich', 'psycopg', 'pglast', 'sqlmig.fleet_results', 'concurrent.futures')\n"
+        "    if m in sys.modules))))\n"
         "sys.argv = ['sqlmig', 'status']\n"
         "from sqlmig.cli import main\n"
         "main()\n"
