@@ -13,6 +13,7 @@ from sqlmig.schema import Findings
 if TYPE_CHECKING:
     from sqlmig.migrator import Migrator
     from sqlmig.planner import DiffTarget
+    from sqlmig.variables import Bindings
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ def dump(
     if from_migrations:
         from sqlmig.schema.roundtrip import built
 
-        with built(m.settings, m.migrations(), scratch_url) as db:
+        with built(m.settings, m.migrations(), scratch_url, _configured(m)) as db:
             text = db.engine.dump_schema()
         notes = db.notes
     else:
@@ -114,7 +115,8 @@ def _drift_at(m: Migrator, target: DiffTarget, scratch_url: str | None) -> Drift
     engine = m.engine()
     with ThreadPoolExecutor(1) as pool:  # as in diff: the live catalogs read meanwhile
         live = pool.submit(engine.introspect)
-        with built(m.settings, target.build, scratch_url) as db:
+        # The values this database's files ran with: what they built here is the schema.
+        with built(m.settings, target.build, scratch_url, m.bindings()) as db:
             schema = db.engine.introspect()
         found = compare(live.result(), schema, "database", what)
     pending = ", ".join(map(str, target.pending))
@@ -147,7 +149,7 @@ def roundtrip(m: Migrator, scratch_url: str | None) -> RoundTripResult:
 
     migrations = m.migrations()
     baseline = m.settings.dir / "schema.sql"
-    trip = run(m.settings, migrations, baseline, scratch_url)
+    trip = run(m.settings, migrations, baseline, scratch_url, variables=_configured(m))
     return RoundTripResult(
         problems=list(trip.problems),
         migrations=len(migrations),
@@ -160,6 +162,15 @@ def roundtrip(m: Migrator, scratch_url: str | None) -> RoundTripResult:
             for label in trip.empty_downs
         ],
     )
+
+
+def _configured(m: Migrator) -> Bindings | None:
+    """The variables' values a scratch build uses when it stands for no database: those
+    the configuration and --var give (a target's own, such as tenant, need a target)."""
+    from sqlmig.variables import Bindings
+
+    found = dict(m.settings.vars)
+    return Bindings(found, m.settings.url.dialect) if found else None
 
 
 def _write_whole(to: Path, text: str) -> None:

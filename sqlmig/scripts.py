@@ -188,23 +188,25 @@ def _last_line(file: SqlFile) -> int:
     return sum(chunk.count("\n") for chunk in normalised_chunks(file.path)) + 1
 
 
-def execute_file(engine: Driver, file: SqlFile, *, atomic: bool = True) -> int:
-    """Run a whole file (no bookkeeping) in one transaction unless it opts out, reporting
-    failures by file:line.
+def execute_file(
+    engine: Driver, file: SqlFile, *, atomic: bool = True, variables: Bindings | None = None
+) -> int:
+    """Run a whole file (no bookkeeping) in one transaction unless it opts out, with
+    ``variables`` substituted, reporting failures by file:line.
 
     ``atomic=False`` (a scratch database, thrown away anyway) runs the statements one
     at a time when the file needs more locks than one PostgreSQL transaction may hold.
     """
     try:
         with engine.transaction():
-            return run_statements(engine, file, rolled_back=True)
+            return run_statements(engine, file, rolled_back=True, variables=variables)
     except Unlocated as failed:
         if failed.failure.kind is FailureKind.OUT_OF_LOCKS and not atomic:
-            return one_by_one(engine, file, rolled_back=False)
+            return one_by_one(engine, file, rolled_back=False, variables=variables)
         raise locate(engine, failed) from failed.failure
     except StatementError as exc:
         if exc.kind == FailureKind.OUT_OF_LOCKS and not atomic:
-            return one_by_one(engine, file, rolled_back=False)
+            return one_by_one(engine, file, rolled_back=False, variables=variables)
         raise
     except DbFailure as exc:  # at commit: deferred constraints, SQLite's foreign keys
         raise statement_error(engine, file, None, exc, rolled_back=True) from exc

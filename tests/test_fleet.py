@@ -585,3 +585,33 @@ def test_an_older_checkout_rolls_back_every_target_from_the_database(tmp_path):
     done = sqlmig("rollback", "--all-targets", "--from-database", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert [versions(u) for u in urls] == [list(range(1, COUNT))] * 2
+
+
+def test_a_tenant_behind_is_diffed_with_what_its_own_values_built(tmp_path, pg_url):
+    # The migrations' defaults are :'tenant': the scratch build of versions 1 and 2 must
+    # run with t001's values, as its own apply did, to be the schema t001 has.
+    project = make_tenants(tmp_path, pg_url, 2)
+    sqlmig("apply", "--target", "tenants/t001", "--to", "2", cwd=project)
+    done = sqlmig("diff", "--target", "tenants/t001", cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 migration(s) pending (3)" in done.stdout
+    query(pg_url, "ALTER TABLE t001.t2 ALTER made_for SET DEFAULT 't002'")
+    drifted = sqlmig("diff", "--target", "tenants/t001", cwd=project)
+    assert drifted.returncode == 1 and "column t2.made_for" in drifted.stdout, drifted.stdout
+
+
+def test_the_round_trip_and_dump_run_with_the_configured_values(tmp_path, monkeypatch):
+    folder = tmp_path / "sql"
+    for sub in ("up", "down"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "up" / "0001_a.sql").write_text("CREATE TABLE a (region text DEFAULT :'region');\n")
+    (folder / "down" / "0001_a.sql").write_text("DROP TABLE a;\n")
+    (tmp_path / "sqlmig.toml").write_text(
+        'database_url = "sqlite:///app.db"\nvars = { region = "eu" }\n'
+    )
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    dumped = sqlmig("dump", "--from-migrations", "-o", "-", cwd=tmp_path)
+    assert dumped.returncode == 0 and "DEFAULT 'eu'" in dumped.stdout, dumped.stderr
+    (folder / "schema.sql").write_text(dumped.stdout)
+    tested = sqlmig("test", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr

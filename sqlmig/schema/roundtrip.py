@@ -21,6 +21,7 @@ from sqlmig.models import Migration
 from sqlmig.schema import Baseline, Findings, Item, Schema, compare
 from sqlmig.schema.scratch import ScratchDb, in_scratch, scratch
 from sqlmig.scripts import execute_file
+from sqlmig.variables import Bindings
 
 REGENERATE = (
     "regenerate it from the migrations with `sqlmig dump --from-migrations` (`make schema`) "
@@ -42,11 +43,12 @@ def _down_and_up(
     m: Migration,
     schemas: tuple[Schema, Schema],
     trip: Trip,
+    variables: Bindings | None,
 ) -> Schema:
     """Down, compare with ``schemas[0]`` (before the up); up, compare with ``schemas[1]``.
     Returns the schema after the second up: where the next migration really starts."""
     before, after_up = schemas
-    if execute_file(engine, m.down) == 0 and m.down.empty is None:
+    if execute_file(engine, m.down, variables=variables) == 0 and m.down.empty is None:
         trip.empty_downs.append(m.label)
     undone = compare(engine.introspect(), before, "after down", "before up")
     trip.problems += [
@@ -57,7 +59,7 @@ def _down_and_up(
         )
         for d in undone
     ]
-    execute_file(engine, m.up)
+    execute_file(engine, m.up, variables=variables)
     again = engine.introspect()
     trip.problems += [
         d.said(
@@ -77,6 +79,7 @@ def roundtrip(
     scratch_url: str | None,
     *,
     downs: bool = True,
+    variables: Bindings | None = None,
 ) -> Trip:
     """Every way the set fails the round trip, as readable lines; no problems when it
     passes. Without ``downs`` only the up files run: the baseline check alone."""
@@ -98,12 +101,12 @@ def roundtrip(
             matched = 0
         for m in migrations:
             try:
-                execute_file(engine, m.up)
+                execute_file(engine, m.up, variables=variables)
                 after_up = engine.introspect()
                 if downs and m.down.irreversible is None:
                     # What one round trip left behind is its problem, not the next one's:
                     # the next starts from where the second up really ended.
-                    after_up = _down_and_up(engine, m, (before, after_up), trip)
+                    after_up = _down_and_up(engine, m, (before, after_up), trip, variables)
                 before = after_up
             except StatementError as exc:
                 # A file that fails, or a down that leaves the up unable to run again, ends
@@ -153,15 +156,19 @@ def baseline_problems(
 
 @contextmanager
 def built(
-    settings: Settings, migrations: list[Migration], scratch_url: str | None
+    settings: Settings,
+    migrations: list[Migration],
+    scratch_url: str | None,
+    variables: Bindings | None = None,
 ) -> Iterator[ScratchDb]:
-    """A scratch database that the up files of ``migrations`` ran in, in order; a file
-    that fails raises its error, said of the scratch database."""
+    """A scratch database that the up files of ``migrations`` ran in, in order, with
+    ``variables`` substituted; a file that fails raises its error, said of the scratch
+    database."""
     with scratch(settings, scratch_url) as db:
         missing = _provide_roles(db, migrations)
         for m in migrations:
             try:
-                execute_file(db.engine, m.up)
+                execute_file(db.engine, m.up, variables=variables)
             except StatementError as exc:
                 raise in_scratch(db, exc, missing) from None
         yield db
