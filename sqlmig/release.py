@@ -116,8 +116,10 @@ def pending_seeds(settings: Settings, store: Store) -> list[SeedStatus]:
 
 def run_seeds(settings: Settings, runner: Runner, store: Store, result: RunResult) -> None:
     """Apply the new and changed seed files, adding each to ``result.seeds``."""
+    from sqlmig.seeding import run_seed
+
     for s in pending_seeds(settings, store):
-        result.seeds.append(runner.run_seed(s.name, s.file, result))
+        result.seeds.append(run_seed(runner, s.name, s.file, result))
 
 
 def plan_seeds(m: Migrator) -> list[SeedStatus]:

@@ -6,25 +6,17 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlmig import documents
-from sqlmig.config import Dialect, Settings
 from sqlmig.errors import Interrupted, SqlmigError
 from sqlmig.models import (
     BackupInfo,
     Direction,
-    EventKind,
-    HistoryEvent,
-    Metrics,
-    Migration,
     MigrationStatus,
     PartialRun,
     RunResult,
     SeedState,
-    SeedStatus,
-    SqlFile,
     State,
     Status,
 )
@@ -33,8 +25,6 @@ from sqlmig.schemaops import DumpResult
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from sqlmig.variables import Bindings
 
 
 def __getattr__(name: str) -> Console:
@@ -311,230 +301,3 @@ def dump_report(done: DumpResult) -> None:
             f"[yellow]warning[/]: {len(done.left_out)} object(s) of kinds sqlmig does not dump; "
             f"listed at the top of {done.path}: {', '.join(done.left_out)}"
         )
-
-
-def print_plan(
-    plan: list[Migration],
-    direction: Direction,
-    settings: Settings,
-    variables: Bindings | None = None,
-    *,
-    whole: bool = False,
-    seeds: Sequence[SeedStatus] | None = None,
-) -> None:
-    dialect, table = settings.url.dialect, settings.table
-    sys.stdout.write(
-        plan_text(plan, direction, dialect, table, variables=variables, whole=whole, seeds=seeds)
-    )
-
-
-def plan_text(
-    plan: list[Migration],
-    direction: Direction,
-    dialect: Dialect,
-    table: str,
-    *,
-    variables: Bindings | None,
-    whole: bool,
-    seeds: Sequence[SeedStatus] | None,
-) -> str:
-    """A dry run's SQL; ``seeds`` (apply --seed): the seed files that would run after it."""
-    text = dry_run(plan, direction, dialect, table, variables, whole=whole)
-    if seeds is not None:
-        if seeds:  # a blank line between the two parts, as between migrations
-            text = (text if plan else "-- migrations: nothing to do\n") + "\n"
-        text += seed_dry_run(seeds, dialect, table, variables)
-    return text
-
-
-def dry_run(
-    plan: list[Migration],
-    direction: Direction,
-    dialect: Dialect,
-    table: str,
-    variables: Bindings | None = None,
-    *,
-    whole: bool = False,
-) -> str:
-    """The exact statements a run would send, in order, annotated with file and line,
-    with ``variables`` substituted; ``whole``: all of them in one transaction
-    (--single-transaction)."""
-    if not plan:
-        return "-- nothing to do\n"
-    lines = ["-- --single-transaction: every migration below in one transaction", "BEGIN;", ""]
-    lines = lines if whole else []
-    for m in plan:
-        file = m.file(direction)
-        own = not (file.no_transaction or whole)  # a transaction of its own
-        mode = (
-            "no transaction: statements commit one by one"
-            if file.no_transaction
-            else "in the run's transaction"
-            if whole
-            else "one transaction"
-        )
-        lines.append(f"-- {file.path} (version {m.version}, {direction}, {mode})")
-        if own:
-            lines.append("BEGIN;")
-        lines += _statement_lines(file, dialect, variables)
-        action = "insert" if direction is Direction.UP else "delete"
-        lines.append(
-            f"-- sqlmig: {action} version {m.version} in {table} and append to {table}_history"
-        )
-        if own:
-            lines.append("COMMIT;")
-        lines.append("")
-    if whole:
-        lines += ["COMMIT;", ""]
-    return "\n".join(lines)
-
-
-def seed_dry_run(
-    seeds: Sequence[SeedStatus], dialect: Dialect, table: str, variables: Bindings | None = None
-) -> str:
-    """The statements a seed run would send, as ``dry_run`` shows a migration's: each
-    new or changed seed file in its own transaction."""
-    if not seeds:
-        return "-- seeds: nothing to do\n"
-    lines = []
-    for s in seeds:
-        lines += [f"-- {s.file.path} (seed, {s.state}, one transaction)", "BEGIN;"]
-        lines += _statement_lines(s.file, dialect, variables)
-        lines += [
-            f"-- sqlmig: record {s.name} in {table}_seeds and append to {table}_history",
-            "COMMIT;",
-            "",
-        ]
-    return "\n".join(lines)
-
-
-def _statement_lines(file: SqlFile, dialect: Dialect, variables: Bindings | None) -> list[str]:
-    lines = []
-    for st in file.statements(dialect):
-        lines.append(f"-- {file.path.name}:{st.line}")
-        text = variables.substitute(st.text) if variables else st.text
-        # A trailing `-- comment` would swallow a `;` written on the same line.
-        ends_in_comment = "--" in text.rsplit("\n", 1)[-1]
-        lines.append(text + ("\n;" if ends_in_comment else ";"))
-    return lines
-
-
-def history_table(events: list[HistoryEvent]) -> None:
-    rows = [history_cells(ev) for ev in events]
-    styles = ["green" if ev.success else "red" for ev in events]
-    columns(
-        "sqlmig history (newest first)", HISTORY_HEADER, rows, styles, state_column=1, right={2, 4}
-    )
-
-
-HISTORY_HEADER = ("at (UTC)", "event", "version", "name", "took", "by", "result")
-
-
-def history_cells(ev: HistoryEvent) -> tuple[str, ...]:
-    return (
-        ev.at[:19].replace("T", " "),
-        ev.event + (f" ({ev.direction})" if ev.direction and ev.event is EventKind.FAIL else ""),
-        "" if ev.version is None else str(ev.version),
-        ev.name,
-        f"{ev.duration_ms} ms",
-        ev.applied_by,
-        ev.detail or "ok" if ev.success else (ev.error or "failed").splitlines()[0],
-    )
-
-
-def backups_table(found: list[BackupInfo], folder: Path) -> None:
-    header = ("file", "database", "version", "taken at (UTC)", "size")
-    rows = [
-        (b.path.name, b.database, str(b.version), b.taken_at[:19].replace("T", " "), f"{b.size:,}")
-        for b in found
-    ]
-    title = f"backups in {folder} (newest first)" if found else f"no backups in {folder}"
-    columns(title, header, rows, ["green"] * len(rows), state_column=0, right={2, 4})
-
-
-def prometheus(m: Metrics) -> str:
-    """The text exposition format, one HELP and TYPE line per metric."""
-    return prometheus_text([({"database": m.database}, m)])
-
-
-def prometheus_text(labelled: list[tuple[dict[str, str], Metrics]]) -> str:
-    """Each metric once, with a series for each (labels, values) pair."""
-    lines = []
-    for name, kind, help_text, value in _SERIES:
-        found = [(labels, value(m)) for labels, m in labelled if value(m) is not None]
-        if not found:
-            continue  # no run yet: an absent series, not a misleading zero
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        for labels, number in found:
-            text = str(number) if isinstance(number, int) else f"{number:.3f}"
-            shown = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-            lines.append(f"{name}{{{shown}}} {text}")
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-_SERIES: list[tuple[str, str, str, Callable[[Metrics], float | None]]] = [
-    (
-        "sqlmig_migrations_applied_total",
-        "counter",
-        "Migrations applied, all time.",
-        lambda m: m.applied,
-    ),
-    (
-        "sqlmig_migrations_rolled_back_total",
-        "counter",
-        "Migrations rolled back, all time.",
-        lambda m: m.rolled_back,
-    ),
-    (
-        "sqlmig_migrations_failed_total",
-        "counter",
-        "Failed migration attempts, all time.",
-        lambda m: m.failed,
-    ),
-    (
-        "sqlmig_seeds_failed_total",
-        "counter",
-        "Failed seed file runs, all time.",
-        lambda m: m.seeds_failed,
-    ),
-    (
-        "sqlmig_current_version",
-        "gauge",
-        "Newest applied version (0 when none).",
-        lambda m: m.current_version or 0,
-    ),
-    (
-        "sqlmig_pending_migrations",
-        "gauge",
-        "Migrations in the folder not yet applied.",
-        lambda m: m.pending,
-    ),
-    (
-        "sqlmig_dirty_migrations",
-        "gauge",
-        "Versions left dirty by a failed no-transaction migration (sqlmig status names them).",
-        lambda m: m.dirty,
-    ),
-    (
-        "sqlmig_last_run_success",
-        "gauge",
-        "1 if every migration and seed of the newest run succeeded, else 0.",
-        lambda m: None if m.last_run_success is None else int(m.last_run_success),
-    ),
-    (
-        "sqlmig_last_run_duration_seconds",
-        "gauge",
-        "The newest run, from the start of its first migration or seed to the end of its last.",
-        lambda m: m.last_run_seconds,
-    ),
-    (
-        "sqlmig_last_run_timestamp_seconds",
-        "gauge",
-        "Unix time the newest run's last migration or seed ended.",
-        lambda m: m.last_run_at,
-    ),
-]

@@ -15,17 +15,10 @@ from sqlmig import documents
 from sqlmig.config import parse_url
 from sqlmig.fleet_results import FleetResult, Plan, TargetResult, Validation
 from sqlmig.models import Direction, HistoryEvent, Metrics, RunResult, State, Status
-from sqlmig.render import (
-    HISTORY_HEADER,
-    _partial_lines,
-    columns,
-    err,
-    findings,
-    history_cells,
-    out,
-    plan_text,
-    prometheus_text,
-)
+from sqlmig.render import _partial_lines, columns, err, findings, out
+from sqlmig.render_metrics import prometheus_text
+from sqlmig.render_plan import plan_text
+from sqlmig.render_tables import HISTORY_HEADER, history_cells
 from sqlmig.schema import Findings
 from sqlmig.schemaops import Drift
 

@@ -11,10 +11,9 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from enum import Enum
-from typing import NoReturn, Protocol
+from typing import Protocol
 
-from sqlmig.engines.base import DbFailure, Driver, FailureKind
+from sqlmig.engines.base import DbFailure, Driver
 from sqlmig.engines.bookkeeping import RowChange
 from sqlmig.engines.store import Store
 from sqlmig.errors import BackendError, ConnectionLost, Interrupted, SqlmigError, StatementError
@@ -25,17 +24,25 @@ from sqlmig.models import (
     FailedStep,
     HistoryEvent,
     Migration,
-    PartialRun,
     RowStatus,
     RunResult,
-    SeedResult,
     SqlFile,
     StepResult,
     StoredSql,
 )
+from sqlmig.outcomes import (
+    WHOLE_ROLLED_BACK,
+    At,
+    attach,
+    carry,
+    failed_step,
+    lost_outcome,
+    step_outcome,
+    whole_outcome,
+)
 from sqlmig.planner import invalid_left, rollback_note
 from sqlmig.progress import Progress
-from sqlmig.records import RunContext, ms_since, now_utc
+from sqlmig.records import RunContext, ms_since
 from sqlmig.scripts import Unlocated, locate, run_statements, statement_error
 from sqlmig.storedsql import is_stored
 
@@ -51,7 +58,8 @@ class Plan(Protocol):
 
 
 class Runner:
-    """Runs plans and seed files against one database, recording every outcome."""
+    """Runs plans against one database, recording every outcome (seed files too:
+    seeding.run_seed)."""
 
     def __init__(
         self, engine: Driver, store: Store, ctx: RunContext, progress: Progress | None = None
@@ -102,9 +110,9 @@ class Runner:
             m = next(m for m in plan.migrations if m.file(plan.direction) is unlocated.file)
             earlier = [by_version[d.version].file(plan.direction) for d in ran.steps]
             found = locate(self.engine, unlocated, earlier)
-            failure = found.with_outcome(_whole_outcome(found))
-            self._record_failure(m, m.file(plan.direction), plan.direction, start, failure)
-            raise _attach(failure, result, _failed(m, plan.direction)) from unlocated.failure
+            failure = found.with_outcome(whole_outcome(found))
+            self.record_failure(m, m.file(plan.direction), plan.direction, start, failure)
+            raise attach(failure, result, failed_step(m, plan.direction)) from unlocated.failure
         except (SqlmigError, Interrupted) as exc:  # nothing of the run committed
             if exc.partial is not None:
                 exc.partial = replace(exc.partial, applied=[])
@@ -122,9 +130,9 @@ class Runner:
         if m is None:
             return BackendError(f"the run's commit failed: {exc}")
         failure = statement_error(self.engine, m.file(direction), None, exc, rolled_back=True)
-        failure = failure.with_outcome(_WHOLE_ROLLED_BACK)
-        self._record_failure(m, m.file(direction), direction, time.perf_counter(), failure)
-        return _attach(failure, result, _failed(m, direction))
+        failure = failure.with_outcome(WHOLE_ROLLED_BACK)
+        self.record_failure(m, m.file(direction), direction, time.perf_counter(), failure)
+        return attach(failure, result, failed_step(m, direction))
 
     def _write_unwritten(self) -> None:
         events, self._unwritten = self._unwritten, []
@@ -145,19 +153,19 @@ class Runner:
         except DbFailure as exc:  # at commit: deferred constraints, SQLite's foreign keys
             assert step.m is not None
             failure = statement_error(self.engine, step.file, None, exc, rolled_back=True)
-            raise self._failed(_outcome(failure, step.m, step.direction), step, result) from exc
+            raise self._failed(step_outcome(failure, step.m, step.direction), step, result) from exc
         except Unlocated as unlocated:
             if self._whole:
                 raise  # run_whole names the statement once its transaction is rolled back
             assert step.m is not None
-            found = _outcome(locate(self.engine, unlocated), step.m, step.direction)
+            found = step_outcome(locate(self.engine, unlocated), step.m, step.direction)
             raise self._failed(found, step, result) from unlocated.failure
         except StatementError as exc:
             assert step.m is not None  # statements run only once a step is claimed
             if self._whole:
-                failure = exc.with_outcome(_whole_outcome(exc))
+                failure = exc.with_outcome(whole_outcome(exc))
             elif exc.rolled_back:
-                failure = _outcome(exc, step.m, step.direction)
+                failure = step_outcome(exc, step.m, step.direction)
             else:
                 failure = self._naming_invalid_indexes(exc, step.m)
             raise self._failed(failure, step, result) from exc.__cause__
@@ -168,8 +176,8 @@ class Runner:
             raise self._failed(lost, step, result) from exc.__cause__
         except (SqlmigError, KeyboardInterrupt) as exc:
             if step.m is not None:
-                self._record_failure(step.m, step.file, step.direction, step.start, exc)
-            _carry(exc, result, step.failed)
+                self.record_failure(step.m, step.file, step.direction, step.start, exc)
+            carry(exc, result, step.failed)
         if done is not None and step.m is not None and self.progress:
             self.progress.done(step.m, step.direction, done)
         return done
@@ -211,8 +219,8 @@ class Runner:
         """``failure`` recorded in the history (if a step was claimed) and given what the
         run had done."""
         if step.m is not None:
-            self._record_failure(step.m, step.file, step.direction, step.start, failure)
-        return _attach(failure, result, step.failed)
+            self.record_failure(step.m, step.file, step.direction, step.start, failure)
+        return attach(failure, result, step.failed)
 
     def _naming_invalid_indexes(self, exc: StatementError, m: Migration) -> StatementError:
         """A failed no-transaction file may have left INVALID indexes: say which, and
@@ -256,43 +264,7 @@ class Runner:
             self.ctx.stored(m) if change == "insert" else StoredSql(),
         )
 
-    def run_seed(self, name: str, file: SqlFile, result: RunResult) -> SeedResult:
-        """Apply one seed file in its own transaction, recording its checksum and history."""
-        start = time.perf_counter()
-        failed = FailedStep(file.path, name)
-        at = At.STATEMENTS
-        try:
-            with self.engine.transaction():
-                count = run_statements(
-                    self.engine, file, rolled_back=True, variables=self.ctx.variables
-                )
-                ms = ms_since(start)
-                self.store.record_seed(name, file.checksum, now_utc(), self.ctx.who, ms)
-                self.store.insert_history(
-                    self.ctx.event(EventKind.SEED, None, name=name, file=file, duration_ms=ms)
-                )
-                at = At.COMMIT
-        except ConnectionLost as exc:
-            lost = exc.with_outcome(_lost_seed(name, at))
-            self._record_failure(None, file, None, start, lost, name=name)
-            raise _attach(lost, result, failed) from exc.__cause__
-        except DbFailure as exc:
-            error = statement_error(self.engine, file, None, exc, rolled_back=True)
-            self._record_failure(None, file, None, start, error, name=name)
-            raise _attach(_seed_outcome(error), result, failed) from exc
-        except StatementError as exc:
-            self._record_failure(None, file, None, start, exc, name=name)
-            raise _attach(_seed_outcome(exc), result, failed) from exc.__cause__
-        except Unlocated as unlocated:
-            found = locate(self.engine, unlocated)
-            self._record_failure(None, file, None, start, found, name=name)
-            raise _attach(_seed_outcome(found), result, failed) from unlocated.failure
-        except (SqlmigError, KeyboardInterrupt) as exc:
-            self._record_failure(None, file, None, start, exc, name=name)
-            _carry(exc, result, failed)
-        return SeedResult(name, ms, count)
-
-    def _record_failure(
+    def record_failure(
         self,
         m: Migration | None,
         file: SqlFile,
@@ -333,15 +305,6 @@ class Runner:
             self.store.insert_history(event)
 
 
-class At(Enum):
-    """Where a step was when its connection was lost."""
-
-    CLAIM = "claim"  # in the first transaction, before its commit
-    COMMIT = "commit"  # committing the first transaction
-    STATEMENTS = "statements"  # a no-transaction file's statements, each its own commit
-    RECORD = "record"  # recording a no-transaction file's success
-
-
 @dataclass(slots=True)
 class _InFlight:
     """The step being run: its migration once claimed, and where it is."""
@@ -358,7 +321,7 @@ class _InFlight:
 
     @property
     def failed(self) -> FailedStep | None:
-        return _failed(self.m, self.direction) if self.m is not None else None
+        return failed_step(self.m, self.direction) if self.m is not None else None
 
 
 class _Cursor:
@@ -392,64 +355,6 @@ def _note(m: Migration, direction: Direction, row: AppliedRow | None) -> str:
     return rollback_note(m, row)
 
 
-def _failed(m: Migration, direction: Direction) -> FailedStep:
-    return FailedStep(m.file(direction).path, m.name, m.version, direction)
-
-
-def _outcome(exc: StatementError, m: Migration, direction: Direction) -> StatementError:
-    """Say what a failed step left behind in words that cannot be misread."""
-    if not exc.rolled_back:
-        return exc  # a no-transaction file: the error already says the version is dirty
-    if direction is Direction.UP:
-        return exc.with_outcome(
-            f"This migration was rolled back: nothing of it stays, version {m.version} is "
-            "not applied."
-        )
-    return exc.with_outcome(
-        f"The down file's changes were undone: version {m.version} is still applied, "
-        "as it was before this rollback started."
-    )
-
-
-_WHOLE_ROLLED_BACK = (
-    "--single-transaction: the whole run was rolled back, none of its migrations stays "
-    "and the database is as it was before the run."
-)
-
-
-def _whole_outcome(exc: StatementError) -> str:
-    if exc.kind == FailureKind.OUT_OF_LOCKS:
-        return (
-            f"{_WHOLE_ROLLED_BACK} One transaction holds a lock on every table the run "
-            "touches, more than PostgreSQL's lock table has room for: raise "
-            "max_locks_per_transaction (SHOW max_locks_per_transaction; the server must be "
-            "restarted) or apply without --single-transaction."
-        )
-    return _WHOLE_ROLLED_BACK
-
-
-def _attach(exc: SqlmigError, result: RunResult, failed: FailedStep | None) -> SqlmigError:
-    """Give ``exc`` what the run had done before it failed."""
-    exc.partial = _partial(result, failed)
-    return exc
-
-
-def _partial(result: RunResult, failed: FailedStep | None) -> PartialRun:
-    return PartialRun(list(result.steps), list(result.seeds), result.backup, failed)
-
-
-def _carry(exc: BaseException, result: RunResult, failed: FailedStep | None) -> NoReturn:
-    """Re-raise what ended the run, carrying what the run had done: an error gets its
-    ``partial``, an interrupt becomes an Interrupted that has one."""
-    if isinstance(exc, SqlmigError):
-        if exc.partial is None:
-            _attach(exc, result, failed)
-        raise exc
-    if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Interrupted):
-        raise Interrupted(_partial(result, failed)) from exc
-    raise exc
-
-
 @contextlib.contextmanager
 def reporting(result: RunResult) -> Iterator[None]:
     """Whatever ends a run inside this block (the seeds, the status, the drift check
@@ -457,67 +362,4 @@ def reporting(result: RunResult) -> Iterator[None]:
     try:
         yield
     except (SqlmigError, KeyboardInterrupt) as exc:
-        _carry(exc, result, None)
-
-
-def _seed_outcome(exc: StatementError) -> StatementError:
-    return exc.with_outcome(
-        "This seed file was rolled back; migrations and seed files before it stay applied."
-    )
-
-
-def lost_outcome(m: Migration, direction: Direction, at: At) -> str:
-    """What a lost connection left of step ``m``: the server rolled back the transaction
-    that was open, and only that."""
-    up, v = direction is Direction.UP, m.version
-    what = f"version {v} ({m.name})" if up else f"the down file of version {v} ({m.name})"
-    again = "Run `sqlmig apply` again" if up else "Run the rollback again"
-    back = "once the server is back"
-    if not m.file(direction).no_transaction:
-        if at is At.COMMIT:
-            return (
-                f"It was lost while committing {what}: the server either committed it "
-                "whole, with its version row, or rolled it back whole; `sqlmig status` shows "
-                f"which {back}."
-            )
-        still = "" if up else f", and version {v} is still applied"
-        return (
-            f"{_capital(what)} ran in one transaction, which the server rolled back: nothing "
-            f"of it stays{still}. {again} {back}."
-        )
-    if at is At.CLAIM:
-        return f"None of {what} ran. {again} {back}."
-    if at is At.COMMIT:
-        undo = "--rolled-back" if up else "--applied"
-        return (
-            f"None of {what} ran, but the connection was lost while marking the version dirty: "
-            f"{back}, if `sqlmig status` shows it dirty, run `sqlmig resolve {v} {undo}`."
-        )
-    if at is At.STATEMENTS:
-        return (
-            f"{_capital(what)} runs outside a transaction: its statements that ran before the "
-            f"connection was lost stay, and the version is marked dirty. {_capital(back)}, "
-            "inspect the database, finish or undo the change by hand, then run "
-            f"`sqlmig resolve {v} --applied` or `sqlmig resolve {v} --rolled-back`."
-        )
-    done = "--applied" if up else "--rolled-back"
-    return (
-        f"Every statement of {what} ran, but the connection was lost while recording it: "
-        f"{back}, if `sqlmig status` shows the version dirty, run `sqlmig resolve {v} {done}`."
-    )
-
-
-def _lost_seed(name: str, at: At) -> str:
-    if at is At.COMMIT:
-        return (
-            f"It was lost while committing seed file {name}: the server either committed it "
-            "whole or rolled it back whole; `sqlmig status` shows which once the server is back."
-        )
-    return (
-        f"Seed file {name} ran in one transaction, which the server rolled back: nothing of it "
-        "stays. Run `sqlmig seed` again once the server is back."
-    )
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
+        carry(exc, result, None)

@@ -7,12 +7,29 @@ edited file runs again over the data its previous version wrote.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmig.discovery import read_sql_file, transaction_problems
-from sqlmig.errors import Problem, ValidationError
-from sqlmig.models import SeedState, SeedStatus
+from sqlmig.engines.base import DbFailure
+from sqlmig.errors import ConnectionLost, Problem, SqlmigError, StatementError, ValidationError
+from sqlmig.models import (
+    EventKind,
+    FailedStep,
+    RunResult,
+    SeedResult,
+    SeedState,
+    SeedStatus,
+    SqlFile,
+)
+from sqlmig.outcomes import At, attach, carry, lost_seed_outcome, seed_outcome
+from sqlmig.records import ms_since, now_utc
+from sqlmig.scripts import Unlocated, locate, run_statements, statement_error
 from sqlmig.splitter import Dialect
+
+if TYPE_CHECKING:
+    from sqlmig.runner import Runner
 
 
 def load_seeds(
@@ -46,3 +63,40 @@ def load_seeds(
     if problems:
         raise ValidationError(problems)
     return seeds
+
+
+def run_seed(runner: Runner, name: str, file: SqlFile, result: RunResult) -> SeedResult:
+    """Apply one seed file in its own transaction, recording its checksum and history."""
+    start = time.perf_counter()
+    failed = FailedStep(file.path, name)
+    at = At.STATEMENTS
+    try:
+        with runner.engine.transaction():
+            count = run_statements(
+                runner.engine, file, rolled_back=True, variables=runner.ctx.variables
+            )
+            ms = ms_since(start)
+            runner.store.record_seed(name, file.checksum, now_utc(), runner.ctx.who, ms)
+            runner.store.insert_history(
+                runner.ctx.event(EventKind.SEED, None, name=name, file=file, duration_ms=ms)
+            )
+            at = At.COMMIT
+    except ConnectionLost as exc:
+        lost = exc.with_outcome(lost_seed_outcome(name, at))
+        runner.record_failure(None, file, None, start, lost, name=name)
+        raise attach(lost, result, failed) from exc.__cause__
+    except DbFailure as exc:
+        error = statement_error(runner.engine, file, None, exc, rolled_back=True)
+        runner.record_failure(None, file, None, start, error, name=name)
+        raise attach(seed_outcome(error), result, failed) from exc
+    except StatementError as exc:
+        runner.record_failure(None, file, None, start, exc, name=name)
+        raise attach(seed_outcome(exc), result, failed) from exc.__cause__
+    except Unlocated as unlocated:
+        found = locate(runner.engine, unlocated)
+        runner.record_failure(None, file, None, start, found, name=name)
+        raise attach(seed_outcome(found), result, failed) from unlocated.failure
+    except (SqlmigError, KeyboardInterrupt) as exc:
+        runner.record_failure(None, file, None, start, exc, name=name)
+        carry(exc, result, failed)
+    return SeedResult(name, ms, count)

@@ -16,7 +16,7 @@ import pytest
 
 from sqlmig import docschema
 from sqlmig.models import Direction, Migration, SqlFile
-from sqlmig.runner import At, lost_outcome
+from sqlmig.outcomes import At, lost_outcome
 from tests.helpers import query, versions
 from tests.pgcluster import Cluster, start_cluster
 

@@ -50,12 +50,12 @@ def parse_prometheus(text: str) -> dict[str, float]:
 
 
 def test_metrics_in_prometheus_format(db_url, write_migration):
-    from sqlmig import render
+    from sqlmig import render_metrics
 
     folder = two_migrations(write_migration)
     write_migration(3, "bad", "SELECT * FROM nowhere;")
     with Migrator(db_url, folder) as m:
-        empty = parse_prometheus(render.prometheus(m.metrics()))
+        empty = parse_prometheus(render_metrics.prometheus(m.metrics()))
         assert (
             "sqlmig_last_run_timestamp_seconds" not in empty
             and empty["sqlmig_pending_migrations"] == 3
@@ -69,7 +69,7 @@ def test_metrics_in_prometheus_format(db_url, write_migration):
         (seeds / "bad.sql").write_text("INSERT INTO nowhere VALUES (1);\n")
         with pytest.raises(StatementError):
             m.seed()
-        values = parse_prometheus(render.prometheus(m.metrics()))
+        values = parse_prometheus(render_metrics.prometheus(m.metrics()))
     assert values["sqlmig_migrations_applied_total"] == 3
     assert values["sqlmig_migrations_rolled_back_total"] == 1
     assert values["sqlmig_migrations_failed_total"] == 1

@@ -173,12 +173,12 @@ def test_seeds_use_variables_too(db_url, write_migration, tmp_path):
 
 
 def test_the_dry_run_shows_the_sql_that_would_run(sqlite_url, write_migration, capsys):
-    from sqlmig import render
+    from sqlmig import render_plan
     from sqlmig.models import Direction
 
     folder = write_migration(1, "a", "SELECT :'v';")
     with Migrator(sqlite_url, folder, vars={"v": "o'k"}) as m:
-        render.print_plan(m.plan_apply(), Direction.UP, m.settings, m.bindings())
+        render_plan.print_plan(m.plan_apply(), Direction.UP, m.settings, m.bindings())
     assert "SELECT 'o''k';" in capsys.readouterr().out
 
 

@@ -302,10 +302,10 @@ def _show_plan(
 ) -> None:
     """A dry run: the SQL itself, or with ``json`` the plan document (``seeds``: those
     ``apply --seed`` would run after the migrations)."""
-    from sqlmig import documents, render
+    from sqlmig import documents, render_plan
 
     if not json:
-        render.print_plan(plan, direction, m.settings, m.bindings(), whole=whole, seeds=seeds)
+        render_plan.print_plan(plan, direction, m.settings, m.bindings(), whole=whole, seeds=seeds)
         return
     dialect, database = m.settings.url.dialect, m.settings.url.masked
     doc = documents.plan(plan, direction, dialect, m.bindings(), whole=whole, database=database)
@@ -472,7 +472,7 @@ def history(
     json: Json = False,
 ) -> None:
     """Show the event log (applies, rollbacks, failures, manual fixes), newest first."""
-    from sqlmig import documents, render
+    from sqlmig import documents, render_tables
 
     start = _parse_since(since) if since else None
     if targets.chosen:
@@ -491,7 +491,7 @@ def history(
     if json:
         documents.emit("history", documents.history(events, database))
     else:
-        render.history_table(events)
+        render_tables.history_table(events)
 
 
 def _parse_since(text: str) -> datetime:

@@ -45,7 +45,7 @@ def redo(
     json: Json = False,
 ) -> None:
     """Roll back the newest applied migration and apply it again (iterating on it)."""
-    from sqlmig import render, render_stored
+    from sqlmig import render, render_plan, render_stored
 
     settings = {"backup_dir": backup_dir, "backup_keep": keep, "vars": variables(var)}
     with common.migrator(**settings) as m:
@@ -55,7 +55,7 @@ def redo(
                 _emit_plan("redo", m, [([chosen], Direction.DOWN), ([chosen], Direction.UP)])
                 return
             for direction in (Direction.DOWN, Direction.UP):
-                render.print_plan([chosen], direction, m.settings, m.bindings())
+                render_plan.print_plan([chosen], direction, m.settings, m.bindings())
             return
         _watch.header("redo", m, json=json)
         with _watch.watching(m, json=json) as progress:
@@ -87,7 +87,7 @@ def goto(
 ) -> None:
     """Apply or roll back until the database is at VERSION: an apply up to it, or a
     rollback down to it (of more than one migration only when confirmed, as rollback)."""
-    from sqlmig import render, render_stored
+    from sqlmig import render, render_plan, render_stored
 
     settings = {"backup_dir": backup_dir, "backup_keep": keep, "vars": variables(var)}
     with common.migrator(**settings) as m:
@@ -96,7 +96,7 @@ def goto(
             if json:
                 _emit_plan("goto", m, [(plan, direction)])
                 return
-            render.print_plan(plan, direction, m.settings, m.bindings())
+            render_plan.print_plan(plan, direction, m.settings, m.bindings())
             return
         way, chosen = m.plan_goto(version, allow_out_of_order=allow_out_of_order)
         expected = None

@@ -43,7 +43,7 @@ def backup(
 @command(writes=False)
 def backups(common: Common, backup_dir: BackupDir = None, json: Json = False) -> None:
     """List the backups in the backup folder, newest first, with size and version."""
-    from sqlmig import documents, render
+    from sqlmig import documents, render_tables
 
     with common.migrator(backup_dir=backup_dir) as m:
         found = m.backups()
@@ -52,7 +52,7 @@ def backups(common: Common, backup_dir: BackupDir = None, json: Json = False) ->
     if json:
         documents.emit("backups", documents.backups(found, str(folder), database))
     else:
-        render.backups_table(found, folder)
+        render_tables.backups_table(found, folder)
 
 
 @command(writes=True)
@@ -100,7 +100,7 @@ def restore(
 @command(writes=True)
 def seed(common: Common, dry_run: DryRun = False, var: Vars = None, json: Json = False) -> None:
     """Apply seeds/*.sql in name order: new and changed files only, each in a transaction."""
-    from sqlmig import documents, render
+    from sqlmig import documents, render, render_plan
 
     with common.migrator(vars=variables(var)) as m:
         if dry_run:
@@ -113,7 +113,9 @@ def seed(common: Common, dry_run: DryRun = False, var: Vars = None, json: Json =
                 )
                 return
             sys.stdout.write(
-                render.seed_dry_run(found, m.settings.url.dialect, m.settings.table, m.bindings())
+                render_plan.seed_dry_run(
+                    found, m.settings.url.dialect, m.settings.table, m.bindings()
+                )
             )
             return
         _watch.header("seed", m, json=json)
@@ -135,7 +137,7 @@ def seed(common: Common, dry_run: DryRun = False, var: Vars = None, json: Json =
 @command(writes=False, fleet=True)
 def metrics(common: Common, targets: Targets, json: Json = False) -> None:
     """Print counters and gauges in the Prometheus text format (node exporter textfile)."""
-    from sqlmig import documents, render
+    from sqlmig import documents, render_metrics
 
     if targets.chosen:
         from sqlmig.cli import fleets
@@ -147,7 +149,7 @@ def metrics(common: Common, targets: Targets, json: Json = False) -> None:
     if json:
         documents.emit("metrics", documents.metrics(values))
         return
-    typer.echo(render.prometheus(values), nl=False)
+    typer.echo(render_metrics.prometheus(values), nl=False)
 
 
 @command(writes=False)
