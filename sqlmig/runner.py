@@ -33,7 +33,8 @@ from sqlmig.models import (
     StepResult,
     StoredSql,
 )
-from sqlmig.planner import invalid_left, rollback_note
+from sqlmig.planner import rollback_note
+from sqlmig.planrules import invalid_left
 from sqlmig.progress import Progress
 from sqlmig.records import RunContext, ms_since, now_utc
 from sqlmig.scripts import Unlocated, locate, run_statements, statement_error
