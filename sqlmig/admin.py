@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlmig.models import EventKind, Migration, RowKind, RowStatus
-from sqlmig.planner import (
+from sqlmig.planrules import (
     plan_accept,
     plan_baseline,
     plan_resolve,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlmig.errors import ConfigError, Problem, ValidationError
 from sqlmig.models import Direction, Irreversible, Migration, SqlFile
-from sqlmig.planner import empty_file_problem
+from sqlmig.planrules import empty_file_problem
 from sqlmig.splitter import Dialect
 
 FILE_RE = re.compile(r"^(\d+)_([A-Za-z0-9][A-Za-z0-9_\-]*)\.sql$")

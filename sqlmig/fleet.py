@@ -5,37 +5,32 @@ runs (one Migrator each, on a thread of its own) that share a run id, a schedule
 result. Running the same command again touches only what is behind or failed, since
 each target's state is its own. Nothing here prints: callers get a FleetResult.
 
-Ctrl-C or SIGTERM reaches only the main thread, which waits here: it cancels the
-statement each running target is executing (each then rolls back and records the
-migration as interrupted, as a single run does), waits for them, and raises
-FleetInterrupted with the results so far.
+Here is what each command does on a target; fleet_schedule.py runs that on the targets
+in parallel, with canaries, stop on failure and cancelling. Ctrl-C or SIGTERM reaches
+only the main thread, which waits there: it cancels the statement each running target
+is executing (each then rolls back and records the migration as interrupted, as a
+single run does), waits for them, and raises FleetInterrupted with the results so far.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlmig.config import Settings, load_settings, mask_url, parse_url
-from sqlmig.errors import ConfigError, ConnectError, SqlmigError
-from sqlmig.fleet_results import FleetInterrupted, FleetResult, Plan, TargetResult, Validation
+from sqlmig.config import Settings, load_settings, parse_url
+from sqlmig.errors import ConfigError
+from sqlmig.fleet_results import FleetResult, Plan, TargetResult, Validation
+from sqlmig.fleet_schedule import OnDone, Schedule, stored_version
 from sqlmig.migrator import Migrator
 from sqlmig.models import Direction, HistoryEvent, Metrics, RunResult, Status, Target
-from sqlmig.planner import refuse_outside_transaction
-from sqlmig.records import ms_since, new_run_id
+from sqlmig.planrules import refuse_outside_transaction
+from sqlmig.records import new_run_id
 
 if TYPE_CHECKING:
     from sqlmig.schemaops import Drift
-
-OnDone = Callable[[TargetResult[Any], int, int], None]  # (result, finished so far, total)
-Work = Callable[[Migrator, TargetResult[Any]], Any]
 
 
 class Fleet:
@@ -62,14 +57,16 @@ class Fleet:
             raise ConfigError("parallel must be 1 or more, canary 0 or more")
         self.targets = list(targets)
         self.settings = settings or Settings()
-        self.parallel, self.continue_on_error, self.canary = parallel, continue_on_error, canary
         self.run_id = run_id or new_run_id()
-        self.on_done = on_done
-        self._lock = threading.Lock()
-        self._running: set[Migrator] = set()
-        self._cancelled = False
-        self._stop: str | None = None
-        self._finished = 0
+        self._schedule = Schedule(
+            self.targets,
+            self.settings,
+            self.run_id,
+            parallel=parallel,
+            continue_on_error=continue_on_error,
+            canary=canary,
+            on_done=on_done,
+        )
 
     @classmethod
     def from_config(
@@ -130,7 +127,7 @@ class Fleet:
         self._preflight(seeds=seed)
 
         def work(m: Migrator, r: TargetResult[Any]) -> RunResult:
-            r.before = _version(m, write=True)
+            r.before = stored_version(m, write=True)
             result = m.apply(
                 target,
                 allow_out_of_order=allow_out_of_order,
@@ -144,7 +141,7 @@ class Fleet:
             r.check_failed = bool(result.drift)
             return result
 
-        return self._run("apply", work, checks_fail=True)
+        return self._schedule.run("apply", work, checks_fail=True)
 
     def rollback(
         self,
@@ -158,7 +155,7 @@ class Fleet:
         self._preflight()
 
         def work(m: Migrator, r: TargetResult[Any]) -> RunResult:
-            r.before = _version(m, write=True)
+            r.before = stored_version(m, write=True)
             return m.rollback(
                 count,
                 to=to,
@@ -167,7 +164,7 @@ class Fleet:
                 from_database=from_database,
             )
 
-        return self._run("rollback", work)
+        return self._schedule.run("rollback", work)
 
     def plan_apply(
         self,
@@ -183,14 +180,14 @@ class Fleet:
         self._preflight(seeds=seed)
 
         def work(m: Migrator, r: TargetResult[Any]) -> Plan:
-            r.before = _version(m)
+            r.before = stored_version(m)
             found = m.plan_apply(target, allow_out_of_order=allow_out_of_order)
             if whole:
                 refuse_outside_transaction(found, Direction.UP)
             seeds = m.plan_seeds() if seed else None
             return Plan(found, Direction.UP, m.settings.table, m.bindings(), whole, seeds)
 
-        return self._run("plan", work)
+        return self._schedule.run("plan", work)
 
     def plan_rollback(
         self,
@@ -203,13 +200,13 @@ class Fleet:
         self._preflight()
 
         def work(m: Migrator, r: TargetResult[Any]) -> Plan:
-            r.before = _version(m)
+            r.before = stored_version(m)
             plan = m.plan_rollback(count, to=to, from_database=from_database)
             if whole:
                 refuse_outside_transaction(plan, Direction.DOWN)
             return Plan(plan, Direction.DOWN, m.settings.table, m.bindings(), whole)
 
-        return self._run("plan", work)
+        return self._schedule.run("plan", work)
 
     def status(self) -> FleetResult[Status]:
         """Each target's status; ``check_failed`` where anything is not applied."""
@@ -221,7 +218,7 @@ class Fleet:
             r.check_failed = not st.ok
             return st
 
-        return self._run("status", work)
+        return self._schedule.run("status", work)
 
     def validate(self) -> FleetResult[Validation]:
         """Migrator.validate on each target, then (where that finds nothing) what lint
@@ -232,7 +229,7 @@ class Fleet:
         self._preflight(variables=False)
 
         def work(m: Migrator, r: TargetResult[Any]) -> Validation:
-            r.before = _version(m)
+            r.before = stored_version(m)
             st = m.status()
             found = [p.item() for p in m.validate(st)]
             linted = [] if found else lint_pending(m)
@@ -242,7 +239,7 @@ class Fleet:
             r.check_failed = bool(done.problems)
             return done
 
-        return self._run("validate", work)
+        return self._schedule.run("validate", work)
 
     def diff(
         self, baseline: Path | None = None, *, scratch_url: str | None = None
@@ -252,18 +249,20 @@ class Fleet:
         self._preflight(variables=False)
 
         def work(m: Migrator, r: TargetResult[Any]) -> Drift:
-            r.before = _version(m)
+            r.before = stored_version(m)
             drift = m.diff(baseline, scratch_url=scratch_url)
             r.check_failed = bool(drift)
             return drift
 
-        return self._run("diff", work)
+        return self._schedule.run("diff", work)
 
     def history(
         self, limit: int | None = None, *, since: datetime | None = None, failed: bool = False
     ) -> FleetResult[list[HistoryEvent]]:
         """Each target's history, newest first, at most ``limit`` events per target."""
-        return self._run("history", lambda m, _: m.history(limit, since=since, failed=failed))
+        return self._schedule.run(
+            "history", lambda m, _: m.history(limit, since=since, failed=failed)
+        )
 
     def metrics(self) -> FleetResult[Metrics]:
         self._preflight(variables=False)
@@ -273,19 +272,12 @@ class Fleet:
             r.before = found.current_version
             return found
 
-        return self._run("metrics", work)
+        return self._schedule.run("metrics", work)
 
     def cancel(self) -> None:
         """From any thread: start no more targets, and stop the running ones as Ctrl-C
         would (their migration in progress rolled back, recorded as interrupted)."""
-        self._cancelled = True
-        self._stop = self._stop or "cancelled"
-        with self._lock:
-            running = list(self._running)
-        for m in running:
-            m.cancel()
-
-    # -- running -------------------------------------------------------------------
+        self._schedule.cancel()
 
     def _preflight(self, *, seeds: bool = False, variables: bool = True) -> None:
         """What would fail on every target fails once, before anything connects: a
@@ -299,127 +291,3 @@ class Fleet:
                 m.check_variables(f for mig in migrations for f in (mig.up, mig.down))
             if seeds:
                 check_seeds(m.settings)
-
-    def _run(self, command: str, work: Work, *, checks_fail: bool = False) -> FleetResult[Any]:
-        results: list[TargetResult[Any]] = [TargetResult(t, mask_url(t.url)) for t in self.targets]
-        fleet: FleetResult[Any] = FleetResult(command, self.run_id, results)
-        self._cancelled, self._stop, self._finished = False, None, 0
-        canary, rest = results[: self.canary], results[self.canary :]
-        try:
-            if canary:
-                self._wave(canary, work, stop_on_failure=True, checks_fail=checks_fail)
-                if any(_fails(r, checks_fail) for r in canary):
-                    self._stop = f"a canary target failed: {len(rest)} target(s) not started"
-            if not self._stop:
-                stop = not self.continue_on_error
-                self._wave(rest, work, stop_on_failure=stop, checks_fail=checks_fail)
-        except KeyboardInterrupt:
-            self._cancelled = True
-        if self._cancelled:  # Ctrl-C here, or cancel() from another thread
-            fleet.interrupted = True
-            fleet.stopped = "interrupted"
-            raise FleetInterrupted(fleet)
-        fleet.stopped = self._stop
-        return fleet
-
-    def _wave(
-        self,
-        results: list[TargetResult[Any]],
-        work: Work,
-        *,
-        stop_on_failure: bool,
-        checks_fail: bool,
-    ) -> None:
-        queue = deque(results)
-        running: dict[Future[None], TargetResult[Any]] = {}
-        pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="sqlmig-target")
-        try:
-            while queue or running:
-                while queue and len(running) < self.parallel and not self._stop:
-                    r = queue.popleft()
-                    running[pool.submit(self._one, r, work)] = r
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    r = running.pop(future)
-                    future.result()  # a bug in a worker surfaces here, not silently
-                    self._report(r)
-                    if stop_on_failure and not self._stop and _fails(r, checks_fail):
-                        self._stop = f"{r.target.name} failed: {len(queue)} target(s) not started"
-        except KeyboardInterrupt:
-            self.cancel()
-            self._drain(running)
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _drain(self, running: dict[Future[None], TargetResult[Any]]) -> None:
-        """Wait for the cancelled targets to unwind; cancel again each second, for a
-        statement that began just after a cancel request was sent."""
-        while running:
-            try:
-                done, _ = wait(running, timeout=1.0)
-            except KeyboardInterrupt:  # a second Ctrl-C: they are already unwinding
-                continue
-            for future in done:
-                self._report(running.pop(future))
-            self.cancel()
-
-    def _report(self, r: TargetResult[Any]) -> None:
-        self._finished += 1
-        if self.on_done is not None:
-            self.on_done(r, self._finished, len(self.targets))
-
-    def _one(self, r: TargetResult[Any], work: Work) -> None:
-        if self._cancelled:
-            return
-        r.started = True
-        start = time.perf_counter()
-        m: Migrator | None = None
-        try:
-            m = Migrator(
-                settings=replace(self.settings, database_url=r.target.url, target=r.target),
-                run_id=self.run_id,
-            )
-            with self._lock:
-                self._running.add(m)
-            if self._cancelled:  # cancel() came before it could see this target
-                m.cancel()
-            r.value = work(m, r)
-            r.after = _after(r.value, r.before)
-        except SqlmigError as exc:
-            r.error = exc
-        except KeyboardInterrupt:
-            r.interrupted = True
-        finally:
-            if m is not None:
-                with self._lock:
-                    self._running.discard(m)
-                if r.failed and not isinstance(r.error, ConnectError):
-                    r.after = _version_now(m)
-                m.close()
-            r.duration_ms = ms_since(start)
-
-
-def _fails(r: TargetResult[Any], checks_fail: bool) -> bool:
-    return r.failed or (checks_fail and r.check_failed)
-
-
-def _version(m: Migrator, *, write: bool = False) -> int | None:
-    rows = m.store(write=write).applied()
-    return max((row.version for row in rows), default=None)
-
-
-def _after(value: object, before: int | None) -> int | None:
-    if isinstance(value, RunResult) and value.status is not None:
-        return value.status.current_version
-    return before
-
-
-def _version_now(m: Migrator) -> int | None:
-    """Where a failed target stands now, if it can still be asked."""
-    try:
-        return _version(m)
-    except (SqlmigError, KeyboardInterrupt):
-        return None

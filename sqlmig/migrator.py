@@ -42,10 +42,10 @@ from sqlmig.planner import (
     mismatch,
     plan_rollback,
     problems,
-    refuse_outside_transaction,
     statuses,
     warnings,
 )
+from sqlmig.planrules import refuse_outside_transaction
 from sqlmig.records import RunContext, new_run_id
 from sqlmig.runner import Runner, reporting
 

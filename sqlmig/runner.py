@@ -40,7 +40,8 @@ from sqlmig.outcomes import (
     step_outcome,
     whole_outcome,
 )
-from sqlmig.planner import invalid_left, rollback_note
+from sqlmig.planner import rollback_note
+from sqlmig.planrules import invalid_left
 from sqlmig.progress import Progress
 from sqlmig.records import RunContext, ms_since
 from sqlmig.scripts import Unlocated, locate, run_statements, statement_error

@@ -12,7 +12,7 @@ from sqlmig.schema import Findings
 
 if TYPE_CHECKING:
     from sqlmig.migrator import Migrator
-    from sqlmig.planner import DiffTarget
+    from sqlmig.planrules import DiffTarget
     from sqlmig.variables import Bindings
 
 
@@ -96,7 +96,8 @@ def _behind(m: Migrator) -> DiffTarget | None:
     """The version to compare at, when the database sqlmig migrates is behind the files.
     A database without version rows was not built by these migrations (or not yet), and
     a drift check without a migration folder has only schema.sql: both compare with it."""
-    from sqlmig.planner import diff_target, statuses
+    from sqlmig.planner import statuses
+    from sqlmig.planrules import diff_target
 
     rows = m.applied()
     if not rows or not m.settings.dir.is_dir():

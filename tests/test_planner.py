@@ -31,21 +31,23 @@ from sqlmig.planner import (
     HINT,
     ApplyPlan,
     RollbackPlan,
-    empty_file_problem,
     foreign_set,
-    invalid_left,
     mismatch,
-    plan_accept,
     plan_apply,
-    plan_baseline,
-    plan_resolve,
     plan_rollback,
     problems,
-    refuse_resolve_with_invalid,
-    refuse_unadopted,
     rollback_note,
     statuses,
     warnings,
+)
+from sqlmig.planrules import (
+    empty_file_problem,
+    invalid_left,
+    plan_accept,
+    plan_baseline,
+    plan_resolve,
+    refuse_resolve_with_invalid,
+    refuse_unadopted,
 )
 
 

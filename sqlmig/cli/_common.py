@@ -21,7 +21,8 @@ import typer
 from sqlmig.errors import EXIT_CHECK_FAILED, SqlmigError
 
 if TYPE_CHECKING:  # the real imports are lazy: `sqlmig --help` must not pay for them
-    from sqlmig.fleet import Fleet, OnDone
+    from sqlmig.fleet import Fleet
+    from sqlmig.fleet_schedule import OnDone
     from sqlmig.migrator import Migrator
 
 app = typer.Typer(

@@ -30,7 +30,7 @@ from sqlmig.cli._common import (
 )
 from sqlmig.errors import EXIT_CHECK_FAILED
 from sqlmig.models import Direction, Migration
-from sqlmig.planner import refuse_outside_transaction
+from sqlmig.planrules import refuse_outside_transaction
 
 if TYPE_CHECKING:
     from sqlmig.migrator import Migrator

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -218,6 +218,29 @@ def backup_scope(engine: PostgresEngine) -> tuple[list[str], list[str], list[str
         str(name) for (name,) in engine.query(bind(engine.conn, q.UNREADABLE, {"schemas": mine}))
     ]
     return mine, others, unreadable
+
+
+def backup(engine: PostgresEngine, dest: Path) -> BackupSource:
+    """pg_dump in custom format of sqlmig's schemas (or a tenant's one), with their
+    privileges, into ``dest``; refuses a pg_dump older than the server."""
+    pg_dump = pgtools.find_program("pg_dump")
+    pgtools.check_version(pg_dump, engine.conn.info.server_version // 10000)
+    schemas, others, unreadable = backup_scope(engine)
+    if engine.tenant is not None:  # the tenant's schema, not every tenant's
+        others = [s for s in [*schemas, *others] if s != engine.tenant]
+        schemas = [engine.tenant]
+        unreadable = [n for n in unreadable if n.startswith(_pattern(engine.tenant) + ".")]
+    _, dsn = pgtools.child_env_and_dsn(engine.url)
+    args = [str(pg_dump), "--format=custom", "--file", str(dest), "--dbname", dsn]
+    args += [f"--schema={_pattern(s)}" for s in schemas]
+    args += [f"--exclude-table={name}" for name in unreadable]
+    pgtools.run(args, engine.url, "pg_dump")
+    return replace(engine.source(), schemas=tuple(schemas), left_out=tuple(others))
+
+
+def _pattern(name: str) -> str:
+    """A pg_dump pattern that matches ``name`` and nothing else."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def restore(

@@ -1,7 +1,8 @@
 """PostgreSQL through psycopg 3: one autocommit session, explicit BEGIN/COMMIT per step.
 
 A session-level advisory lock serialises runners for the whole run (pglock.py); if the
-process dies, the server drops the session and the lock with it.
+process dies, the server drops the session and the lock with it. What psycopg's errors
+mean is in pgerrors.py, backups and restores in pgrestore.py.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import contextlib
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +19,15 @@ from psycopg import errors as pg_errors
 
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines import pglock
-from sqlmig.engines.base import DbFailure, FailureKind, Statement, transaction
+from sqlmig.engines.base import DbFailure, Statement, transaction
+from sqlmig.engines.pgerrors import (
+    ended_session,
+    first_line,
+    locate,
+    refused,
+    script,
+    statement_failure,
+)
 from sqlmig.engines.pgwatch import Watch
 from sqlmig.errors import (
     BackendError,
@@ -31,19 +39,11 @@ from sqlmig.errors import (
 from sqlmig.models import BackupSource, Migration
 from sqlmig.progress import Activity
 from sqlmig.schema import Schema
-from sqlmig.sqlkind import NO_TRANSACTION_FIX
 
 T = TypeVar("T")
 # DROP DATABASE ... WITH (FORCE) for scratch databases, and the catalog columns diff reads.
 MIN_SERVER = 13
 CatalogReader = Callable[[psycopg.Connection[Any], set[tuple[str, str | None]]], T]
-# libpq's answers from a server that is up and has refused us for good: waiting won't help.
-_REFUSED = ("password authentication failed", "no pg_hba.conf entry", 'role "')
-_OUT_OF_LOCKS = "53200"  # "out of shared memory": max_locks_per_transaction exhausted
-_IN_TRANSACTION = "25001"  # "... cannot run inside a transaction block"
-# SQLSTATE classes of an error that ended the session: connection exception, and the
-# server terminating it (shutdown, crash, pg_terminate_backend, database dropped).
-_SESSION_ENDED = ("08", "57P")
 
 
 class PostgresEngine:
@@ -86,10 +86,8 @@ class PostgresEngine:
             ).fetchone()  # type: ignore[misc]
         except psycopg.Error as exc:
             self.close()
-            message = f"cannot connect to {self.url.masked}: {_first_line(exc)}"
-            raise ConnectError(
-                self.url.redact(message), retryable=not any(r in message for r in _REFUSED)
-            ) from exc
+            message = f"cannot connect to {self.url.masked}: {first_line(exc)}"
+            raise ConnectError(self.url.redact(message), retryable=not refused(message)) from exc
         if self.conn.info.server_version < MIN_SERVER * 10000:
             found = self.conn.info.server_version // 10000
             self.close()
@@ -180,7 +178,7 @@ class PostgresEngine:
             yield
         except pg_errors.LockNotAvailable as exc:
             raise LockTimeout(
-                f"sqlmig's own tables: {_first_line(exc)} (waited --lock-timeout "
+                f"sqlmig's own tables: {first_line(exc)} (waited --lock-timeout "
                 f"{self.settings.lock_timeout:g}s: another session holds a lock on "
                 f"{self.schema}.{self.settings.table} or its history table; retry when it "
                 "is done, or raise --lock-timeout)"
@@ -191,15 +189,15 @@ class PostgresEngine:
             if isinstance(exc, pg_errors.QueryCanceled) and self._cancelled:
                 raise KeyboardInterrupt from exc
             raise BackendError(
-                self.url.redact(f"{self.url.masked}: sqlmig's own tables: {_first_line(exc)}")
+                self.url.redact(f"{self.url.masked}: sqlmig's own tables: {first_line(exc)}")
             ) from exc
 
     def _session_ended(self, exc: psycopg.Error) -> bool:
-        return self.conn.closed or (exc.sqlstate or "").startswith(_SESSION_ENDED)
+        return self.conn.closed or ended_session(exc)
 
     def _lost(self, exc: psycopg.Error) -> ConnectionLost:
         return ConnectionLost(
-            self.url.redact(f"lost the connection to {self.url.masked}: {_first_line(exc)}")
+            self.url.redact(f"lost the connection to {self.url.masked}: {first_line(exc)}")
         )
 
     @property
@@ -281,23 +279,12 @@ class PostgresEngine:
         except pg_errors.QueryCanceled as exc:
             if self._cancelled:
                 raise KeyboardInterrupt from exc
-            raise DbFailure(_describe(exc), exc.sqlstate, _position(exc)) from exc
-        except pg_errors.LockNotAvailable as exc:
-            raise DbFailure(
-                f"{_first_line(exc)} (waited --lock-timeout {self.settings.lock_timeout:g}s for a "
-                "table lock: a long query or transaction holds it; retry when it is done)",
-                exc.sqlstate,
-                _position(exc),
-                FailureKind.LOCK_TIMEOUT,
-            ) from exc
+            raise statement_failure(exc, self.settings.lock_timeout) from exc
         except psycopg.Error as exc:
-            if self._session_ended(exc):
+            # A lock wait that timed out is the statement's failure, never a lost session.
+            if not isinstance(exc, pg_errors.LockNotAvailable) and self._session_ended(exc):
                 raise self._lost(exc) from exc
-            kind = FailureKind.OUT_OF_LOCKS if exc.sqlstate == _OUT_OF_LOCKS else None
-            message = _describe(exc)
-            if exc.sqlstate == _IN_TRANSACTION:  # what the set check cannot see in the text
-                message += f"\nHINT: {NO_TRANSACTION_FIX}"
-            raise DbFailure(message, exc.sqlstate, _position(exc), kind) from exc
+            raise statement_failure(exc, self.settings.lock_timeout) from exc
 
     def invalid_indexes(self, m: Migration) -> list[str]:
         """The INVALID indexes the no-transaction files of ``m`` left (pgindexes.py)."""
@@ -311,16 +298,11 @@ class PostgresEngine:
 
     def execute_many(self, statements: Sequence[str]) -> None:
         # Without parameters psycopg uses the simple query protocol: many statements, one
-        # round trip. The server's error position then counts from the start of the
-        # script, which says which statement failed; an error without a position does not.
-        script = _SEPARATOR.join(statements)
+        # round trip; pgerrors.locate says which of them failed.
         try:
-            self.execute(script)
+            self.execute(script(statements))
         except DbFailure as exc:
-            if len(statements) == 1:
-                exc.index = 0
-            elif exc.position is not None:
-                exc.index, exc.position = _which(statements, exc.position)
+            locate(exc, statements)
             raise
 
     @property
@@ -353,7 +335,7 @@ class PostgresEngine:
             return reader(self.conn, own)
         except psycopg.Error as exc:
             raise BackendError(
-                self.url.redact(f"reading the catalogs failed: {_first_line(exc)}")
+                self.url.redact(f"reading the catalogs failed: {first_line(exc)}")
             ) from exc
 
     def source(self) -> BackupSource:
@@ -367,21 +349,9 @@ class PostgresEngine:
     def backup_to(self, dest: Path) -> BackupSource:
         """pg_dump in custom format of sqlmig's schemas (engines/pgrestore.py), with their
         privileges; refuses a pg_dump older than the server."""
-        from sqlmig.engines import pgrestore, pgtools
+        from sqlmig.engines import pgrestore
 
-        pg_dump = pgtools.find_program("pg_dump")
-        pgtools.check_version(pg_dump, self.conn.info.server_version // 10000)
-        schemas, others, unreadable = pgrestore.backup_scope(self)
-        if self.tenant is not None:  # the tenant's schema, not every tenant's
-            others = [s for s in [*schemas, *others] if s != self.tenant]
-            schemas = [self.tenant]
-            unreadable = [n for n in unreadable if n.startswith(_pattern(self.tenant) + ".")]
-        _, dsn = pgtools.child_env_and_dsn(self.url)
-        args = [str(pg_dump), "--format=custom", "--file", str(dest), "--dbname", dsn]
-        args += [f"--schema={_pattern(s)}" for s in schemas]
-        args += [f"--exclude-table={name}" for name in unreadable]
-        pgtools.run(args, self.url, "pg_dump")
-        return replace(self.source(), schemas=tuple(schemas), left_out=tuple(others))
+        return pgrestore.backup(self, dest)
 
     def restore_from(
         self, src: Path, manifest: BackupSource | None, prepare: Callable[[], list[Statement]]
@@ -391,43 +361,3 @@ class PostgresEngine:
         from sqlmig.engines import pgrestore
 
         return pgrestore.restore(self, src, manifest, prepare)
-
-
-def _pattern(name: str) -> str:
-    """A pg_dump pattern that matches ``name`` and nothing else."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _describe(exc: psycopg.Error) -> str:
-    diag = exc.diag
-    parts = [diag.message_primary or _first_line(exc)]
-    if diag.message_detail:
-        parts.append(f"DETAIL: {diag.message_detail}")
-    if diag.message_hint:
-        parts.append(f"HINT: {diag.message_hint}")
-    return "\n".join(parts)
-
-
-# Between statements sent as one script: on lines of its own, so that a statement ending
-# in a `-- comment` cannot swallow it.
-_SEPARATOR = "\n;\n"
-
-
-def _which(statements: Sequence[str], position: int) -> tuple[int, int]:
-    """(index, 1-based position in that statement) of a 1-based position in the script."""
-    start = 0
-    for i, sql in enumerate(statements):
-        end = start + len(sql) + len(_SEPARATOR)
-        if position - 1 < end or i == len(statements) - 1:
-            return i, max(1, position - start)
-        start = end
-    return len(statements) - 1, 1
-
-
-def _position(exc: psycopg.Error) -> int | None:
-    pos = exc.diag.statement_position
-    return int(pos) if pos else None

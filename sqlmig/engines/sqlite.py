@@ -2,25 +2,32 @@
 
 sqlite3's implicit transaction handling is switched off (``isolation_level=None``) and
 BEGIN IMMEDIATE / COMMIT are sent by hand: ``executescript`` would commit on its own and
-cannot give one transaction per migration.
+cannot give one transaction per migration. What its errors about files mean, and the
+backup file's checks and staging, are in sqlite_files.py; the foreign-key check before
+each commit in sqlite_fk.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sqlmig import interrupts, tempfiles
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines.base import DbFailure, Statement, transaction
+from sqlmig.engines.sqlite_files import (
+    check_backup,
+    copy,
+    is_busy,
+    read_only,
+    stage,
+    why_not,
+    write_failed,
+)
 from sqlmig.engines.sqlite_fk import ForeignKeyScope
 from sqlmig.errors import BackendError, BackupError, ConnectError, LockTimeout
 from sqlmig.models import BackupSource, Migration
@@ -84,32 +91,15 @@ class SqliteEngine:
                 self._set_journal_mode()
         except sqlite3.Error as exc:
             self.close()
-            if _is_busy(exc):
+            if is_busy(exc):
                 raise self._locked() from exc
             raise ConnectError(
-                f"cannot open {self.url.masked}: {exc}{self._why_not(write)}",
+                f"cannot open {self.url.masked}: {exc}{why_not(Path(self.path), write)}",
                 retryable=not Path(self.path).is_dir(),
             ) from exc
         # Always: it is also how Ctrl-C reaches a long statement (sqlmig.interrupts).
         self.conn.set_progress_handler(self._should_stop, 10_000)
         self.conn.set_authorizer(self._fk.authorize)
-
-    def _why_not(self, write: bool) -> str:
-        """What SQLite's "unable to open" or "readonly database" means for this path."""
-        path = Path(self.path)
-        if path.is_dir():
-            return (
-                f": {path} is a folder, not a database file; name the file in it, "
-                f"e.g. sqlite:///{path / 'app.db'}"
-            )
-        if write and path.exists() and not os.access(path, os.W_OK):
-            return f": {path} is read-only; sqlmig needs to write it"
-        if write and not os.access(path.parent, os.W_OK | os.X_OK):
-            return (
-                f": its folder {path.parent} is read-only; SQLite writes its journal (or, in "
-                "WAL mode, the -wal and -shm files) next to the database"
-            )
-        return ""
 
     def _set_journal_mode(self) -> None:
         wanted = self.settings.sqlite_journal_mode.lower()
@@ -126,7 +116,7 @@ class SqliteEngine:
                 # Runners starting together on a new file all switch it to WAL, and SQLite
                 # answers the losers "locked" at once rather than through its busy handler:
                 # wait here instead, as for any lock.
-                if not _is_busy(exc) or time.monotonic() > deadline:
+                if not is_busy(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)
         if current != wanted:
@@ -275,7 +265,7 @@ class SqliteEngine:
             for _ in self.conn.execute(sql, params):
                 pass  # step to the end: sqlite3 only runs a row-returning statement as far as read
         except sqlite3.Error as exc:
-            if _is_busy(exc):
+            if is_busy(exc):
                 raise self._locked() from exc
             message = str(exc)
             if message == "interrupted" and (interrupts.requested() or self._cancelled):
@@ -291,7 +281,7 @@ class SqliteEngine:
         try:
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            if _is_busy(exc):
+            if is_busy(exc):
                 raise self._locked() from exc
             raise BackendError(f"{self.url.masked}: sqlmig's own tables: {exc}") from exc
 
@@ -339,7 +329,7 @@ class SqliteEngine:
         try:
             target = sqlite3.connect(dest, isolation_level=None)
             try:
-                self._copy(self.conn, target)
+                copy(self.conn, target, self.settings.lock_timeout, self._locked)
                 target.execute("PRAGMA journal_mode = DELETE").fetchone()
                 problems = [r[0] for r in target.execute("PRAGMA integrity_check").fetchall()]
             finally:
@@ -347,7 +337,7 @@ class SqliteEngine:
         except sqlite3.Error as exc:
             size = Path(self.path).stat().st_size
             doing = f"backing up {self.path}"
-            raise BackupError(self._write_failed(exc, dest.parent, size, doing)) from exc
+            raise BackupError(write_failed(exc, dest.parent, size, doing)) from exc
         if problems != ["ok"]:
             shown = "; ".join(problems[:5])
             raise BackupError(
@@ -363,104 +353,24 @@ class SqliteEngine:
         API (safe under WAL) in one step: the database is either as before or restored,
         history included. The database is write-locked from ``prepare`` until the copy
         begins."""
-        with _read_only(src) as source:
-            self._check_backup(src, source)
+        with read_only(src) as source:
+            check_backup(src, source, self.settings.table)
             folder = Path(self.path).resolve().parent
             tempfiles.sweep(folder)
             with tempfiles.temporary(folder, Path(self.path).name + ".restore") as staged:
                 try:
                     self._begin()
                     try:
-                        self._stage(source, staged, prepare())
+                        page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+                        stage(source, staged, prepare(), page_size)
                     finally:
                         self._rollback()
-                    with _read_only(staged) as ready:
-                        self._copy(ready, self.conn)
+                    with read_only(staged) as ready:
+                        copy(ready, self.conn, self.settings.lock_timeout, self._locked)
                 except sqlite3.Error as exc:
-                    if _is_busy(exc):
+                    if is_busy(exc):
                         raise self._locked() from exc
                     doing = f"restoring {src}"
                     size = src.stat().st_size
-                    raise BackupError(self._write_failed(exc, folder, size, doing)) from exc
+                    raise BackupError(write_failed(exc, folder, size, doing)) from exc
         return []
-
-    def _check_backup(self, src: Path, source: sqlite3.Connection) -> None:
-        with src.open("rb") as f:
-            if f.read(16) != b"SQLite format 3\x00":
-                raise BackupError(f"{src} is not an SQLite database")
-        try:
-            ok = source.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-            has_table = source.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                (self.settings.table,),
-            ).fetchone()
-        except sqlite3.Error as exc:
-            raise BackupError(f"{src} is not a usable sqlmig backup: {exc}") from exc
-        if not ok or not has_table:
-            why = (
-                "fails PRAGMA integrity_check" if not ok else f"has no {self.settings.table} table"
-            )
-            raise BackupError(f"{src} is not a usable sqlmig backup: it {why}")
-
-    def _stage(self, source: sqlite3.Connection, staged: Path, finish: list[Statement]) -> None:
-        """The backup, then ``finish``, in a private file in rollback-journal mode and in
-        the database's page size (a WAL database cannot take pages of another size)."""
-        image = sqlite3.connect(staged, isolation_level=None)
-        try:
-            source.backup(image)
-            image.execute("PRAGMA journal_mode = DELETE").fetchone()
-            page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
-            if image.execute("PRAGMA page_size").fetchone()[0] != page_size:
-                image.execute(f"PRAGMA page_size = {int(page_size)}")
-                image.execute("VACUUM")
-            image.execute("BEGIN")
-            for sql, params in finish:
-                try:
-                    image.execute(sql, params)
-                except sqlite3.OperationalError as exc:
-                    # ADD COLUMN, which SQLite cannot make IF NOT EXISTS, of a column the
-                    # backup already has: it was taken in this sqlmig's format.
-                    if not (sql.startswith("ALTER TABLE") and "duplicate column" in str(exc)):
-                        raise
-            image.execute("COMMIT")
-        finally:
-            image.close()
-
-    def _copy(self, source: sqlite3.Connection, target: sqlite3.Connection) -> None:
-        """``source.backup(target)``, waiting at most --lock-timeout for the locks it
-        needs: sqlite3 itself retries a busy database forever."""
-        limit = self.settings.lock_timeout
-        deadline = time.monotonic() + limit if limit else None
-
-        def waited(status: int, remaining: int, total: int) -> None:
-            busy = status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-            if busy and deadline is not None and time.monotonic() > deadline:
-                raise self._locked()
-
-        source.backup(target, progress=waited)
-
-    def _write_failed(self, exc: sqlite3.Error, folder: Path, size: int, doing: str) -> str:
-        """A full disk shows as SQLITE_FULL, or as an I/O error when it is the -wal or
-        -shm file that could not grow: name it for what it is."""
-        name = getattr(exc, "sqlite_errorname", "") or ""
-        short = shutil.disk_usage(folder).free < size
-        if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and short):
-            return f"disk full in {folder} while {doing}; nothing was changed"
-        return f"{doing} failed: {exc}"
-
-
-@contextlib.contextmanager
-def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    """A backup, read as the immutable file it is: no locks, and no -wal or -shm file
-    created next to it, even for one taken in WAL mode by an older sqlmig."""
-    conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorname", "").startswith(
-        "SQLITE_BUSY"
-    ) or "database is locked" in str(exc)

@@ -5,7 +5,8 @@ Objects that others can depend on (types, functions, sequences, tables, keys, vi
 ordered by pg_depend, taking kinds in a fixed order and names alphabetically wherever
 the dependencies leave a choice. Indexes, other constraints, triggers, row-level
 security, policies and comments follow, by name. The same database therefore always
-gives the same bytes, and so does a database loaded from the dump.
+gives the same bytes, and so does a database loaded from the dump. Tables, with their
+columns, are written by pgdump_tables.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import psycopg
 
 from sqlmig.schema import LEFT_OUT, dump_header, pgacl
+from sqlmig.schema.pgdump_tables import Row, TableWriter
 from sqlmig.schema.pgnames import SEARCH_PATH, qual
 from sqlmig.schema.postgres import Own, Rows, read_catalogs
 
@@ -98,18 +100,10 @@ def dump(conn: psycopg.Connection[Any], own: Own) -> str:
     return _Writer(rows, reserved, edges).script()
 
 
-Row = tuple[Any, ...]
-
-
 class _Writer:
     def __init__(self, rows: Rows, reserved: set[str], edges: dict[str, set[str]]) -> None:
         self.rows = rows
         self.reserved = reserved
-        self.tables = {(t[0], t[1]): t for t in rows["table"]}
-        self.by_oid = {t[10]: (t[0], t[1]) for t in rows["table"]}
-        self.columns: dict[tuple[str, str], list[Row]] = {}
-        for col in sorted(rows["column"], key=lambda r: r[10]):
-            self.columns.setdefault((col[0], col[1]), []).append(col)
         # A default that calls a function is set after the functions, so that a function
         # reading the table and the table's default calling it can both be created.
         self.deferred: set[tuple[int, int]] = set()
@@ -123,6 +117,8 @@ class _Writer:
                     self.edges.setdefault(f"c{table}", set()).update(referenced)
             else:
                 self.edges.setdefault(dependent, set()).update(referenced)
+        self.table_writer = TableWriter(rows, self.deferred, self.ident, self.qual)
+        self.tables = self.table_writer.tables
 
     def ident(self, name: str) -> str:
         plain = name.isidentifier() and name == name.lower() and name.isascii()
@@ -144,7 +140,7 @@ class _Writer:
             self._schemas(),
             self._extensions(),
             self._ordered_objects(),
-            self._late_defaults(),
+            self.table_writer.late_defaults(),
             self._after_tables(),
             self._comments(),
             pgacl.statements(self.rows, self.ident, self.qual),
@@ -173,7 +169,7 @@ class _Writer:
         for r in self.rows["sequence"]:
             nodes[f"c{r[10]}"] = (2, qual(r[0], r[1]), self._sequence, r)
         for r in self.rows["table"]:
-            nodes[f"c{r[10]}"] = (3, qual(r[0], r[1]), self._table, r)
+            nodes[f"c{r[10]}"] = (3, qual(r[0], r[1]), self.table_writer.table, r)
             # A partition or an inheriting table needs its parents; pg_inherits says so,
             # not pg_depend.
             parents = [self.tables[(r[8][0], r[8][1])][10]] if r[8] else r[12] or []
@@ -213,98 +209,6 @@ class _Writer:
             f"INCREMENT BY {increment} MINVALUE {low} MAXVALUE {high} CACHE {cache}"
             f"{' CYCLE' if cycle else ''};"
         )
-
-    def _table(self, r: Row) -> str:
-        s, name, _kind, persistence, _rls, _force, partkey, bound, parent = r[:9]
-        me = self.qual(s, name)
-        head = f"CREATE {'UNLOGGED ' if persistence == 'u' else ''}TABLE {me}"
-        tail = (f" PARTITION BY {partkey}" if partkey else "") + (
-            f" WITH ({', '.join(r[13])})" if r[13] else ""
-        )
-        columns = self.columns.get((s, name), [])
-        parents = [(parent[0], parent[1])] if parent else [self.by_oid[o] for o in r[12] or []]
-        inherited = {c[2]: c for ps, pn in parents for c in self.columns.get((ps, pn), [])}
-        # CREATE TABLE puts inherited columns first, in the parents' order: when the table
-        # has its columns in another order, create it whole and attach it afterwards.
-        natural = list(dict.fromkeys(c[2] for ps, pn in parents for c in self.columns[(ps, pn)]))
-        natural += [c[2] for c in columns if c[2] not in inherited]
-        if parents and [c[2] for c in columns] != natural:
-            created = f"{head} {self._column_list(columns, r[10])}{tail};"
-            if parent:
-                attach = f"ALTER TABLE {self.qual(*parents[0])} ATTACH PARTITION {me} {bound};"
-                return f"{created}\n\n{attach}"
-            joins = [f"ALTER TABLE {me} INHERIT {self.qual(ps, pn)};" for ps, pn in parents]
-            return "\n\n".join([created, *joins])
-        if parent:
-            created = f"{head} PARTITION OF {self.qual(*parents[0])} {bound}{tail};"
-        else:  # an inheriting table declares only its own columns
-            own = [c for c in columns if c[12] or c[2] not in inherited]
-            listed = f"{head} {self._column_list(own, r[10])}"
-            if parents:
-                listed += f" INHERITS ({', '.join(self.qual(ps, pn) for ps, pn in parents)})"
-            created = listed + tail + ";"
-        changes = self._inherited_changes(me, r[10], columns, inherited)
-        return "\n\n".join([created, *changes])
-
-    def _column_list(self, columns: list[Row], table_oid: int) -> str:
-        if not columns:
-            return "()"
-        return "(\n" + ",\n".join(f"    {self._column(c, table_oid)}" for c in columns) + "\n)"
-
-    def _inherited_changes(
-        self, me: str, table_oid: int, columns: list[Row], inherited: dict[str, Row]
-    ) -> list[str]:
-        """ALTER statements for what inherited columns have beyond their parent's."""
-        out = []
-        for c in columns:
-            source = inherited.get(c[2])
-            if source is None or c[12] or c[7] == "s":  # declared here, or generated
-                continue
-            column = f"ALTER TABLE ONLY {me} ALTER COLUMN {self.ident(c[2])}"
-            if c[4] and not source[4]:
-                out.append(f"{column} SET NOT NULL;")
-            if (table_oid, c[13]) in self.deferred:
-                continue  # set after the functions, like every default that calls one
-            parent_oid = self.tables[(source[0], source[1])][10]
-            got = None if (parent_oid, source[13]) in self.deferred else source[5]
-            if c[5] != got:
-                out.append(f"{column} SET DEFAULT {c[5]};" if c[5] else f"{column} DROP DEFAULT;")
-        return out
-
-    def _column(self, c: Row, table_oid: int) -> str:
-        _s, _t, name, ctype, notnull, default, identity, generated, collation = c[:9]
-        parts = [self.ident(name), ctype]
-        if collation:
-            parts.append(f"COLLATE {collation}")
-        if generated == "s":
-            parts.append(f"GENERATED ALWAYS AS ({default}) STORED")
-        elif identity:
-            kind = "ALWAYS" if identity == "a" else "BY DEFAULT"
-            parts.append(f"GENERATED {kind} AS IDENTITY ({c[14]})")
-        elif default is not None and (table_oid, c[13]) not in self.deferred:
-            parts.append(f"DEFAULT {default}")
-        if notnull and not identity:
-            parts.append("NOT NULL")
-        return " ".join(parts)
-
-    def _late_defaults(self) -> list[str]:
-        """Defaults that call functions, and defaults of view columns."""
-        views = {(v[0], v[1]) for v in self.rows["view"] if v[2] == "v"}
-        out = []
-        for (s, name), columns in sorted(self.columns.items()):
-            if (s, name) in self.tables:
-                kind, oid = "TABLE ONLY", self.tables[(s, name)][10]
-            elif (s, name) in views:
-                kind, oid = "VIEW", None
-            else:
-                continue
-            for c in columns:
-                if c[5] is not None and (oid is None or (oid, c[13]) in self.deferred):
-                    out.append(
-                        f"ALTER {kind} {self.qual(s, name)} ALTER COLUMN {self.ident(c[2])} "
-                        f"SET DEFAULT {c[5]};\n"
-                    )
-        return out
 
     def _constraint(self, r: Row) -> str:
         return f"ALTER TABLE {self.qual(r[0], r[1])} ADD CONSTRAINT {self.ident(r[2])} {r[3]};"
