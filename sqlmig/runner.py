@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import replace
+from typing import NoReturn
 
 from sqlmig.engines.base import DbFailure, Driver
 from sqlmig.engines.bookkeeping import RowChange
@@ -21,7 +21,6 @@ from sqlmig.models import (
     AppliedRow,
     Direction,
     EventKind,
-    FailedStep,
     HistoryEvent,
     Migration,
     RowStatus,
@@ -44,18 +43,9 @@ from sqlmig.planner import rollback_note
 from sqlmig.planrules import invalid_left
 from sqlmig.progress import Progress
 from sqlmig.records import RunContext, ms_since
+from sqlmig.runsteps import Cursor, InFlight, Plan
 from sqlmig.scripts import Unlocated, locate, run_statements, statement_error
 from sqlmig.storedsql import is_stored
-
-
-class Plan(Protocol):
-    @property
-    def direction(self) -> Direction: ...
-
-    @property
-    def migrations(self) -> list[Migration]: ...
-
-    def steps(self, rows: list[AppliedRow], done: int) -> list[Migration]: ...
 
 
 class Runner:
@@ -82,9 +72,9 @@ class Runner:
         """
         result = result or RunResult()
         start = time.perf_counter()
-        cursor = _Cursor(plan)
-        while (done := self._step(cursor, result)) is not None:
-            result.steps.append(done)
+        cursor = Cursor(plan)
+        while self._step(cursor, result) is not None:
+            pass
         result.duration_ms = ms_since(start)
         return result
 
@@ -94,7 +84,7 @@ class Runner:
         planner has refused a plan with a no-transaction file. On SQLite the foreign
         keys are checked once, before that commit, over all that the run touched."""
         start = time.perf_counter()
-        cursor = _Cursor(plan)
+        cursor = Cursor(plan)
         ran = RunResult(backup=result.backup)  # what has run; committed only at the end
         try:
             with self.engine.transaction():
@@ -145,12 +135,14 @@ class Runner:
         """A step's own transaction, or none inside run_whole's."""
         return contextlib.nullcontext() if self._whole else self.engine.transaction()
 
-    def _step(self, cursor: _Cursor, result: RunResult) -> StepResult | None:
+    def _step(self, cursor: Cursor, result: RunResult) -> StepResult | None:
         """Claim the next step and run it (``_claim_and_run``); on failure, record it and
         say what it left behind."""
-        step = _InFlight(cursor.plan.direction)
+        step = InFlight(cursor.plan.direction)
         try:
             done = self._claim_and_run(cursor, len(result.steps), step)
+            if done is not None:  # in the try: a Ctrl-C now still finds the step done
+                self._took(step, done, result)
         except DbFailure as exc:  # at commit: deferred constraints, SQLite's foreign keys
             assert step.m is not None
             failure = statement_error(self.engine, step.file, None, exc, rolled_back=True)
@@ -176,14 +168,46 @@ class Runner:
                 lost = exc.with_outcome(lost_outcome(step.m, step.direction, step.at))
             raise self._failed(lost, step, result) from exc.__cause__
         except (SqlmigError, KeyboardInterrupt) as exc:
-            if step.m is not None:
-                self.record_failure(step.m, step.file, step.direction, step.start, exc)
-            carry(exc, result, step.failed)
-        if done is not None and step.m is not None and self.progress:
-            self.progress.done(step.m, step.direction, done)
+            self._stopped(exc, step, result)
         return done
 
-    def _claim_and_run(self, cursor: _Cursor, done: int, step: _InFlight) -> StepResult | None:
+    def _took(self, step: InFlight, done: StepResult, result: RunResult) -> None:
+        result.steps.append(done)
+        if self.progress:
+            assert step.m is not None
+            self.progress.done(step.m, step.direction, done)
+
+    def _stopped(
+        self, exc: SqlmigError | KeyboardInterrupt, step: InFlight, result: RunResult
+    ) -> NoReturn:
+        """End the run on ``exc``: the step it stopped is recorded as failed, unless a
+        Ctrl-C came once it had committed, when it is done and the run stops after it."""
+        landed = self._landed(step) if isinstance(exc, KeyboardInterrupt) else None
+        if landed is not None:
+            if landed not in result.steps:
+                result.steps.append(landed)
+            carry(exc, result, None)
+        if step.m is not None:
+            self.record_failure(step.m, step.file, step.direction, step.start, exc)
+        carry(exc, result, step.failed)
+
+    def _landed(self, step: InFlight) -> StepResult | None:
+        """The interrupted step's result if it had committed all it does: the result was
+        ready and the version table says so (the signal can come between the commit and
+        this run noting it); else None."""
+        if step.done is None or step.m is None:
+            return None
+        try:
+            row = next((r for r in self.store.applied() if r.version == step.m.version), None)
+        except SqlmigError:
+            return None  # unknowable now: reported as interrupted, as before
+        if step.direction is Direction.UP:
+            committed = row is not None and row.status is RowStatus.APPLIED
+        else:
+            committed = row is None
+        return step.done if committed else None
+
+    def _claim_and_run(self, cursor: Cursor, done: int, step: InFlight) -> StepResult | None:
         """A transactional file runs in the claiming transaction itself; a no-transaction
         one after a dirty mark committed first. ``step`` follows where it is."""
         direction = step.direction
@@ -204,6 +228,7 @@ class Runner:
                 )
                 ms = ms_since(step.start)
                 self._record_success(m, file, direction, ms, row_exists=False, note=note)
+                step.done = StepResult(m.version, m.name, direction, ms, count, note)
             step.at = At.COMMIT
         if file.no_transaction:
             step.at = At.STATEMENTS
@@ -212,11 +237,13 @@ class Runner:
             )
             ms = ms_since(step.start)
             step.at = At.RECORD
+            step.done = StepResult(m.version, m.name, direction, ms, count, note)
             with self.engine.transaction():
                 self._record_success(m, file, direction, ms, row_exists=True, note=note)
-        return StepResult(m.version, m.name, direction, ms, count, note)
+        assert step.done is not None
+        return step.done
 
-    def _failed(self, failure: SqlmigError, step: _InFlight, result: RunResult) -> SqlmigError:
+    def _failed(self, failure: SqlmigError, step: InFlight, result: RunResult) -> SqlmigError:
         """``failure`` recorded in the history (if a step was claimed) and given what the
         run had done."""
         if step.m is not None:
@@ -304,46 +331,6 @@ class Runner:
         # If even this write fails, the original error is still the one the user must see.
         with contextlib.suppress(SqlmigError):
             self.store.insert_history(event)
-
-
-@dataclass(slots=True)
-class _InFlight:
-    """The step being run: its migration once claimed, and where it is."""
-
-    direction: Direction
-    m: Migration | None = None
-    at: At = At.CLAIM
-    start: float = field(default_factory=time.perf_counter)
-
-    @property
-    def file(self) -> SqlFile:
-        assert self.m is not None
-        return self.m.file(self.direction)
-
-    @property
-    def failed(self) -> FailedStep | None:
-        return failed_step(self.m, self.direction) if self.m is not None else None
-
-
-class _Cursor:
-    """Where a run is in its plan: the steps left, as planned from the rows last read."""
-
-    _UNREAD = object()
-
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
-        self.queue: list[Migration] = []
-        self.token: object = self._UNREAD
-        # As last read: a version still queued keeps its row until this run changes it.
-        self.rows: dict[int, AppliedRow] = {}
-
-    def next(self, token: object, store: Store, done: int) -> Migration | None:
-        if self.token is self._UNREAD or token != self.token:
-            rows = store.applied()
-            self.queue = self.plan.steps(rows, done)
-            self.rows = {r.version: r for r in rows}
-            self.token = token
-        return self.queue.pop(0) if self.queue else None
 
 
 def _note(m: Migration, direction: Direction, row: AppliedRow | None) -> str:

@@ -124,7 +124,33 @@ def test_ctrl_c_rolls_back_the_migration_in_progress(db_url, write_migration):
     applied = consistent(db_url, 12)
     assert len(applied) < 12
     failed = query(db_url, "SELECT version, error FROM schema_version_history WHERE event = 'fail'")
-    assert failed == [(len(applied) + 1, "interrupted")]
+    # Interrupted in a migration, that one failed; between two (its commit done), none did.
+    assert failed in ([(len(applied) + 1, "interrupted")], [])
+
+
+class _StopAfter:
+    """Progress that presses Ctrl-C as soon as the first migration has committed."""
+
+    def started(self, m, direction, n, total) -> None:
+        pass
+
+    def done(self, m, direction, result) -> None:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_just_after_a_commit_counts_the_migration_done(db_url, write_migration):
+    from sqlmig import Migrator
+    from sqlmig.errors import Interrupted
+
+    folder = write_set(write_migration, db_url, 3)
+    with Migrator(db_url, folder) as m, pytest.raises(Interrupted) as stopped:
+        m.apply(backup=False, progress=_StopAfter())
+    partial = stopped.value.partial
+    assert partial is not None and [s.version for s in partial.applied] == [1]
+    assert partial.failed is None  # nothing was in progress
+    assert versions(db_url) == [1]
+    failed = query(db_url, "SELECT version FROM schema_version_history WHERE event = 'fail'")
+    assert failed == []  # version 1 is applied: no history row may say it failed
 
 
 ROUNDS = int(os.environ.get("SQLMIG_STRESS_ROUNDS", "4"))  # CI's default; raise it to soak
