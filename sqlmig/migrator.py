@@ -1,17 +1,16 @@
 """The library API: everything the CLI does, callable from application code.
 
 The Migrator never prints. It returns values (Status, RunResult, plans) and raises
-SqlmigError subclasses; rendering is the CLI's business. Bookkeeping-only commands live
-in admin.py, release operations in release.py, schema tools in schemaops.py; the
-methods here that delegate to them are the public face.
+SqlmigError subclasses; rendering is the CLI's business. The connection, the run lock
+and the run context it stands on are in session.py; reading in reading.py, apply and
+rollback in runs.py, redo and goto in moves.py, bookkeeping-only commands in admin.py,
+release operations in release.py, schema tools in schemaops.py; the methods here that
+delegate to them are the public face.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,44 +18,18 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sqlmig.config import PATH_SETTINGS, Settings, load_settings
-from sqlmig.discovery import load_migrations
-from sqlmig.engines import open_engine
-from sqlmig.engines.base import Engine
-from sqlmig.engines.store import Store
-from sqlmig.errors import ConfigError, Problem, SqlmigError
-from sqlmig.models import (
-    AppliedRow,
-    Direction,
-    HistoryEvent,
-    Migration,
-    RowStatus,
-    RunResult,
-    SqlFile,
-    Status,
-    StoredSql,
-)
-from sqlmig.planner import (
-    ApplyPlan,
-    RollbackPlan,
-    foreign_set,
-    mismatch,
-    plan_rollback,
-    problems,
-    statuses,
-    warnings,
-)
-from sqlmig.planrules import refuse_outside_transaction
-from sqlmig.records import RunContext, new_run_id
-from sqlmig.runner import Runner, reporting
+from sqlmig.errors import ConfigError, Problem
+from sqlmig.models import AppliedRow, Direction, HistoryEvent, Migration, RunResult, Status
+from sqlmig.planner import mismatch, warnings
+from sqlmig.session import Session
 
 if TYPE_CHECKING:
     from sqlmig.models import BackupInfo, Metrics, RestoreResult, SeedResult, SeedStatus
-    from sqlmig.progress import Activity, Progress
+    from sqlmig.progress import Progress
     from sqlmig.schemaops import Drift, DumpResult, RoundTripResult
-    from sqlmig.variables import Bindings
 
 
-class Migrator:
+class Migrator(Session):
     """Migrations in ``directory`` (with up/ and down/) against the database at ``database_url``.
 
     Use as a context manager, or call ``close()``: one connection serves every call.
@@ -85,14 +58,9 @@ class Migrator:
             options[name] = None if value is None else Path(value).absolute()
         try:
             settings = replace(base, **options).checked()
-            self.settings = replace(settings, backup_dir=settings.backup_folder)
         except TypeError as exc:
             raise ConfigError(f"unknown Migrator option: {exc}") from exc
-        self.run_id = run_id
-        self._engine: Engine | None = None
-        self._store: Store | None = None
-        self._writable = False
-        self._cancelled = False
+        super().__init__(replace(settings, backup_dir=settings.backup_folder), run_id)
 
     @classmethod
     def from_config(cls, cwd: Path | None = None, **overrides: Any) -> Migrator:
@@ -105,113 +73,6 @@ class Migrator:
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.close()
 
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = self._store = None
-
-    def cancel(self) -> None:
-        """From another thread: stop the statement running now and run nothing more; the
-        run unwinds as on Ctrl-C (the migration in progress rolled back and recorded as
-        interrupted, KeyboardInterrupt raised in the thread that runs it)."""
-        self._cancelled = True
-        if self._engine is not None:
-            self._engine.cancel()
-
-    # -- internals -------------------------------------------------------------------
-
-    def migrations(self) -> list[Migration]:
-        s = self.settings
-        return load_migrations(s.dir, s.url.dialect, s.sqlite_journal_mode)
-
-    def engine(self, *, write: bool = False) -> Engine:
-        if self._engine is not None and (self._writable or not write):
-            return self._engine
-        self.close()
-        if self._cancelled:
-            raise KeyboardInterrupt
-        self._engine = open_engine(self.settings, write=write)
-        if self._cancelled:  # cancel() came while connecting, before it saw this engine
-            self._engine.cancel()
-        self._store = Store(self._engine, self.settings)
-        self._writable = write
-        return self._engine
-
-    def store(self, *, write: bool = False) -> Store:
-        self.engine(write=write)
-        assert self._store is not None
-        return self._store
-
-    def target(self) -> str:
-        """The database this migrator changes, URL masked, with its version table: for
-        the first line of every command that writes. Connects, for writing."""
-        engine = self.engine(write=True)
-        home = f"{engine.home}." if engine.home else ""
-        return f"{self.settings.url.masked} (table {home}{self.settings.table})"
-
-    def activity(self) -> Activity | None:
-        """From another thread, while a run is under way: what its connection waits for,
-        or the server's progress with its statement (engine.activity); None if nothing."""
-        engine = self._engine
-        return engine.activity() if engine is not None else None
-
-    @contextmanager
-    def locked(
-        self, first: Callable[[Engine, Store], None] | None = None
-    ) -> Iterator[tuple[Engine, Store]]:
-        """The writable engine and its store, holding the run lock, sqlmig's tables in
-        place; ``first`` runs under the lock before they are made, seeing the database as
-        it was."""
-        engine = self.engine(write=True)
-        store = self.store(write=True)
-        engine.lock(self.settings.lock_timeout)
-        try:
-            if first is not None:
-                first(engine, store)
-            store.ensure_tables()
-            yield engine, store
-        except BaseException:
-            # The error that ended the block is the one to report, not a failed unlock
-            # (the connection it may have lost).
-            with contextlib.suppress(SqlmigError):
-                engine.unlock()
-            raise
-        engine.unlock()
-
-    def runner(self, engine: Engine, store: Store, progress: Progress | None = None) -> Runner:
-        return Runner(engine, store, self.context(engine, self.bindings()), progress)
-
-    def context(self, engine: Engine, variables: Bindings | None = None) -> RunContext:
-        """Who writes this call's history rows, under which run id: the one given (a
-        fleet's), else a new one for the call, shared by all its rows."""
-        return RunContext(
-            engine.db_user(),
-            self.run_id or new_run_id(),
-            variables=variables,
-            sql_limit=self.settings.stored_sql_limit,
-        )
-
-    def bindings(self) -> Bindings | None:
-        """The values the files' variables take on this database; None if none is declared."""
-        from sqlmig.variables import Bindings, values
-
-        engine = self.engine()
-        found = values(self.settings, engine.home)
-        return Bindings(found, engine.dialect) if found else None
-
-    def check_variables(self, files: Iterable[SqlFile]) -> None:
-        """Raise ConfigError, before connecting, if a file uses an undeclared variable."""
-        from sqlmig import variables
-
-        variables.check(files, self.settings.url.dialect, variables.declared(self.settings))
-
-    def _sides(self) -> dict[str, Any]:
-        """The folder and the (masked) database, for the planner's "wrong database?"."""
-        return {"folder": self.settings.dir, "database": self.settings.url.masked}
-
-    def _check_set(self, migrations: list[Migration]) -> None:
-        self.check_variables(f for m in migrations for f in (m.up, m.down))
-
     # -- reading -------------------------------------------------------------------
 
     def applied(self) -> list[AppliedRow]:
@@ -219,34 +80,16 @@ class Migrator:
         return self.store().applied()
 
     def status(self) -> Status:
-        from sqlmig.seeding import load_seeds
+        from sqlmig import reading
 
-        migrations = self.migrations()
-        store = self.store()
-        seeds = load_seeds(self.settings.seeds_dir, store.seeds(), self.settings.url.dialect)
-        rows = store.applied()
-        files = {mig.version: mig for mig in migrations}
-        invalid = {  # asked only about dirty versions: none, in the normal case
-            r.version: self.engine().invalid_indexes(files[r.version])
-            for r in rows
-            if r.status is RowStatus.DIRTY and r.version in files
-        }
-        return Status(statuses(migrations, rows, invalid), self.settings.url.masked, seeds)
+        return reading.status(self)
 
     def validate(self, status: Status | None = None) -> list[Problem]:
         """Every disagreement between files and database (the set itself raises if broken),
         and every use of a variable the run does not declare; of ``status`` if given."""
-        from sqlmig import variables
+        from sqlmig import reading
 
-        status = status or self.status()
-        files = [
-            f for e in status.entries if e.migration for f in (e.migration.up, e.migration.down)
-        ]
-        names = variables.declared(self.settings)
-        unknown = variables.problems(files, self.settings.url.dialect, names)
-        foreign = foreign_set(status.entries, self.settings.dir, status.database)
-        found = problems(status.entries, allow_out_of_order=False, include_dirty=True)
-        return ([foreign] if foreign else []) + found + unknown
+        return reading.validate(self, status or self.status())
 
     def warnings(self, status: Status | None = None) -> list[Problem]:
         """What validate reports without failing: down files edited since applied."""
@@ -255,17 +98,9 @@ class Migrator:
     def changes(self, status: Status | None = None) -> dict[int, list[str]]:
         """For each changed version (an edited up or down file): a unified diff, as lines,
         of its files against the SQL they were applied with, kept in the database."""
-        from sqlmig.models import State
-        from sqlmig.storedsql import differences
+        from sqlmig import reading
 
-        entries = (status or self.status()).entries
-        edited = [e for e in entries if e.state in (State.CHANGED, State.DOWN_CHANGED)]
-        stored = self.store().stored_sql([e.version for e in edited])
-        limit = self.settings.stored_sql_limit
-        found = {
-            e.version: differences(e, stored.get(e.version, StoredSql()), limit) for e in edited
-        }
-        return {v: lines for v, lines in found.items() if lines}
+        return reading.changes(self, status or self.status())
 
     def history(
         self, limit: int | None = None, *, since: datetime | None = None, failed: bool = False
@@ -288,44 +123,16 @@ class Migrator:
     def plan_apply(
         self, target: int | None = None, *, allow_out_of_order: bool = False
     ) -> list[Migration]:
-        from sqlmig.admin import refuse_unadopted_database
+        from sqlmig import runs
 
-        migrations = self.migrations()
-        self._check_set(migrations)
-        plan = ApplyPlan(migrations, target, allow_out_of_order, **self._sides())
-        steps = plan.steps(self.store().applied(), 0)
-        refuse_unadopted_database(self.settings, plan, self.engine(), self.store())
-        return steps
+        return runs.planned_apply(self, target, allow_out_of_order=allow_out_of_order)
 
     def plan_rollback(
         self, count: int = 1, *, to: int | None = None, from_database: bool = False
     ) -> list[Migration]:
-        files = self.migrations()
-        self._check_set(files)  # before connecting
-        store = self.store()
-        migrations, hint = self._rollback_set(store, files, from_database)
-        return plan_rollback(
-            migrations, store.applied(), count=count, to=to, missing_hint=hint, **self._sides()
-        )
+        from sqlmig import runs
 
-    def _rollback_set(
-        self, store: Store, files: list[Migration], from_database: bool
-    ) -> tuple[list[Migration], str]:
-        """The migrations a rollback runs the down files of: the folder's, or with
-        ``from_database`` the SQL kept in the version rows; and what to say of versions
-        whose files are missing."""
-        from sqlmig import storedsql
-
-        rows = store.applied()
-        migrations = files
-        if from_database:
-            stored = store.stored_sql([r.version for r in rows])
-            migrations = storedsql.from_database(files, rows, stored)
-            self._check_set(migrations)  # the SQL kept may use variables too
-        entries = statuses(migrations, rows)
-        if not from_database:
-            stored = store.stored_sql([e.version for e in entries if e.migration is None])
-        return migrations, storedsql.missing_hint(entries, stored)
+        return runs.planned_rollback(self, count, to=to, from_database=from_database)
 
     # -- changing ------------------------------------------------------------------
 
@@ -356,42 +163,21 @@ class Migrator:
         run once it started carries ``.partial``, the backup included (an interrupt is
         an ``Interrupted``, a KeyboardInterrupt that has one).
         """
-        from sqlmig import admin, release
+        from sqlmig import runs
 
-        if verify and target is not None:
-            raise ConfigError("--verify compares with schema.sql, the newest version: drop --to")
-        if verify:  # before migrating: an error after would mislead
-            self.check_scratch(scratch_url)
-        if lint:
-            self._lint_gate()
-        migrations = self.migrations()
-        self._check_set(migrations)
-        if backup is None:
-            backup = self.settings.backup_by_default
-        plan = ApplyPlan(migrations, target, allow_out_of_order, **self._sides())
-        if seed:  # an unreadable seed file must stop the run before it migrates
-            release.check_seeds(self.settings)
-        result = RunResult()
-        unadopted = functools.partial(admin.refuse_unadopted_database, self.settings, plan)
-        with self.locked(unadopted) as (engine, store):
-            rows = store.applied()
-            steps = plan.steps(rows, 0)
-            if single_transaction:
-                refuse_outside_transaction(steps, Direction.UP)
-            if steps and backup:
-                result.backup = release.take_backup(self.settings, engine, rows, taken_by="apply")
-            with reporting(result):
-                if result.backup and on_backup:
-                    on_backup(result.backup)
-                runner = self.runner(engine, store, progress)
-                (runner.run_whole if single_transaction else runner.run)(plan, result)
-                if seed:
-                    release.run_seeds(self.settings, runner, store, result)
-                self._with_status(result, migrations, store)
-        if verify:
-            with reporting(result):
-                result.drift = self.diff(scratch_url=scratch_url)
-        return result
+        return runs.apply(
+            self,
+            target,
+            allow_out_of_order=allow_out_of_order,
+            progress=progress,
+            backup=backup,
+            seed=seed,
+            verify=verify,
+            scratch_url=scratch_url,
+            lint=lint,
+            on_backup=on_backup,
+            single_transaction=single_transaction,
+        )
 
     def rollback(
         self,
@@ -411,52 +197,19 @@ class Migrator:
         agreed to undo (a confirmation); if the database now says others, nothing runs.
         ``from_database``: the down SQL kept in the database when each was applied, not
         the files (which this checkout may not have)."""
-        from sqlmig import release
+        from sqlmig import runs
 
-        files = self.migrations()
-        self._check_set(files)
-        with self.locked() as (engine, store):
-            migrations, hint = self._rollback_set(store, files, from_database)
-            rows = store.applied()
-            chosen = plan_rollback(
-                migrations, rows, count=count, to=to, missing_hint=hint, **self._sides()
-            )
-            _refuse_unexpected(chosen, expected)
-            if single_transaction:
-                refuse_outside_transaction(chosen, Direction.DOWN)
-            plan = RollbackPlan(migrations, frozenset(m.version for m in chosen))
-            result = RunResult()
-            if chosen and (self.settings.backup_by_default if backup is None else backup):
-                result.backup = release.take_backup(
-                    self.settings, engine, rows, taken_by="rollback"
-                )
-            with reporting(result):
-                if result.backup and on_backup:
-                    on_backup(result.backup)
-                runner = self.runner(engine, store, progress)
-                (runner.run_whole if single_transaction else runner.run)(plan, result)
-                return self._with_status(result, files, store)  # the folder as it is
-
-    def _lint_gate(self) -> None:
-        from sqlmig.errors import LintError
-        from sqlmig.lint import findings, lint_pending
-
-        found = lint_pending(self)
-        if found:
-            report = findings.text(found, len({f.path for f in found})).rstrip()
-            raise LintError(
-                f"lint found what this run would do, nothing was run:\n{report}\n"
-                "Fix the statements, or silence a finding with '-- sqlmig: allow RULE-ID "
-                "reason' where it is right.",
-                list(found),
-            )
-
-    def _with_status(
-        self, result: RunResult, migrations: list[Migration], store: Store
-    ) -> RunResult:
-        """Attach the final status from the files already read: no second pass over them."""
-        result.status = Status(statuses(migrations, store.applied()), self.settings.url.masked)
-        return result
+        return runs.rollback(
+            self,
+            count,
+            to=to,
+            progress=progress,
+            single_transaction=single_transaction,
+            backup=backup,
+            on_backup=on_backup,
+            expected=expected,
+            from_database=from_database,
+        )
 
     def redo(
         self,
@@ -614,18 +367,3 @@ class Migrator:
         from sqlmig import schemaops
 
         return schemaops.roundtrip(self, scratch_url)
-
-
-def _refuse_unexpected(chosen: list[Migration], expected: Sequence[int] | None) -> None:
-    """A rollback confirmed for some versions must not undo others: a migration applied
-    between the question and the answer would be undone unasked."""
-    now = [m.version for m in chosen]
-    if expected is not None and now != list(expected):
-        from sqlmig.errors import StateError
-
-        shown = ", ".join(map(str, now)) or "nothing"
-        raise StateError(
-            f"the database changed since the rollback was confirmed: it would now undo "
-            f"{shown}, not {', '.join(map(str, expected))}; nothing was rolled back, run "
-            "it again"
-        )
