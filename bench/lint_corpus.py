@@ -13,7 +13,9 @@ then linted as a PostgreSQL set:
 
 A golang-migrate or diesel file wrapped in its own ``BEGIN; ... COMMIT;`` is unwrapped (sqlmig
 supplies the transaction), and a file whose only statement must run outside a
-transaction becomes a no-transaction file, as those tools run it. Go-template schema
+transaction becomes a no-transaction file, as those tools run it; so does a golang-migrate
+file with transactions of its own (``BEGIN; ... COMMIT;`` more than once, or around part of
+it), since golang-migrate runs it outside any transaction. Go-template schema
 names (``{{ index .Options "Namespace" }}``, as gobuffalo/pop renders them) become ``auth``.
 
     python bench/lint_corpus.py FOLDER [--out findings.jsonl]   # default: $TMPDIR/lint_corpus.jsonl
@@ -54,7 +56,8 @@ class Migration:
     up: str
     down: str
     source: str  # the original file(s)
-    no_transaction: bool = False
+    no_transaction: bool = False  # the up file's
+    down_no_transaction: bool | None = None  # None: as the up file
 
 
 class Tree:
@@ -89,13 +92,12 @@ class Tree:
 
 
 def unwrap(text: str) -> str:
-    """Drop an outer BEGIN; ... COMMIT; that the tool needed and sqlmig supplies itself."""
+    """Drop an outer BEGIN; ... COMMIT; that the tool needed and sqlmig supplies itself.
+    Only a single outer pair is a wrapper: ``BEGIN; a; COMMIT; BEGIN; b; COMMIT;`` is two
+    transactions of the file's own, and stays as written."""
     statements = split(text, "postgres")
-    if (
-        len(statements) >= 2
-        and is_transaction_control(statements[0].text, "postgres")
-        and is_transaction_control(statements[-1].text, "postgres")
-    ):
+    control = [is_transaction_control(st.text, "postgres") for st in statements]
+    if len(statements) >= 2 and control[0] and control[-1] and not any(control[1:-1]):
         first, last = statements[0], statements[-1]
         return (
             text[: first.offset]
@@ -113,6 +115,13 @@ def alone_outside(text: str) -> bool:
     )
 
 
+def own_transactions(text: str) -> bool:
+    """Whether the file still controls transactions itself once unwrapped: golang-migrate
+    runs a file outside any transaction, so its BEGIN/COMMIT pairs are how it runs, which
+    in sqlmig is a no-transaction file (explicit BEGIN ... COMMIT is allowed there)."""
+    return any(is_transaction_control(st.text, "postgres") for st in split(text, "postgres"))
+
+
 def golang_migrate(tree: Tree) -> dict[str, list[Migration]]:
     sets: dict[str, list[Migration]] = {}
     for path in tree.files:
@@ -124,8 +133,10 @@ def golang_migrate(tree: Tree) -> dict[str, list[Migration]]:
         down_path = f"{folder}{stem}.down.sql"
         up = unwrap(tree.read(path))
         down = unwrap(tree.read(down_path)) if down_path in tree.files else ""
+        up_no_tx = alone_outside(up) or own_transactions(up)
+        down_no_tx = alone_outside(down) or own_transactions(down)
         sets.setdefault(folder, []).append(
-            Migration(version, name or stem, up, down, path, alone_outside(up))
+            Migration(version, name or stem, up, down, path, up_no_tx, down_no_tx)
         )
     return sets
 
@@ -200,9 +211,9 @@ def write(target: Path, migrations: list[Migration]) -> dict[str, str]:
     for number, m in enumerate(sorted(migrations, key=_order), 1):
         safe = re.sub(r"[^A-Za-z0-9_-]", "_", m.name)[:60] or "m"
         name = f"{number:04d}_{safe}.sql"
-        head = NO_TX if m.no_transaction else ""
-        (target / "up" / name).write_text(head + m.up)
-        (target / "down" / name).write_text(head + m.down)
+        down_no_tx = m.no_transaction if m.down_no_transaction is None else m.down_no_transaction
+        (target / "up" / name).write_text((NO_TX if m.no_transaction else "") + m.up)
+        (target / "down" / name).write_text((NO_TX if down_no_tx else "") + m.down)
         origin[name] = m.source
     return origin
 

@@ -81,6 +81,16 @@ def _swapped_in(later: list[list[Effect]], table: str, column: str) -> bool:
     )
 
 
+def _old_copy(ctx: FileContext, table: str) -> bool:
+    """Whether ``table`` is the name an earlier statement of this file renamed a rebuilt
+    table to: dropping that old copy ends the rebuild, already reported as table-rebuild."""
+    return any(
+        e.kind == "rename_table" and e.name == table and ctx.rebuilt_later(i, e.table)
+        for i, effects in enumerate(ctx.effects[: ctx.current])
+        for e in effects
+    )
+
+
 def introduced(effects: list[Effect]) -> New:
     """Every table and column name ``effects`` brought in (created, added, or renamed to):
     what a down file may remove again without breaking the application it rolls back to.
@@ -178,7 +188,7 @@ def compat(ctx: FileContext) -> None:
     lock = None if ctx.env.dialect == "postgres" else ""  # SQLite has no table locks to name
     for e in ctx.effects[index]:
         if e.kind in ("drop_table", "rename_table"):
-            if ctx.new.table(e.table):
+            if ctx.new.table(e.table) or (e.kind == "drop_table" and _old_copy(ctx, e.table)):
                 continue
             if ctx.rebuilt_later(index, e.table):
                 if ctx.env.dialect == "postgres":

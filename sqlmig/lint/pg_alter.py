@@ -193,6 +193,8 @@ def _validate(
 
 
 def _set_not_null(ctx: FileContext, table: str, column: str, catalog: Catalog) -> None:
+    if catalog.marked_not_null(table, column):
+        return  # already NOT NULL: PostgreSQL changes nothing and scans nothing
     if ctx.env.server_version >= 12 and catalog.proven_not_null(table, column):
         return
     _not_null_finding(ctx, table, column, 0, "SET NOT NULL")

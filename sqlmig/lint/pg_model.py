@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmig.lint.context import Effect
-from sqlmig.lint.pg_types import TypeSig, type_sig
+from sqlmig.lint.pg_types import SERIAL_TYPES, TypeSig, type_sig
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,10 @@ class Table:
     known: bool = True  # False once a DO block may have changed it: columns are a guess
     # constraint name -> (the column it proves NOT NULL, validated?)
     not_null_checks: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    # columns marked NOT NULL (SET NOT NULL on them is a no-op, no scan); those only a
+    # primary key made NOT NULL are kept apart: dropping a constraint may unmark them
+    not_null: set[str] = field(default_factory=set)
+    key_not_null: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -92,7 +96,14 @@ class Catalog:
 
     def copy(self) -> Catalog:
         tables = {
-            name: Table(dict(t.columns), t.partitioned, t.known, dict(t.not_null_checks))
+            name: Table(
+                dict(t.columns),
+                t.partitioned,
+                t.known,
+                dict(t.not_null_checks),
+                set(t.not_null),
+                set(t.key_not_null),
+            )
             for name, t in self.tables.items()
         }
         return Catalog(tables, dict(self.indexes), dict(self.volatility))
@@ -104,6 +115,10 @@ class Catalog:
     def column_type(self, table: str, column: str) -> TypeSig | None:
         found = self.tables.get(table)
         return found.columns.get(column) if found else None
+
+    def marked_not_null(self, table: str, column: str) -> bool:
+        found = self.tables.get(table)
+        return found is not None and column in found.not_null | found.key_not_null
 
     def proven_not_null(self, table: str, column: str) -> bool:
         found = self.tables.get(table)
@@ -120,10 +135,35 @@ def _create(cat: Catalog, node: Any) -> None:
     table = Table(partitioned=node.partspec is not None)
     for elt in node.tableElts or ():
         if kind(elt) == "ColumnDef":
-            table.columns[elt.colname] = type_sig(elt.typeName)
+            _add_column(table, elt)
         elif kind(elt) == "Constraint":
             _add_check(table, elt)
+            _add_key(table, elt)
     cat.tables[rel(node.relation)] = table
+
+
+def _add_column(table: Table, col: Any) -> None:
+    table.columns[col.colname] = type_sig(col.typeName)
+    kinds = {contype(c) for c in col.constraints or ()}
+    if (
+        col.is_not_null
+        or kinds & {"CONSTR_NOTNULL", "CONSTR_IDENTITY"}
+        or type_sig(col.typeName).base in SERIAL_TYPES
+    ):
+        table.not_null.add(col.colname)
+    elif "CONSTR_PRIMARY" in kinds:
+        table.key_not_null.add(col.colname)
+
+
+def _add_key(table: Table, constraint: Any) -> None:
+    """A table-level PRIMARY KEY marks its columns NOT NULL; a validated NOT NULL
+    constraint (PostgreSQL 18) marks its column."""
+    what = contype(constraint)
+    keys = [k.sval for k in constraint.keys or ()]
+    if what == "CONSTR_PRIMARY":
+        table.key_not_null.update(keys)
+    elif what == "CONSTR_NOTNULL" and not constraint.skip_validation:
+        table.not_null.update(keys)
 
 
 def _add_check(table: Table, constraint: Any) -> None:
@@ -141,17 +181,26 @@ def _alter(cat: Catalog, node: Any) -> None:
     for cmd in node.cmds or ():
         what = subtype(cmd)
         if what == "AT_AddColumn":
-            table.columns[cmd.def_.colname] = type_sig(cmd.def_.typeName)
+            _add_column(table, cmd.def_)
+        elif what == "AT_SetNotNull":
+            table.not_null.add(cmd.name)
+        elif what == "AT_DropNotNull":
+            table.not_null.discard(cmd.name)
+            table.key_not_null.discard(cmd.name)
         elif what == "AT_AlterColumnType":
             table.columns[cmd.name] = type_sig(cmd.def_.typeName)
         elif what == "AT_DropColumn":
             table.columns.pop(cmd.name, None)
+            table.not_null.discard(cmd.name)
+            table.key_not_null.discard(cmd.name)
         elif what == "AT_AddConstraint":
             _add_check(table, cmd.def_)
+            _add_key(table, cmd.def_)
         elif what == "AT_ValidateConstraint" and cmd.name in table.not_null_checks:
             table.not_null_checks[cmd.name] = (table.not_null_checks[cmd.name][0], True)
         elif what == "AT_DropConstraint":
             table.not_null_checks.pop(cmd.name, None)
+            table.key_not_null.clear()  # it may have been the primary key
 
 
 def _rename(cat: Catalog, node: Any) -> None:
@@ -159,9 +208,13 @@ def _rename(cat: Catalog, node: Any) -> None:
     if what == "OBJECT_TABLE" and rel(node.relation) in cat.tables:
         cat.tables[sibling(node.relation, node.newname)] = cat.tables.pop(rel(node.relation))
     elif what == "OBJECT_COLUMN" and rel(node.relation) in cat.tables:
-        columns = cat.tables[rel(node.relation)].columns
-        if node.subname in columns:
-            columns[node.newname] = columns.pop(node.subname)
+        table = cat.tables[rel(node.relation)]
+        if node.subname in table.columns:
+            table.columns[node.newname] = table.columns.pop(node.subname)
+        for marked in (table.not_null, table.key_not_null):
+            if node.subname in marked:
+                marked.discard(node.subname)
+                marked.add(node.newname)
     elif what == "OBJECT_INDEX" and rel(node.relation) in cat.indexes:
         cat.indexes[sibling(node.relation, node.newname)] = cat.indexes.pop(rel(node.relation))
 

@@ -122,7 +122,8 @@ _RULES = [
         "warning",
         PG,
         "ALTER COLUMN ... SET NOT NULL (or ADD CONSTRAINT ... NOT NULL) on an existing table "
-        "with no validated CHECK (column IS NOT NULL) that proves it",
+        "with no validated CHECK (column IS NOT NULL) that proves it (SET NOT NULL of a column "
+        "already NOT NULL changes nothing)",
         "ACCESS EXCLUSIVE on the table while the whole table is scanned",
         "every query on the table, reads included, waits for the scan",
         "ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT c in a later "
@@ -201,7 +202,8 @@ _RULES = [
         "warning",
         BOTH,
         "dropping a table that existed before the migration (a rebuild that creates it "
-        "again in the same transaction is not a drop)",
+        "again in the same transaction is not a drop, nor is dropping the old copy it renamed "
+        "away)",
         "ACCESS EXCLUSIVE, briefly",
         "the application version still running during the deploy may still read it, and "
         "its data is gone",
