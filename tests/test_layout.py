@@ -12,6 +12,8 @@ from pathlib import Path
 from tests.conftest import REPO
 
 PACKAGE = REPO / "sqlmig"
+# Past it a module holds more than one job: split it by responsibility (docs/architecture.md).
+LIMIT = 400
 
 
 def module_name(path: Path) -> str:
@@ -88,3 +90,8 @@ def test_status_into_a_file_loads_neither_rich_nor_the_other_driver(tmp_path):
     )
     assert "5 pending" in out.stdout
     assert out.stderr.strip() == "[]"  # status only reads and prints plain text here
+
+
+def test_no_module_is_over_the_size_limit():
+    sizes = {module_name(p): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert {m: n for m, n in sizes.items() if n > LIMIT} == {}
