@@ -98,6 +98,7 @@ STATUS: dict[str, Schema] = {
     "database": STR,
     "current_version": null(INT),
     "dirty_versions": INTS,
+    "wrong_database": null(STR),
     "counts": obj(applied=INT, pending=INT, changed=INT, down_changed=INT, missing=INT, dirty=INT),
     "migrations": array(
         obj(

@@ -130,6 +130,7 @@ def status(status: Status) -> Doc:
         "database": status.database,
         "current_version": status.current_version,
         "dirty_versions": status.dirty_versions,
+        "wrong_database": status.wrong_database,
         "counts": {s.value: status.count(s) for s in State},
         "migrations": [_entry(e) for e in status.entries],
         "seeds": [{"file": s.name, "state": s.state.value} for s in status.seeds],

@@ -208,6 +208,8 @@ class Status:
     entries: list[MigrationStatus]
     database: str  # masked URL
     seeds: list[SeedStatus] = field(default_factory=list)
+    # The folder and the database do not seem to belong together (planner.foreign_set).
+    wrong_database: str | None = None
 
     def count(self, state: State) -> int:
         return sum(1 for e in self.entries if e.state is state)

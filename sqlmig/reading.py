@@ -29,7 +29,10 @@ def status(m: Migrator) -> Status:
         for r in rows
         if r.status is RowStatus.DIRTY and r.version in files
     }
-    return Status(statuses(migrations, rows, invalid), m.settings.url.masked, seeds)
+    entries = statuses(migrations, rows, invalid)
+    masked = m.settings.url.masked
+    foreign = foreign_set(entries, m.settings.dir, masked)
+    return Status(entries, masked, seeds, str(foreign) if foreign else None)
 
 
 def validate(m: Migrator, status: Status) -> list[Problem]:

@@ -148,6 +148,12 @@ def status_table(status: Status) -> None:
         right={0, 4},
         footer=(summary(status), footer_style),
     )
+    if status.wrong_database:
+        line = f"warning: {status.wrong_database}"
+        if _plain_stdout():
+            sys.stdout.write(line + "\n")
+        else:
+            _con("out").print(f"[yellow]{escape(line)}[/]")
 
 
 def columns(

@@ -168,6 +168,10 @@ def test_a_folder_and_another_projects_database_ask_wrong_database(
             "under other names (version 1: 'users' in the database, 0001_widgets.sql in the "
             "folder)"
         ) in out, out
+    code, out = _run("status", "-d", db_url, cwd=other)
+    assert "warning: the migrations in" in out and "(wrong database?)" in out, out
+    code, out = _run("status", "--json", "-d", db_url, cwd=other)
+    assert "(wrong database?)" in json.loads(out)["wrong_database"]
     assert versions(db_url) == [1, 2, 3]
 
 
