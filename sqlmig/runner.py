@@ -89,8 +89,8 @@ class Runner:
         try:
             with self.engine.transaction():
                 self._whole = True
-                while (done := self._step(cursor, ran)) is not None:
-                    ran.steps.append(done)
+                while self._step(cursor, ran) is not None:
+                    pass
                 self._whole = False
         except DbFailure as exc:  # at the commit: SQLite's foreign keys, deferred ones
             last = ran.steps[-1].version if ran.steps else None
@@ -195,7 +195,7 @@ class Runner:
         """The interrupted step's result if it had committed all it does: the result was
         ready and the version table says so (the signal can come between the commit and
         this run noting it); else None."""
-        if step.done is None or step.m is None:
+        if step.done is None or step.m is None or self._whole:  # whole: nothing committed yet
             return None
         try:
             row = next((r for r in self.store.applied() if r.version == step.m.version), None)
