@@ -434,6 +434,53 @@ def _load(url: str, ddl: str) -> None:
         conn.execute(ddl)
 
 
+def whole(b: Bench) -> None:
+    n = b.cfg.count
+    wl = b.workload("realistic", n)
+    b.report.section(
+        f"`sqlmig apply --single-transaction --no-backup` of {n:,} realistic migrations, whole "
+        "process, vs the raw single transaction of the same SQL: `psql -1 -f`, and the "
+        "sqlite3 CLI reading it between BEGIN and COMMIT (WAL and foreign keys on, as sqlmig)"
+    )
+    b.report.note("the references record no versions: sqlmig's version rows are in its time")
+    b.report.header("ref")
+    script = b.work / "whole.sql"
+    ups = sorted((wl.folder / "up").iterdir())
+    script.write_text("".join(p.read_text() + "\n" for p in ups))
+    lite = b.work / "whole-sqlite.sql"
+    body = script.read_text()
+    lite.write_text(
+        f"PRAGMA journal_mode = wal;\nPRAGMA foreign_keys = ON;\nBEGIN;\n{body}COMMIT;\n"
+    )
+    psql = str(Path(b.pg_dump).with_name("psql"))
+    for engine in b.engines:
+        results = b.measure(_whole_trial(b, engine, wl, {"sqlite": lite, "postgres": script}, psql))
+        target = {"sqlite": "1.5x", "postgres": "1.2x"}[engine]
+        row = Row(f"{ENGINE_NAMES[engine]}, one transaction", "whole", "ref", target=target)
+        b.report.rows([row], results, FLOOR)
+
+
+def _whole_trial(b: Bench, engine: str, wl: Workload, scripts: dict[str, Path], psql: str) -> Trial:
+    cwd = b.folder(f"cwd-whole-{engine}")
+
+    def trial(side: Side, _: int) -> dict[str, Sample]:
+        url = b.dbs.new(engine, f"whole_{side.name}")
+        try:
+            if not side.is_floor:
+                args = ("apply", "--single-transaction", "--no-backup", "-d", url)
+                return {"whole": b.cli(side, cwd, *args, "--dir", wl.folder)}
+            if engine == "sqlite":
+                argv = ["sqlite3", str(sqlite_path(url)), f".read {scripts['sqlite']}"]
+            else:
+                argv = [psql, "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f"]
+                argv += [str(scripts["postgres"]), "-d", url]
+            return {"ref": run_whole(argv, floor_env(), b.work)}
+        finally:
+            b.dbs.drop(url)
+
+    return trial
+
+
 SECTIONS: dict[str, Callable[[Bench], None]] = {
     "today": today,
     "realistic": realistic,
@@ -444,5 +491,6 @@ SECTIONS: dict[str, Callable[[Bench], None]] = {
     "diff": diff,
     "memory": memory,
     "fleet": fleet,
+    "whole": whole,
 }
 SQLITE_ONLY = {"data"}
