@@ -92,13 +92,13 @@ def _skip_blank(sql: str, pos: int, pg: bool) -> int:
             newline = sql.find("\n", pos)
             pos = n if newline < 0 else newline + 1
         elif sql.startswith("/*", pos):
-            pos = _block_comment_end(sql, pos, pg)
+            pos = block_comment_end(sql, pos, pg)
         else:
             break
     return min(pos, n)
 
 
-def _block_comment_end(sql: str, pos: int, pg: bool) -> int:
+def block_comment_end(sql: str, pos: int, pg: bool) -> int:
     if not pg:
         end = sql.find("*/", pos + 2)
         return len(sql) if end < 0 else end + 2
@@ -123,7 +123,7 @@ def _find_end(sql: str, needle: str, pos: int) -> int:
 # Where each quoted or commented construct ends, given the match that opened it.
 _SKIP: dict[str, Callable[[str, re.Match[str], bool], int]] = {
     "comment": lambda sql, m, pg: _find_end(sql, "\n", m.end()),
-    "block": lambda sql, m, pg: _block_comment_end(sql, m.start(), pg),
+    "block": lambda sql, m, pg: block_comment_end(sql, m.start(), pg),
     "dollar": lambda sql, m, pg: _find_end(sql, m.group(), m.end()),
     "estr": lambda sql, m, pg: _quoted_end(_PG_ESTR, sql, m.start() + 1),
     "str": lambda sql, m, pg: _quoted_end(_PG_STR, sql, m.start()),
@@ -179,7 +179,7 @@ def _plain_end(sql: str, pos: int, pg: bool) -> int:
         elif c == ")":
             parens = max(0, parens - 1)
         elif pg and sql.startswith("/*", pos):
-            pos = _block_comment_end(sql, pos, pg)
+            pos = block_comment_end(sql, pos, pg)
             continue
         elif c != ";":
             return n  # an unterminated quote or comment: the rest is the statement

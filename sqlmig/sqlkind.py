@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlmig.splitter import block_comment_end
+
 Dialect = Literal["sqlite", "postgres"]
 TokenKind = Literal["word", "string", "ident", "number", "punct", "comment"]
 
@@ -80,7 +82,6 @@ _KIND: dict[str, TokenKind] = {
     "number": "number",
     "punct": "punct",
 }
-_NESTED = re.compile(r"/\*|\*/")
 
 
 def tokens(sql: str, dialect: Dialect, *, comments: bool = False) -> list[Token]:
@@ -95,7 +96,7 @@ def tokens(sql: str, dialect: Dialect, *, comments: bool = False) -> list[Token]
         group = m.lastgroup or ""
         end = m.end()
         if group == "block":
-            end = _block_end(sql, pos, pg)
+            end = block_comment_end(sql, pos, pg)
             if comments:
                 out.append(Token("comment", sql[pos:end], pos))
         elif group == "dollar":
@@ -106,18 +107,6 @@ def tokens(sql: str, dialect: Dialect, *, comments: bool = False) -> list[Token]
             out.append(Token(_KIND[group], m.group(), pos))
         pos = end
     return out
-
-
-def _block_end(sql: str, pos: int, pg: bool) -> int:
-    if not pg:
-        end = sql.find("*/", pos + 2)
-        return len(sql) if end < 0 else end + 2
-    depth = 0
-    for m in _NESTED.finditer(sql, pos):
-        depth += 1 if m.group() == "/*" else -1
-        if depth == 0:
-            return m.end()
-    return len(sql)
 
 
 def words(sql: str, dialect: Dialect) -> list[str]:
