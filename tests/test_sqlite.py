@@ -278,14 +278,19 @@ def test_the_foreign_key_check_covers_only_what_the_migration_touched(tmp_path):
         with engine.transaction():
             engine.execute_many([st.text for st in split(FAMILY, "sqlite")])
         with engine.transaction():
+            # A table with no keys of its own has nothing to check, nor anything under it.
             engine.execute("CREATE TABLE unrelated (a int)")
-            assert engine._fk.tables_to_check(engine.conn) == ["unrelated"]
+            assert engine._fk.tables_to_check(engine.conn) == []
         with engine.transaction():
-            engine.execute("DELETE FROM parent WHERE id = 2")  # its children are checked too
-            assert engine._fk.tables_to_check(engine.conn) == ["child", "parent"]
+            engine.execute("DELETE FROM parent WHERE id = 2")  # its children are checked
+            assert engine._fk.tables_to_check(engine.conn) == ["child"]
         with engine.transaction():
+            engine.execute("CREATE TABLE keyed (a int REFERENCES parent (id))")
             engine.execute("INSERT INTO unrelated VALUES (1)")
-            assert engine._fk.tables_to_check(engine.conn) == ["unrelated"]
+            assert engine._fk.tables_to_check(engine.conn) == ["keyed"]
+        with engine.transaction():
+            engine.execute("DROP TABLE keyed")  # gone: nothing of it left to check
+            assert engine._fk.tables_to_check(engine.conn) == []
     finally:
         engine.close()
 

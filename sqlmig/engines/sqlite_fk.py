@@ -97,7 +97,8 @@ class ForeignKeyScope:
         self.begin()
 
     def tables_to_check(self, conn: sqlite3.Connection) -> list[str]:
-        """The tables whose keys the transaction may have broken, that still exist."""
+        """The tables whose keys the transaction may have broken: those it touched and
+        those referencing them, that exist and have keys (checking any other finds none)."""
         touched = self._written | self._changed
         if not touched:
             return []
@@ -114,7 +115,7 @@ class ForeignKeyScope:
         self._children, self._parents = {}, {}
         rows = conn.execute(
             'SELECT m.name, f."table" FROM sqlite_master m '
-            "LEFT JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table'"
+            "JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table'"
         ).fetchall()
         for child, parent in rows:
             self._link(child.lower(), parent)
@@ -124,23 +125,15 @@ class ForeignKeyScope:
         for parent in self._parents.pop(table, set()):
             self._children.get(parent, set()).discard(table)
         # A lookup by name in SQLite's schema (sqlite_master has no index on names, and a
-        # scan of it per migration would grow with the database). A view has columns too;
-        # checking its keys finds none.
-        exists = conn.execute("SELECT 1 FROM pragma_table_info(?) LIMIT 1", (table,)).fetchone()
-        if exists:
-            parents = conn.execute(
-                'SELECT "table" FROM pragma_foreign_key_list(?)', (table,)
-            ).fetchall()
-            self._link(table, None)
-            for (parent,) in parents:
-                self._link(table, parent)
+        # scan of it per migration would grow with the database). A table that is gone,
+        # or has no keys, or is a view, has none listed: nothing of it to check.
+        for (parent,) in conn.execute('SELECT "table" FROM pragma_foreign_key_list(?)', (table,)):
+            self._link(table, parent)
 
-    def _link(self, child: str, parent: str | None) -> None:
+    def _link(self, child: str, parent: str) -> None:
         assert self._children is not None
-        self._parents.setdefault(child, set())
-        if parent is not None:
-            self._parents[child].add(parent.lower())
-            self._children.setdefault(parent.lower(), set()).add(child)
+        self._parents.setdefault(child, set()).add(parent.lower())
+        self._children.setdefault(parent.lower(), set()).add(child)
 
 
 def _alters(sql: str) -> bool:
