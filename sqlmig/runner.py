@@ -57,6 +57,10 @@ class Runner:
     ) -> None:
         self.engine, self.store, self.ctx, self.progress = engine, store, ctx, progress
         self._whole = False  # inside run_whole's one transaction
+        # run_whole's version rows and history, written together before its commit: after
+        # each migration's DDL SQLite compiles a statement again, PostgreSQL is a round
+        # trip away, and in one transaction nothing can see them sooner anyway.
+        self._records: list[tuple[str, tuple[object, ...]]] = []
         self._unwritten: list[HistoryEvent] = []  # failures to record once it rolled back
 
     def run(self, plan: Plan, result: RunResult | None = None) -> RunResult:
@@ -88,9 +92,10 @@ class Runner:
         ran = RunResult(backup=result.backup)  # what has run; committed only at the end
         try:
             with self.engine.transaction():
-                self._whole = True
+                self._whole, self._records = True, []
                 while self._step(cursor, ran) is not None:
                     pass
+                self.store.write(self._records)
                 self._whole = False
         except DbFailure as exc:  # at the commit: SQLite's foreign keys, deferred ones
             last = ran.steps[-1].version if ran.steps else None
@@ -109,7 +114,7 @@ class Runner:
                 exc.partial = replace(exc.partial, applied=[])
             raise
         finally:
-            self._whole = False
+            self._whole, self._records = False, []
             self._write_unwritten()
         result.steps = ran.steps
         result.duration_ms = ms_since(start)
@@ -285,12 +290,16 @@ class Runner:
             change = "delete"
         event = EventKind.APPLY if direction is Direction.UP else EventKind.ROLLBACK
         detail = note or None
-        self.store.record(
+        records = self.store.record_statements(
             change,
             self.ctx.row(m, RowStatus.APPLIED, ms=ms),
             self.ctx.event(event, m, file=file, direction=direction, duration_ms=ms, detail=detail),
             self.ctx.stored(m) if change == "insert" else StoredSql(),
         )
+        if self._whole:
+            self._records += records
+        else:
+            self.store.write(records)
 
     def record_failure(
         self,

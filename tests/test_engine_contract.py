@@ -79,12 +79,12 @@ def test_the_version_row_commits_with_the_migration_or_not_at_all(engine):
     event = ctx.event(EventKind.APPLY, m, duration_ms=1)
     with pytest.raises(RuntimeError), engine.transaction():
         engine.execute(m.up.text)
-        store.record("insert", row, event, StoredSql("up", "down"))
+        store.write(store.record_statements("insert", row, event, StoredSql("up", "down")))
         raise RuntimeError("interrupted before commit")
     assert store.applied() == [] and store.history(None) == [] and "t" not in user_tables(engine)
     with engine.transaction():
         engine.execute(m.up.text)
-        store.record("insert", row, event, StoredSql("up", "down"))
+        store.write(store.record_statements("insert", row, event, StoredSql("up", "down")))
     (applied,) = store.applied()
     assert (applied.version, applied.status, applied.checksum) == (1, RowStatus.APPLIED, "c-up")
     assert [e.event for e in store.history(None)] == [EventKind.APPLY]

@@ -28,6 +28,34 @@ def test_all_of_it_commits_together(db_url, write_migration):
     assert len(run_ids) == 1
 
 
+def test_the_version_rows_are_written_together_before_the_commit(
+    db_url, write_migration, monkeypatch
+):
+    # One batch, not one per migration: after each migration's DDL SQLite would compile
+    # the bookkeeping statements again, and PostgreSQL would pay a round trip each.
+    from sqlmig.engines.store import Store
+
+    batches: list[int] = []
+    write = Store.write
+    monkeypatch.setattr(
+        Store, "write", lambda self, st: (batches.append(len(st)), write(self, st))[1]
+    )
+    folder = three(write_migration)
+    with Migrator(db_url, folder) as m:
+        m.apply(backup=False, single_transaction=True)
+        assert batches == [6]  # three version rows and three history events
+        assert [(e.event, e.version, e.success) for e in m.history()][::-1] == [
+            ("apply", 1, True),
+            ("apply", 2, True),
+            ("apply", 3, True),
+        ]
+        entries = m.status().entries
+        assert [e.state for e in entries] == ["applied"] * 3
+        assert all(
+            e.row and e.migration and e.row.checksum == e.migration.up.checksum for e in entries
+        )
+
+
 def test_a_failure_anywhere_leaves_nothing_of_the_run(db_url, write_migration, tmp_path):
     folder = three(write_migration, "CREATE TABLE c (x int);\nSELECT * FROM nowhere;")
     with Migrator(db_url, folder, backup_dir=tmp_path / "b") as m:

@@ -127,17 +127,21 @@ class Store:
             return []
         return [_row(r) for r in self.driver.query(self.sql.select_rows)]
 
-    def record(
+    def record_statements(
         self, change: RowChange, row: AppliedRow, event: HistoryEvent, stored: StoredSql
-    ) -> None:
-        """A version-row change and the history event that explains it, together;
-        ``stored``: the SQL a new row keeps (an update or delete leaves it be)."""
+    ) -> list[tuple[str, tuple[object, ...]]]:
+        """A version-row change and the history event that explains it, to be written
+        together (``write``); ``stored``: the SQL a new row keeps (an update or delete
+        leaves it be)."""
         first = {
             "insert": (self.sql.insert_row, insert_params(row, stored)),
             "update": (self.sql.update_row, update_params(row)),
             "delete": (self.sql.delete_row, (row.version,)),
         }[change]
-        self.driver.write_batch([first, (self.sql.insert_history, history_params(event))])
+        return [first, (self.sql.insert_history, history_params(event))]
+
+    def write(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        self.driver.write_batch(statements)
 
     def insert_row(self, row: AppliedRow, stored: StoredSql) -> None:
         self.driver.query(self.sql.insert_row, insert_params(row, stored))
