@@ -21,15 +21,22 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 
-# Actions whose table the transaction wrote or changed; the table is the action's first
-# argument, except for these, where it is the second.
-_WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
-_DDL_FIRST = {sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_DROP_TABLE}
-_DDL_SECOND = {
-    sqlite3.SQLITE_ALTER_TABLE,
-    sqlite3.SQLITE_CREATE_INDEX,
-    sqlite3.SQLITE_DROP_INDEX,
+# The actions that write or change a table: which of the callback's two arguments names
+# it, and whether rows were written (else the table was created, altered, dropped or
+# indexed).
+_TABLE_ARG = {
+    sqlite3.SQLITE_INSERT: (0, True),
+    sqlite3.SQLITE_UPDATE: (0, True),
+    sqlite3.SQLITE_DELETE: (0, True),
+    sqlite3.SQLITE_CREATE_TABLE: (0, False),
+    sqlite3.SQLITE_DROP_TABLE: (0, False),
+    sqlite3.SQLITE_ALTER_TABLE: (1, False),
+    sqlite3.SQLITE_CREATE_INDEX: (1, False),
+    sqlite3.SQLITE_DROP_INDEX: (1, False),
 }
+# SQLite's own tables, as it names them to the callback: every CREATE writes the schema
+# table several times, so these are passed over before any other work.
+_SCHEMA = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_sequence"})
 _REMEMBERED = 512  # statement texts; more than sqlite3's cache of compiled ones (128)
 
 
@@ -41,29 +48,28 @@ class ForeignKeyScope:
         self._written: set[str] = set()
         self._changed: set[str] = set()  # created, altered, dropped, indexed
         self._renamed = False
-        self._statement: set[str] | None = None  # tables the statement compiling touches
+        # What the statement being compiled wrote and changed, while one is running.
+        self._statement: tuple[set[str], set[str]] | None = None
         self._by_text: OrderedDict[str, tuple[frozenset[str], frozenset[str]]] = OrderedDict()
         self._children: dict[str, set[str]] | None = None  # parent -> tables referencing it
         self._parents: dict[str, set[str]] = {}
 
     def authorize(self, action: int, one: str | None, two: str | None, *_: object) -> int:
         """SQLite's authorizer callback: note the table, allow everything."""
-        if action in _WRITES and one:
-            self._note(one, self._written)
-        elif action in _DDL_FIRST and one:
-            self._note(one, self._changed)
-        elif action in _DDL_SECOND and two:
-            self._note(two, self._changed)
-            self._renamed |= action == sqlite3.SQLITE_ALTER_TABLE
+        where = _TABLE_ARG.get(action)
+        if where is not None:
+            table = two if where[0] else one
+            if table and table not in _SCHEMA:
+                self._note(table.lower(), where[1])
+                self._renamed |= action == sqlite3.SQLITE_ALTER_TABLE
         return sqlite3.SQLITE_OK
 
-    def _note(self, table: str, into: set[str]) -> None:
-        name = table.lower()
+    def _note(self, name: str, written: bool) -> None:
         if name.startswith("sqlite_") or name in self._own:
             return
-        into.add(name)
+        (self._written if written else self._changed).add(name)
         if self._statement is not None:
-            self._statement.add(("w:" if into is self._written else "c:") + name)
+            self._statement[0 if written else 1].add(name)
 
     def statement(self, sql: str) -> None:
         """Before running ``sql``: what it touched when last compiled counts again now."""
@@ -73,16 +79,20 @@ class ForeignKeyScope:
             self._written |= seen[0]
             self._changed |= seen[1]
             self._renamed |= bool(seen[1]) and _alters(sql)
-        self._statement = set()
+        self._statement = (set(), set())
 
     def ran(self, sql: str) -> None:
-        """After ``sql``: remember what it touched, for when it comes from the cache."""
+        """After ``sql``: remember what it touched, for when it comes from the cache (a
+        statement that touched nothing needs no entry: nothing to count again)."""
         if self._statement is None:
             return
-        touched, self._statement = self._statement, None
-        old = self._by_text.get(sql, (frozenset(), frozenset()))
-        written = old[0] | {t[2:] for t in touched if t[0] == "w"}
-        changed = old[1] | {t[2:] for t in touched if t[0] == "c"}
+        (written, changed), self._statement = self._statement, None
+        if not (written or changed):
+            return
+        old = self._by_text.get(sql)
+        if old is not None:
+            written |= old[0]
+            changed |= old[1]
         self._by_text[sql] = (frozenset(written), frozenset(changed))
         self._by_text.move_to_end(sql)
         if len(self._by_text) > _REMEMBERED:
