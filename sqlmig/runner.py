@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import NoReturn
 
 from sqlmig.engines.base import DbFailure, Driver
-from sqlmig.engines.bookkeeping import RowChange
+from sqlmig.engines.bookkeeping import RowChange, Write
 from sqlmig.engines.store import Store
 from sqlmig.errors import BackendError, ConnectionLost, Interrupted, SqlmigError, StatementError
 from sqlmig.models import (
@@ -60,7 +60,7 @@ class Runner:
         # run_whole's version rows and history, written together before its commit: after
         # each migration's DDL SQLite compiles a statement again, PostgreSQL is a round
         # trip away, and in one transaction nothing can see them sooner anyway.
-        self._records: list[tuple[str, tuple[object, ...]]] = []
+        self._records: list[tuple[Write, Write]] = []
         self._unwritten: list[HistoryEvent] = []  # failures to record once it rolled back
 
     def run(self, plan: Plan, result: RunResult | None = None) -> RunResult:
@@ -95,7 +95,8 @@ class Runner:
                 self._whole, self._records = True, []
                 while self._step(cursor, ran) is not None:
                     pass
-                self.store.write(self._records)
+                # The version rows, then the history: each a run of one statement.
+                self.store.write([r for r, _ in self._records] + [h for _, h in self._records])
                 self._whole = False
         except DbFailure as exc:  # at the commit: SQLite's foreign keys, deferred ones
             last = ran.steps[-1].version if ran.steps else None
@@ -297,9 +298,9 @@ class Runner:
             self.ctx.stored(m) if change == "insert" else StoredSql(),
         )
         if self._whole:
-            self._records += records
+            self._records.append(records)
         else:
-            self.store.write(records)
+            self.store.write(list(records))
 
     def record_failure(
         self,

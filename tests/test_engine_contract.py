@@ -91,6 +91,18 @@ def test_the_version_row_commits_with_the_migration_or_not_at_all(engine):
     assert store.stored_sql([1]) == {1: StoredSql("up", "down")}
 
 
+def test_a_write_batch_keeps_its_order_across_runs_of_one_statement(engine):
+    # Runs of one statement go to the driver together (executemany); what comes between
+    # them must still land between them.
+    mark = "?" if engine.dialect == "sqlite" else "%s"
+    insert, delete = f"INSERT INTO w VALUES ({mark})", f"DELETE FROM w WHERE x = {mark}"
+    with engine.transaction():
+        engine.execute("CREATE TABLE w (x int PRIMARY KEY)")
+        engine.write_batch([(insert, (1,)), (insert, (2,)), (delete, (1,)), (insert, (1,))])
+        engine.write_batch([(insert, (3,))])
+    assert sorted(engine.query("SELECT x FROM w")) == [(1,), (2,), (3,)]
+
+
 def test_reading_sqlmig_tables_that_do_not_exist_creates_nothing(make_engine):
     make_engine().close()  # the database exists (a SQLite file), sqlmig's tables do not
     engine = make_engine(write=False)

@@ -118,7 +118,8 @@ class Driver(Protocol):
         LockTimeout), never a migration's."""
 
     def write_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
-        """Several of sqlmig's own writes, in as few round trips as the driver allows."""
+        """Several of sqlmig's own writes, in order, in as few round trips as the driver
+        allows; a run of the same statement is sent as one (statement_runs)."""
 
     @property
     def home(self) -> str | None:
@@ -178,3 +179,16 @@ def transaction(
     except BaseException:
         rollback()
         raise
+
+
+def statement_runs(
+    statements: list[tuple[str, tuple[object, ...]]],
+) -> Iterator[tuple[str, list[tuple[object, ...]]]]:
+    """Adjacent writes of the same statement together, each with its parameters in order:
+    a driver compiles it once for all of them."""
+    run: list[tuple[object, ...]] = []
+    for i, (sql, params) in enumerate(statements):
+        run.append(params)
+        if i + 1 == len(statements) or statements[i + 1][0] != sql:
+            yield sql, run
+            run = []

@@ -14,6 +14,7 @@ from sqlmig.models import AppliedRow, HistoryEvent, StoredSql
 from sqlmig.records import RAN
 
 RowChange = Literal["insert", "update", "delete"]
+Write = tuple[str, tuple[object, ...]]  # one of sqlmig's own statements and its parameters
 ROW_COLUMNS = tuple(f.name for f in fields(AppliedRow))
 # Written with a new row only, read only when asked for (Store.stored_sql): a status of
 # hundreds of versions reads none of that text, and an update never loses it.

@@ -19,7 +19,7 @@ from psycopg import errors as pg_errors
 
 from sqlmig.config import Dialect, Settings
 from sqlmig.engines import pglock
-from sqlmig.engines.base import DbFailure, Statement, transaction
+from sqlmig.engines.base import DbFailure, Statement, statement_runs, transaction
 from sqlmig.engines.pgerrors import (
     ended_session,
     first_line,
@@ -169,8 +169,11 @@ class PostgresEngine:
                 self.query(sql, params)
             return
         with self._bookkeeping_errors(), self.conn.pipeline():
-            for sql, params in statements:
-                self.conn.execute(sql, params)
+            for sql, run in statement_runs(statements):
+                if len(run) == 1:
+                    self.conn.execute(sql, run[0])
+                else:  # one statement prepared for all of them, still in this pipeline
+                    self.conn.cursor().executemany(sql, run)
 
     @contextlib.contextmanager
     def _bookkeeping_errors(self) -> Iterator[None]:

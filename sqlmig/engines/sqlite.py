@@ -9,16 +9,17 @@ each commit in sqlite_fk.py.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from sqlmig import interrupts, tempfiles
 from sqlmig.config import Dialect, Settings
-from sqlmig.engines.base import DbFailure, Statement, transaction
+from sqlmig.engines.base import DbFailure, Statement, statement_runs, transaction
 from sqlmig.engines.sqlite_files import (
     check_backup,
     copy,
@@ -280,16 +281,22 @@ class SqliteEngine:
             self._deadline = None
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        try:
+        with self._own_errors():
             return self.conn.execute(sql, params).fetchall()
+
+    def write_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        with self._own_errors():
+            for sql, params in statement_runs(statements):
+                self.conn.executemany(sql, params)
+
+    @contextlib.contextmanager
+    def _own_errors(self) -> Iterator[None]:
+        try:
+            yield
         except sqlite3.Error as exc:
             if is_busy(exc):
                 raise self._locked() from exc
             raise BackendError(f"{self.url.masked}: sqlmig's own tables: {exc}") from exc
-
-    def write_batch(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
-        for sql, params in statements:  # in-process: nothing to gain from batching
-            self.query(sql, params)
 
     @property
     def label(self) -> str:

@@ -22,6 +22,7 @@ from sqlmig.engines.bookkeeping import (
     SQL_COLUMNS,
     BookkeepingSql,
     RowChange,
+    Write,
     bookkeeping_sql,
     column_probe,
     history_params,
@@ -129,7 +130,7 @@ class Store:
 
     def record_statements(
         self, change: RowChange, row: AppliedRow, event: HistoryEvent, stored: StoredSql
-    ) -> list[tuple[str, tuple[object, ...]]]:
+    ) -> tuple[Write, Write]:
         """A version-row change and the history event that explains it, to be written
         together (``write``); ``stored``: the SQL a new row keeps (an update or delete
         leaves it be)."""
@@ -138,9 +139,9 @@ class Store:
             "update": (self.sql.update_row, update_params(row)),
             "delete": (self.sql.delete_row, (row.version,)),
         }[change]
-        return [first, (self.sql.insert_history, history_params(event))]
+        return first, (self.sql.insert_history, history_params(event))
 
-    def write(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+    def write(self, statements: list[Write]) -> None:
         self.driver.write_batch(statements)
 
     def insert_row(self, row: AppliedRow, stored: StoredSql) -> None:
