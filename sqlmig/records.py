@@ -50,13 +50,14 @@ def ms_since(start: float) -> int:
 @cache
 def os_identity() -> str:
     import getpass  # lazily: only runs that write need it
-    import socket
+
+    from sqlmig.tempfiles import hostname
 
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{hostname()}"
 
 
 @dataclass(frozen=True, slots=True)

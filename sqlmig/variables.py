@@ -11,7 +11,6 @@ happens on the way to the database only.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -151,4 +150,8 @@ class Bindings:
         """The values ``text`` references, as the JSON kept in the history; None if none."""
         refs = variables(text, self.dialect)
         found = {ref.name: self.values[ref.name] for ref in refs if ref.name in self.values}
-        return json.dumps(found, sort_keys=True, ensure_ascii=False) if found else None
+        if not found:
+            return None
+        import json  # lazily: a run without variables never needs it
+
+        return json.dumps(found, sort_keys=True, ensure_ascii=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 
@@ -342,3 +343,19 @@ def test_a_statement_sqlite_had_compiled_before_is_still_checked(sqlite_url, wri
     ):
         m.apply(backup=False)
     assert versions(sqlite_url) == [1, 2, 3]
+
+
+def test_an_apply_without_backup_or_variables_loads_only_what_it_uses(tmp_path, write_migration):
+    # Each is a few milliseconds of every apply: what a backup, a temporary file or the
+    # history's variables need waits until they are needed.
+    folder = write_migration(1, "a", "CREATE TABLE a (x int);", "DROP TABLE a;")
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    probe = (
+        "import sys, sqlite3, sqlmig\n"
+        "before = set(sys.modules)\n"
+        f"with sqlmig.Migrator({url!r}, {str(folder)!r}) as m:\n"
+        "    assert len(m.apply(backup=False).steps) == 1\n"
+        "print(sorted(set(sys.modules) - before & {'json', 'shutil', 'socket', 'subprocess'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +47,8 @@ def write_failed(exc: sqlite3.Error, folder: Path, size: int, doing: str) -> str
     """A full disk shows as SQLITE_FULL, or as an I/O error when it is the -wal or
     -shm file that could not grow: name it for what it is."""
     name = getattr(exc, "sqlite_errorname", "") or ""
+    import shutil  # lazily: only a backup or restore needs it
+
     short = shutil.disk_usage(folder).free < size
     if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and short):
         return f"disk full in {folder} while {doing}; nothing was changed"
