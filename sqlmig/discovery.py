@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlmig import sqlstream
+import sqlmig.sqlstream
 from sqlmig.errors import ConfigError, Problem, ValidationError
 from sqlmig.models import Direction, Irreversible, Migration, SqlFile
 from sqlmig.planrules import empty_file_problem
@@ -93,7 +93,7 @@ def read_sql_file(path: Path, problems: list[Problem]) -> SqlFile | None:
     # One open, its size from the open file: pathlib's stat and read_bytes cost a tenth
     # of `sqlmig status` on a thousand files.
     with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size > sqlstream.INLINE_LIMIT:
+        if os.fstat(f.fileno()).st_size > sqlmig.sqlstream.INLINE_LIMIT:
             return _read_large(path, problems)
         raw = f.read()
     try:
@@ -109,8 +109,8 @@ def read_sql_file(path: Path, problems: list[Problem]) -> SqlFile | None:
 def _read_large(path: Path, problems: list[Problem]) -> SqlFile | None:
     """A file too large to hold: hashed as a stream, its header read for directives."""
     try:
-        digest = sqlstream.checksum(path)
-        head = next(sqlstream.normalised_chunks(path, 64 * 1024), "")
+        digest = sqlmig.sqlstream.checksum(path)
+        head = next(sqlmig.sqlstream.normalised_chunks(path, 64 * 1024), "")
     except UnicodeDecodeError as exc:
         with path.open("rb") as f:
             line = f.read(exc.start).count(b"\n") + 1
