@@ -214,6 +214,15 @@ def test_help_lists_every_command(project):
         assert name in out
 
 
+def test_every_command_is_where_the_command_line_looks_for_it():
+    from sqlmig.cli import HOMES, app
+
+    found = {
+        c.name: c.callback.__module__.removeprefix("sqlmig.cli.") for c in app.registered_commands
+    }  # type: ignore[union-attr]
+    assert found == HOMES
+
+
 def test_release_commands(project):
     shutil.copytree(REPO / "seeds", project / "seeds")
     assert sqlmig("apply", "--to", "2", "--no-backup", cwd=project).returncode == 0
