@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +36,7 @@ def sweep(folder: Path) -> list[Path]:
     """Remove the temporary files of processes of this host that died (SIGKILL, power
     loss) before they could; return them. A live process's files, and other hosts'
     (a shared folder), are never touched."""
-    host = re.escape(safe_label(socket.gethostname()))
+    host = re.escape(_host())
     pattern = re.compile(rf"^\..+\.{host}-(?P<pid>\d+)\.partial")
     removed = []
     with contextlib.suppress(OSError):
@@ -51,7 +50,14 @@ def sweep(folder: Path) -> list[Path]:
 
 
 def _writer() -> str:
-    return f"{safe_label(socket.gethostname())}-{os.getpid()}"
+    return f"{_host()}-{os.getpid()}"
+
+
+def _host() -> str:
+    # Imported here: engines/sqlite.py imports this module, and `sqlmig status` needs none of it.
+    import socket
+
+    return safe_label(socket.gethostname())
 
 
 def _glob_escape(name: str) -> str:

@@ -73,11 +73,14 @@ def test_the_cli_starts_without_the_database_drivers():
 
 
 # What `sqlmig status` into a file must not import: rich, the other driver, the fleet,
-# and the command modules (and typer's commands) of the other commands.
+# the command modules (and typer's commands) of the other commands, what runs steps, and
+# what only JSON needs.
 STATUS_NEEDS_NONE = ("rich", "psycopg", "pglast", "sqlmig.fleet_results", "concurrent.futures")
 STATUS_NEEDS_NONE += tuple(
     f"sqlmig.cli.{m}" for m in ("lint", "migrations", "moves", "release", "schema")
 )
+STATUS_NEEDS_NONE += ("sqlmig.runner", "sqlmig.scripts", "sqlmig.outcomes", "socket")
+STATUS_NEEDS_NONE += ("sqlmig.documents", "json", "sqlmig.schemaops")
 
 
 def test_status_into_a_file_loads_neither_rich_nor_the_other_driver(tmp_path):
