@@ -82,6 +82,16 @@ def test_a_file_read_has_the_checksum_of_its_normalised_text(write_migration):
         assert m.up.checksum == checksum(normalise(raw)) == checksum(lf.decode())
 
 
+@pytest.mark.skipif(not Path("/proc/version").is_file(), reason="needs Linux's /proc")
+def test_a_file_is_read_to_its_end_past_the_size_it_had(write_migration):
+    # A /proc file says it has 0 bytes and holds more: read as one that grew since fstat.
+    folder = write_migration(1, "a", "SELECT 1;")
+    (folder / "up" / "0001_a.sql").unlink()
+    (folder / "up" / "0001_a.sql").symlink_to("/proc/version")
+    (m,) = load_migrations(folder)
+    assert m.up.text == Path("/proc/version").read_text() and len(m.up.text) > 1
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_the_word_pre_check_finds_what_a_word_regex_finds(seed):
     import random
