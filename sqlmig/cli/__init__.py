@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,7 +28,7 @@ __all__ = ["app", "main"]
 # status, apply, rollback before migrations.py's validate ... new.
 _MODULES = ("lint", "migrate", "migrations", "moves", "release", "schema")
 # The module each command is in: `sqlmig status` imports migrate.py alone, and typer
-# builds its three commands instead of all of them (~15 ms of every run).
+# builds status's parameters alone instead of all 21 commands' (~15 ms of every run).
 # tests/test_cli.py holds this to the commands the modules register.
 HOMES = {
     "lint": "lint",
@@ -54,14 +56,24 @@ def _register(modules: tuple[str, ...]) -> None:
         importlib.import_module(f"sqlmig.cli.{module}")
 
 
-def _modules_for(args: list[str]) -> tuple[str, ...]:
-    """The command modules a command line needs: the named command's alone when it comes
-    first, else all of them (--help lists them, a misspelt name gets its suggestions,
-    completion offers them)."""
+def _named(args: list[str]) -> str | None:
+    """The command a command line runs when it names one first; None when it needs them
+    all (--help lists them, a misspelt name gets its suggestions, completion offers them)."""
     completing = any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ)
-    if args and args[0] in HOMES and not completing:
-        return (HOMES[args[0]],)
-    return _MODULES
+    return args[0] if args and args[0] in HOMES and not completing else None
+
+
+@contextmanager
+def _only(name: str | None) -> Iterator[None]:
+    """With ``name``, the app holds that command alone while it runs: typer builds the
+    click parameters of every registered command at every call."""
+    commands = _common.app.registered_commands
+    kept = commands[:]
+    commands[:] = [c for c in kept if name is None or c.name == name]
+    try:
+        yield
+    finally:  # with any registered meanwhile (a module imported by the command)
+        commands[:] = kept + [c for c in commands if c not in kept]
 
 
 def _version(value: bool) -> None:
@@ -86,11 +98,13 @@ def main() -> None:
     from sqlmig import interrupts
 
     interrupts.install()
-    _register(_modules_for(sys.argv[1:]))
-    if "--json" not in sys.argv[1:]:
-        _common.app()
-        return
-    sys.exit(_with_json_usage_errors())
+    named = _named(sys.argv[1:])
+    _register((HOMES[named],) if named else _MODULES)
+    with _only(named):
+        if "--json" not in sys.argv[1:]:
+            _common.app()
+            return
+        sys.exit(_with_json_usage_errors())
 
 
 def _with_json_usage_errors() -> int:
