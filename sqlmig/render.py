@@ -8,7 +8,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from sqlmig import documents
 from sqlmig.errors import Interrupted, SqlmigError
 from sqlmig.models import (
     BackupInfo,
@@ -20,11 +19,12 @@ from sqlmig.models import (
     State,
     Status,
 )
-from sqlmig.schema import Findings
-from sqlmig.schemaops import DumpResult
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from sqlmig.schema import Findings
+    from sqlmig.schemaops import DumpResult
 
 
 def __getattr__(name: str) -> Console:
@@ -85,6 +85,8 @@ def failure(
     for line in _partial_lines(exc.partial):
         _con("err").print(f"  {escape(line)}")
     if json:
+        from sqlmig import documents  # and json with it: only --json needs them
+
         documents.emit(command, documents.failure(exc, message, database))
 
 
@@ -250,6 +252,8 @@ def run_report(
     result: RunResult, direction: Direction, *, json: bool, command: str, database: str
 ) -> None:
     if json:
+        from sqlmig import documents
+
         documents.emit(command, documents.run(result, direction, database))
         return
     run_summary(result, direction)

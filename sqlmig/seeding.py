@@ -23,9 +23,7 @@ from sqlmig.models import (
     SeedStatus,
     SqlFile,
 )
-from sqlmig.outcomes import At, attach, carry, lost_seed_outcome, seed_outcome
 from sqlmig.records import ms_since, now_utc
-from sqlmig.scripts import Unlocated, locate, run_statements, statement_error
 from sqlmig.splitter import Dialect
 
 if TYPE_CHECKING:
@@ -67,6 +65,10 @@ def load_seeds(
 
 def run_seed(runner: Runner, name: str, file: SqlFile, result: RunResult) -> SeedResult:
     """Apply one seed file in its own transaction, recording its checksum and history."""
+    # Here: `sqlmig status` reads the seeds (load_seeds) and runs none of them.
+    from sqlmig.outcomes import At, attach, carry, lost_seed_outcome, seed_outcome
+    from sqlmig.scripts import Unlocated, locate, run_statements, statement_error
+
     start = time.perf_counter()
     failed = FailedStep(file.path, name)
     at = At.STATEMENTS

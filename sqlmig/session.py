@@ -22,10 +22,10 @@ from sqlmig.errors import SqlmigError
 from sqlmig.models import Migration, RunResult, SqlFile, Status
 from sqlmig.planner import statuses
 from sqlmig.records import RunContext, new_run_id
-from sqlmig.runner import Runner
 
 if TYPE_CHECKING:
     from sqlmig.progress import Activity, Progress
+    from sqlmig.runner import Runner
     from sqlmig.variables import Bindings
 
 
@@ -114,6 +114,8 @@ class Session:
         engine.unlock()
 
     def runner(self, engine: Engine, store: Store, progress: Progress | None = None) -> Runner:
+        from sqlmig.runner import Runner  # here: what only reads (status) never runs a step
+
         return Runner(engine, store, self.context(engine, self.bindings()), progress)
 
     def _with_status(

@@ -214,6 +214,35 @@ def test_help_lists_every_command(project):
         assert name in out
 
 
+def test_every_command_is_where_the_command_line_looks_for_it():
+    from sqlmig.cli import HOMES, app
+
+    found = {
+        c.name: c.callback.__module__.removeprefix("sqlmig.cli.") for c in app.registered_commands
+    }  # type: ignore[union-attr]
+    assert found == HOMES
+
+
+def test_a_run_of_one_command_leaves_the_app_with_all_of_them(project):
+    # main() registers the named command alone for its run (typer builds every one it holds).
+    probe = (
+        "import sys\n"
+        "from sqlmig.cli import HOMES, main\n"
+        "sys.argv = ['sqlmig', 'status', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "from sqlmig.cli import app\n"
+        "print(sorted(c.name for c in app.registered_commands) == sorted(HOMES))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, check=True
+    )
+    assert "status [OPTIONS]" in out.stdout, out
+    assert out.stdout.rstrip().endswith("True"), out
+
+
 def test_release_commands(project):
     shutil.copytree(REPO / "seeds", project / "seeds")
     assert sqlmig("apply", "--to", "2", "--no-backup", cwd=project).returncode == 0

@@ -73,6 +73,44 @@ def test_checksum_is_the_same_for_crlf_cr_lf_and_bom():
     assert checksum(lf) != checksum(normalise(b"CREATE TABLE t (a int);\nSELECT 2;\n"))
 
 
+def test_a_file_read_has_the_checksum_of_its_normalised_text(write_migration):
+    folder = write_migration(1, "a", "SELECT 1;")
+    lf = "CREATE TABLE café (a int);\nSELECT 1;\n".encode()
+    for raw in (lf, lf.replace(b"\n", b"\r\n"), lf.replace(b"\n", b"\r"), b"\xef\xbb\xbf" + lf):
+        (folder / "up" / "0001_a.sql").write_bytes(raw)
+        (m,) = load_migrations(folder)
+        assert m.up.checksum == checksum(normalise(raw)) == checksum(lf.decode())
+
+
+@pytest.mark.skipif(not Path("/proc/version").is_file(), reason="needs Linux's /proc")
+def test_a_file_is_read_to_its_end_past_the_size_it_had(write_migration):
+    # A /proc file says it has 0 bytes and holds more: read as one that grew since fstat.
+    folder = write_migration(1, "a", "SELECT 1;")
+    (folder / "up" / "0001_a.sql").unlink()
+    (folder / "up" / "0001_a.sql").symlink_to("/proc/version")
+    (m,) = load_migrations(folder)
+    assert m.up.text == Path("/proc/version").read_text() and len(m.up.text) > 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_word_pre_check_finds_what_a_word_regex_finds(seed):
+    import random
+    import re
+
+    from sqlmig.discovery import _MAYBE_OUTSIDE, _has_word
+
+    oracle = re.compile(r"\b(?:" + "|".join(_MAYBE_OUTSIDE) + r")\b")
+    rng = random.Random(seed)
+    pieces = [*_MAYBE_OUTSIDE, "VALUES", "APPEND", "x", "_", "9", "é", "ß", " ", ";", "(", "\n"]
+    found = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))).upper()
+        expected = oracle.search(text) is not None
+        assert _has_word(text, _MAYBE_OUTSIDE) is expected, text
+        found += expected
+    assert 500 < found < 2500  # both answers were asked for, many times
+
+
 def test_directives(write_migration):
     folder = write_migration(
         1,

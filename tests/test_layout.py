@@ -72,16 +72,28 @@ def test_the_cli_starts_without_the_database_drivers():
     assert out.stdout.strip() == "[]"
 
 
-def test_status_into_a_file_loads_neither_rich_nor_the_other_driver(tmp_path):
+# What `sqlmig status` into a file must not import: rich, the fleet, the command modules
+# (and typer's commands) of the other commands, what runs steps, what only JSON needs, the
+# other driver and what only it brings.
+STATUS_NEEDS_NONE = ("rich", "pglast", "sqlmig.fleet_results")
+STATUS_NEEDS_NONE += tuple(
+    f"sqlmig.cli.{m}" for m in ("lint", "migrations", "moves", "release", "schema")
+)
+STATUS_NEEDS_NONE += ("sqlmig.runner", "sqlmig.scripts", "sqlmig.outcomes")
+STATUS_NEEDS_NONE += ("sqlmig.documents", "sqlmig.schemaops")
+NOT_ON = {"sqlite": ("psycopg", "socket", "json", "concurrent.futures"), "postgres": ("sqlite3",)}
+
+
+def test_status_into_a_file_loads_neither_rich_nor_the_other_driver(tmp_path, db_url):
     import shutil
 
     shutil.copytree(REPO / "sql", tmp_path / "sql")
+    unwanted = STATUS_NEEDS_NONE + NOT_ON["sqlite" if db_url.startswith("sqlite") else "postgres"]
     probe = (
         "import atexit, sys\n"
         "atexit.register(lambda: sys.stderr.write(repr(sorted(\n"
-        "    m for m in ('rich', 'psycopg', 'pglast', 'sqlmig.fleet_results', 'concurrent.futures')\n"
-        "    if m in sys.modules))))\n"
-        "sys.argv = ['sqlmig', 'status']\n"
+        f"    m for m in {unwanted!r} if m in sys.modules))))\n"
+        f"sys.argv = ['sqlmig', 'status', '-d', {db_url!r}]\n"
         "from sqlmig.cli import main\n"
         "main()\n"
     )
@@ -90,6 +102,26 @@ def test_status_into_a_file_loads_neither_rich_nor_the_other_driver(tmp_path):
     )
     assert "5 pending" in out.stdout
     assert out.stderr.strip() == "[]"  # status only reads and prints plain text here
+
+
+def test_status_of_files_without_suspect_words_splits_and_classifies_nothing(
+    tmp_path, db_url, write_migration
+):
+    # No word of the transaction check's list (discovery._MAYBE_OUTSIDE): no file is split,
+    # and sqlkind, whose patterns classify statements, is never imported.
+    write_migration(1, "t", "CREATE TABLE t (a int);", "DROP TABLE t;")
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write(repr('sqlmig.sqlkind' in sys.modules)))\n"
+        f"sys.argv = ['sqlmig', 'status', '-d', {db_url!r}]\n"
+        "from sqlmig.cli import main\n"
+        "main()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert "1 pending" in out.stdout
+    assert out.stderr == "False"
 
 
 def test_no_module_is_over_the_size_limit():

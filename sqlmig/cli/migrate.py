@@ -58,8 +58,6 @@ def status(
 ) -> None:
     """Show every migration and its state: applied, pending, changed, down changed,
     missing or dirty."""
-    from sqlmig import documents, render, render_stored
-
     if targets.chosen:
         from sqlmig.cli import fleets
 
@@ -69,11 +67,15 @@ def status(
         st = m.status()
         changes = m.changes(st) if diff else {}
     if json:
+        from sqlmig import documents
+
         doc = documents.status(st)
         if diff:
             doc["diffs"] = {str(v): "\n".join(lines) for v, lines in changes.items()}
         documents.emit("status", doc)
     else:
+        from sqlmig import render, render_stored
+
         render.status_table(st)
         render_stored.diffs(changes)
     if exit_code and not st.ok:
