@@ -95,9 +95,14 @@ def parse_directives(text: str, path: Path, problems: list[Problem]) -> _Directi
 
 
 def read_sql_file(path: Path, problems: list[Problem]) -> SqlFile | None:
-    raw = _read_inline(path)
-    if raw is None:
-        return _read_large(path, problems)
+    try:
+        raw = _read_inline(path)
+        if raw is None:
+            return _read_large(path, problems)
+    except OSError as exc:
+        hint = " (check its permissions)" if isinstance(exc, PermissionError) else ""
+        problems.append(Problem(f"cannot be read: {exc.strerror}{hint}", path))
+        return None
     try:
         text = normalise(raw)
     except UnicodeDecodeError as exc:
@@ -256,8 +261,12 @@ def _scan(folder: Path, problems: list[Problem]) -> dict[int, list[Path]]:
         problems.append(Problem(f"folder {folder} is missing"))
         return found
     # scandir and plain-string sorting: Path objects cost ~10 ms per 1,000 files here.
-    with os.scandir(folder) as it:
-        entries = sorted((e.name, e.is_file()) for e in it)
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted((e.name, e.is_file()) for e in it)
+    except OSError as exc:
+        problems.append(Problem(f"folder {folder} cannot be listed: {exc.strerror}"))
+        return found
     for name, is_file in entries:
         if name.startswith("."):
             continue  # .gitkeep, editor swap files

@@ -243,3 +243,15 @@ def test_a_streamed_file_is_judged_empty_or_not_from_its_statements(write_migrat
         f"{folder / 'down' / '0001_a.sql'}: has statements but says '-- sqlmig: empty "
         "<reason>': remove the directive"
     ]
+
+
+def test_a_file_that_cannot_be_read_is_a_problem_named_not_a_traceback(write_migration):
+    folder = write_migration(1, "a", "CREATE TABLE a (x int);", "DROP TABLE a;")
+    (folder / "down" / "0002_b.sql").write_text("DROP TABLE b;\n")
+    # Reading /proc/self/mem at offset 0 fails (EIO) even for root, as CI runs.
+    (folder / "up" / "0002_b.sql").symlink_to("/proc/self/mem")
+    with pytest.raises(ValidationError) as info:
+        load_migrations(folder)
+    assert [(p.path.name if p.path else None, p.message) for p in info.value.problems] == [
+        ("0002_b.sql", "cannot be read: Input/output error")
+    ]
