@@ -65,8 +65,10 @@ QUERIES: dict[str, str] = {
                        || ' MAXVALUE ' || q.seqmax || ' CACHE ' || q.seqcache
                        || CASE WHEN q.seqcycle THEN ' CYCLE' ELSE '' END
                 FROM pg_depend d JOIN pg_sequence q ON q.seqrelid = d.objid
-                WHERE d.classid = 'pg_class'::regclass AND d.refobjid = c.oid
-                  AND d.refobjsubid = a.attnum AND d.deptype = 'i')
+                -- refclassid too, or pg_depend has no index for it: pg_sequence was read
+                -- whole for every column (3.6 s for 1,000 tables with identity columns)
+                WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+                  AND d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype = 'i')
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
