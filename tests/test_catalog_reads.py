@@ -12,6 +12,8 @@ import psycopg
 import pytest
 from psycopg import pq
 
+from sqlmig import Migrator
+from sqlmig.errors import BackendError
 from sqlmig.schema.postgres import QUERIES, catalog_rows, introspect
 from tests.test_dump import load
 
@@ -97,3 +99,17 @@ def test_a_column_finds_its_identity_sequence_without_reading_all_dependencies(c
     # A few dependencies for each of the 400 columns: not all of pg_depend's for each, as
     # when no index led to its own (1.5 million rows read here; 3.6 s for 1,000 tables).
     assert rows_read(plan[0]["Plan"], "pg_depend") < 20 * 2 * tables
+
+
+@pytest.mark.parametrize("kind", ["column", "index", "policy"])  # first, in the middle, in the rest
+def test_a_catalog_query_that_fails_says_so_and_leaves_the_session_usable(
+    pg_url, tmp_path, monkeypatch, kind
+):
+    load(pg_url, SCHEMA)
+    monkeypatch.setitem(QUERIES, kind, "SELECT 1 / 0")
+    with Migrator(pg_url, tmp_path) as m:
+        engine = m.engine()
+        with pytest.raises(BackendError, match="reading the catalogs failed: division by zero"):
+            engine.introspect()
+        monkeypatch.undo()
+        assert "view named" in engine.introspect()  # no pipeline or transaction left open
