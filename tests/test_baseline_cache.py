@@ -357,6 +357,24 @@ def test_a_cached_check_into_a_file_loads_neither_rich_nor_the_scratch_load(proj
     assert len(list(Path(os.environ["XDG_CACHE_HOME"]).rglob("*.json"))) == 1  # it was a hit
 
 
+def test_a_check_leaves_nothing_for_the_collector_at_exit(project):
+    url, folder = project
+    # Registered first, so run last: what the interpreter's own last collections would walk.
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: sys.stderr.write("
+        "f'{gc.get_freeze_count() > 20000} {len(gc.get_objects()) < 1000}'))\n"
+        f"sys.argv = ['sqlmig', 'diff', '-d', {url!r}, '--dir', {str(folder)!r}]\n"
+        "from sqlmig.cli import main\n"
+        "main()\n"
+    )
+    for _ in range(2):  # the cold check and the cached one
+        out = subprocess.run(
+            [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        assert (out.stdout, out.stderr) == ("schema matches schema.sql\n", "True True")
+
+
 def test_a_patched_copy_of_sqlmig_has_a_key_of_its_own(tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(REPO / "sqlmig", copy / "sqlmig", ignore=shutil.ignore_patterns("__pycache__"))

@@ -80,6 +80,8 @@ def compare(
     a changed definition: said anyway, since the definition also holds what nothing
     finer does (CHECK, STRICT, WITHOUT ROWID).
     """
+    if live == base:  # the usual answer, in one pass in C: a third of the loops' time
+        return []
     lines = []
     for key in sorted(live.keys() ^ base.keys()):
         if key in live:

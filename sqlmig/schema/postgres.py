@@ -8,12 +8,12 @@ equal, and anything the server would print differently is a real difference.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
 
-from sqlmig.schema import Schema, pgacl
+from sqlmig.schema import Schema, pgacl, pgbatches
 from sqlmig.schema.home import home_queries, rehome
 from sqlmig.schema.pgnames import (
     SEARCH_PATH,
@@ -65,8 +65,10 @@ QUERIES: dict[str, str] = {
                        || ' MAXVALUE ' || q.seqmax || ' CACHE ' || q.seqcache
                        || CASE WHEN q.seqcycle THEN ' CYCLE' ELSE '' END
                 FROM pg_depend d JOIN pg_sequence q ON q.seqrelid = d.objid
-                WHERE d.classid = 'pg_class'::regclass AND d.refobjid = c.oid
-                  AND d.refobjsubid = a.attnum AND d.deptype = 'i')
+                -- refclassid too, or pg_depend has no index for it: pg_sequence was read
+                -- whole for every column (3.6 s for 1,000 tables with identity columns)
+                WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+                  AND d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype = 'i')
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
@@ -204,10 +206,26 @@ _OWNED = {"schema", "table", "column", "constraint", "index", "trigger", "policy
 HOME_QUERIES = home_queries(QUERIES, USER_NS)
 
 
+# The largest, one at a time, each sent while the one before is turned into the model's
+# entries; then the rest at once.
+_ALONE = ("column", "constraint", "index", "table")
+
+
 def read_catalogs(conn: psycopg.Connection[Any], own: Own, home: str | None = None) -> Rows:
     """Every kind's catalog rows, without sqlmig's ``own`` tables and what hangs off them.
     With ``home``, only that schema's, named as if it were public."""
-    with conn.transaction():
+    return dict(catalog_rows(conn, own, home))
+
+
+def catalog_rows(
+    conn: psycopg.Connection[Any], own: Own, home: str | None = None
+) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+    """read_catalogs' rows kind by kind, the next kind's query already on the server while
+    the caller works on these (pgbatches)."""
+    queries = QUERIES if home is None else HOME_QUERIES
+    batches = [[(k, queries[k])] for k in _ALONE if k in queries]
+    batches.append([(k, sql) for k, sql in queries.items() if k not in _ALONE])
+    with conn.transaction(), pgbatches.pipeline(conn):
         # The server leaves out the schema of names visible on the search_path: pin it, so
         # that a schema reads the same whoever connects, and a dump loads under the path
         # it sets.
@@ -215,29 +233,21 @@ def read_catalogs(conn: psycopg.Connection[Any], own: Own, home: str | None = No
             "SELECT pg_catalog.set_config('search_path', pg_catalog.quote_ident(%s), true)",
             (home or SEARCH_PATH,),
         )
-        rows = {
-            kind: [
-                r
-                for r in conn.execute(sql).fetchall()
-                if kind not in _OWNED or (r[0], r[1]) not in own
-            ]
-            for kind, sql in (QUERIES if home is None else HOME_QUERIES).items()
-        }
-        if home is None:
-            return rows
-        quoted = conn.execute("SELECT pg_catalog.quote_ident(%s)", (home,)).fetchone()[0]  # type: ignore[index]
-    moved = {
-        kind: [rehome(kind, r, home, quoted, SEARCH_PATH) for r in found]
-        for kind, found in rows.items()
-    }
-    return {kind: [r for r in found if r is not None] for kind, found in moved.items()}
+        if home is not None:
+            quoted = conn.execute("SELECT pg_catalog.quote_ident(%s)", (home,)).fetchone()[0]  # type: ignore[index]
+        for kind, found in pgbatches.results(conn, batches):
+            rows = [r for r in found if kind not in _OWNED or (r[0], r[1]) not in own]
+            if home is not None:
+                moved = (rehome(kind, r, home, quoted, SEARCH_PATH) for r in rows)
+                rows = [r for r in moved if r is not None]
+            yield kind, rows
 
 
 def introspect(conn: psycopg.Connection[Any], own: Own, home: str | None = None) -> Schema:
     """The schema of the database ``conn`` is connected to, without sqlmig's ``own`` tables;
     with ``home``, of that schema alone, as if it were public (a tenant's)."""
     schema: Schema = {}
-    for kind, rows in read_catalogs(conn, own, home).items():
+    for kind, rows in catalog_rows(conn, own, home):
         reader = _READERS[kind]
         for row in rows:
             key, attrs = reader(row)
