@@ -437,3 +437,21 @@ def test_a_failed_apply_prints_the_backup_and_what_stays_applied(project):
 
     refused = sqlmig("rollback", "--json", "-d", "mysql://x", cwd=project)
     assert refused.returncode == 2 and json.loads(refused.stdout)["error"]["kind"] == "ConfigError"
+
+
+@pytest.mark.parametrize("command", [["status"], ["apply", "--no-backup"]])
+def test_a_command_leaves_nothing_for_the_collector_at_exit(project, command):
+    # Registered before main() runs, so run after its freeze: what the interpreter's own
+    # last collections would walk again in a process that is ending anyway.
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: sys.stderr.write("
+        "f'{gc.get_freeze_count() > 5000} {len(gc.get_objects()) < 1000}'))\n"
+        f"sys.argv = ['sqlmig', *{command!r}]\n"
+        "from sqlmig.cli import main\n"
+        "main()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert (out.returncode, out.stderr) == (0, "True True")

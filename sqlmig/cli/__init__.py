@@ -8,6 +8,8 @@ release.py and lint.py.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -98,6 +100,10 @@ def main() -> None:
     from sqlmig import interrupts
 
     interrupts.install()
+    # The interpreter's last collections walk whatever is alive at exit (typer, the
+    # driver, a run's migrations) for a process that is ending anyway: frozen then, they
+    # are left to the exit. A few percent of a `status`, more of a large `apply`.
+    atexit.register(gc.freeze)
     named = _named(sys.argv[1:])
     _register((HOMES[named],) if named else _MODULES)
     with _only(named):

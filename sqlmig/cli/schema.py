@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,11 +41,7 @@ def _start_up_set_aside() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()  # for callers in-process, whose objects are not all start-up's
-        # The interpreter's last collections walk whatever is alive at exit, start-up's
-        # objects again: 70-100 ms of a cached `diff` for a process that is ending anyway.
-        # Frozen then, they are left to the exit; registered once however often it runs.
-        atexit.unregister(gc.freeze)
-        atexit.register(gc.freeze)
+        # (main() freezes everything at exit: 70-100 ms of a cached `diff` otherwise.)
 
 
 @command(writes=False, fleet=True)
