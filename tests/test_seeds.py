@@ -68,3 +68,19 @@ def test_apply_seed_with_an_unreadable_seed_file_changes_nothing(
     with Migrator(sqlite_url, folder) as m, pytest.raises(ValidationError):
         m.apply(seed=True, backup=False)
     assert versions(sqlite_url) == []
+
+
+def test_a_seed_with_transaction_control_is_refused_before_anything_runs(
+    db_url, write_migration, tmp_path
+):
+    # Its COMMIT would commit half the seed without its record: refused by every way in.
+    folder = two_migrations(write_migration)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "01_plans.sql").write_text(SEED_A + "COMMIT;\nINSERT INTO plans VALUES ('x', 1);\n")
+    with Migrator(db_url, folder) as m:
+        for attempt in (m.seed, m.plan_seeds, lambda: m.apply(seed=True, backup=False)):
+            with pytest.raises(ValidationError) as info:
+                attempt()
+            assert "01_plans.sql" in str(info.value)
+    assert versions(db_url) == []  # apply --seed migrated nothing either
